@@ -1,0 +1,112 @@
+//! Streaming audio decoding with symphonia: one packet at a time, so a file
+//! of any length needs only one packet's worth of samples in memory.
+
+use std::fs::File;
+use std::io::ErrorKind;
+use std::path::Path;
+
+use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+
+/// Corrupt packets in a row after which a file is given up on: beyond a few
+/// damaged frames, this is garbage that merely looked like audio to the probe.
+const MAX_BAD_PACKETS_IN_A_ROW: u32 = 64;
+
+/// Decoded audio of one packet.
+pub struct Chunk<'a> {
+    /// Interleaved frames, nominally in [-1, 1].
+    pub samples: &'a [f32],
+    pub rate: u32,
+    pub channels: u32,
+}
+
+/// Packet-by-packet decoder of the default audio track of a file.
+pub struct Decoder {
+    reader: Box<dyn FormatReader>,
+    decoder: Box<dyn AudioDecoder>,
+    track_id: u32,
+    buf: Vec<f32>,
+    bad_in_a_row: u32,
+    /// Corrupt packets skipped so far.
+    pub skipped_packets: u64,
+    /// The file ended in the middle of a packet (truncated); what came before was decoded.
+    pub truncated: bool,
+}
+
+impl Decoder {
+    /// Opens and probes `path`; its extension is only a hint (content decides).
+    pub fn open(path: &Path) -> Result<Decoder, String> {
+        let file = File::open(path).map_err(|e| e.to_string())?;
+        let mss = MediaSourceStream::new(Box::new(file), Default::default());
+        let mut hint = Hint::new();
+        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+            hint.with_extension(ext);
+        }
+        let reader = symphonia::default::get_probe()
+            .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
+            .map_err(|e| match e {
+                SymError::IoError(e) => format!("cannot read: {e}"),
+                e => format!("not a supported audio file (WAV, FLAC, MP3, Ogg Vorbis): {e}"),
+            })?;
+        let (track_id, decoder) = open_track(reader.as_ref())?;
+        Ok(Decoder { reader, decoder, track_id, buf: Vec::new(), bad_in_a_row: 0, skipped_packets: 0, truncated: false })
+    }
+
+    /// Decodes the next packet of the track; `None` at the end of the file.
+    /// Corrupt packets are skipped (and counted) as players do.
+    pub fn next_chunk(&mut self) -> Result<Option<Chunk<'_>>, String> {
+        loop {
+            let packet = match self.reader.next_packet() {
+                Ok(Some(packet)) => packet,
+                Ok(None) => return Ok(None),
+                // A chained Ogg stream starts: decode its next link with a fresh decoder.
+                Err(SymError::ResetRequired) => {
+                    (self.track_id, self.decoder) = open_track(self.reader.as_ref())?;
+                    continue;
+                }
+                Err(SymError::IoError(e)) if e.kind() == ErrorKind::UnexpectedEof => {
+                    self.truncated = true;
+                    return Ok(None);
+                }
+                Err(e) => return Err(format!("cannot demux: {e}")),
+            };
+            if packet.track_id != self.track_id {
+                continue;
+            }
+            match self.decoder.decode(&packet) {
+                Ok(audio) => {
+                    self.bad_in_a_row = 0;
+                    if audio.frames() == 0 {
+                        continue;
+                    }
+                    let rate = audio.spec().rate();
+                    let channels = audio.spec().channels().count() as u32;
+                    audio.copy_to_vec_interleaved(&mut self.buf);
+                    return Ok(Some(Chunk { samples: &self.buf, rate, channels }));
+                }
+                Err(SymError::DecodeError(why)) => {
+                    self.skipped_packets += 1;
+                    self.bad_in_a_row += 1;
+                    if self.bad_in_a_row >= MAX_BAD_PACKETS_IN_A_ROW {
+                        return Err(format!("cannot decode: {} corrupt packets in a row ({why})", self.bad_in_a_row));
+                    }
+                }
+                Err(e) => return Err(format!("cannot decode: {e}")),
+            }
+        }
+    }
+}
+
+/// The default audio track and a decoder for it.
+fn open_track(reader: &dyn FormatReader) -> Result<(u32, Box<dyn AudioDecoder>), String> {
+    let track = reader.default_track(TrackType::Audio).ok_or("no audio track")?;
+    let params = track.codec_params.as_ref().and_then(|p| p.audio()).ok_or("no audio track")?;
+    let decoder = symphonia::default::get_codecs()
+        .make_audio_decoder(params, &AudioDecoderOptions::default())
+        .map_err(|e| format!("unsupported audio codec: {e}"))?;
+    Ok((track.id, decoder))
+}

@@ -1,0 +1,167 @@
+//! `dfd`: scan audio files for synthetic (deepfake) speech with libdfd.
+//!
+//! This file holds the command line and the dispatch; the work is in
+//! [`scan`] (files → scores), [`decode`] (files → PCM), [`walk`] (arguments →
+//! files), [`report`] (scores → text/JSON) and [`backends`].
+
+mod backends;
+mod decode;
+mod report;
+mod scan;
+mod walk;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, LazyLock};
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit codes, documented in `--help`.
+pub mod exit {
+    /// Every file was scanned.
+    pub const OK: u8 = 0;
+    /// At least one file could not be read or decoded (the others were scanned).
+    pub const FILE_FAILED: u8 = 1;
+    /// Bad usage, or the model/backend could not be loaded (nothing was scanned).
+    pub const USAGE: u8 = 2;
+}
+
+/// `--version` names the library too: the CLI and libdfd may be built apart.
+static LONG_VERSION: LazyLock<String> = LazyLock::new(|| format!("{} (libdfd {})", env!("CARGO_PKG_VERSION"), dfd::VERSION));
+
+const AFTER_HELP: &str = "\
+Exit status:
+  0  every file was scanned
+  1  some file could not be read or decoded (the others were still scanned)
+  2  usage error, or the model or backend could not be loaded
+
+Environment:
+  DFD_MODEL        model used when --model is not given
+  DFD_PLUGIN_PATH  colon-separated directories searched for backend plugins
+                   (after --plugin-dir, before the executable's directory)
+
+Examples:
+  dfd scan --model models/detector call.wav
+  dfd scan --model models/detector --json recordings/ > scores.jsonl
+  dfd backends";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "dfd",
+    version,
+    long_version = LONG_VERSION.as_str(),
+    about = "Detect synthetic (deepfake) speech in audio files",
+    long_about = "Detect synthetic (deepfake) speech in audio files.\n\n\
+        Audio is decoded and scored in a stream, window by window, so files of any \
+        length use little memory. Each file gets p_fake, the model's calibrated \
+        probability that its speech is synthetic, and a verdict against the \
+        model's threshold.",
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+struct Cli {
+    /// Print libdfd's diagnostics on stderr (-v: info, -vv: debug), e.g. which
+    /// backend and precision variant were chosen and why.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Score audio files (WAV, FLAC, MP3, Ogg Vorbis) for synthetic speech.
+    #[command(
+        long_about = "Score audio files for synthetic speech.\n\n\
+            Decodes WAV, FLAC, MP3 and Ogg Vorbis at any sample rate and channel count \
+            (channels are averaged to mono, audio is resampled to the model's rate).\n\n\
+            Output, one line per file: path, p_fake (probability the speech is \
+            synthetic), verdict, windows scored, the share of windows judged synthetic \
+            and bona fide, and seconds of speech scored out of the file's length. \
+            Silent windows are not scored; a file with no scored window gets the \
+            verdict \"unknown\".",
+        after_help = AFTER_HELP
+    )]
+    Scan(ScanArgs),
+    /// List the inference backends libdfd can find and whether they run here.
+    Backends {
+        /// Look for backend plugins (libdfd_backend_<name>.so) here first.
+        #[arg(long, value_name = "DIR")]
+        plugin_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// Audio files and directories. Directories are searched recursively for
+    /// .wav, .flac, .mp3, .ogg and .oga files (any letter case), in sorted order;
+    /// files named explicitly are scanned whatever their extension.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+
+    /// Model: a model package directory (manifest.json + variants) or a .onnx
+    /// file with an embedded or sidecar manifest. Defaults to $DFD_MODEL.
+    #[arg(short, long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+
+    /// Inference backend: "auto" picks the first that runs here (cuda, then cpu).
+    #[arg(short, long, value_name = "NAME", default_value = "auto")]
+    pub backend: String,
+
+    /// Precision variant of a model package; "auto" picks the backend's fastest.
+    #[arg(short, long, value_name = "P", default_value = "auto",
+          value_parser = ["auto", "fp32", "fp16", "int8"])]
+    pub precision: String,
+
+    /// Backend worker threads (0 = the backend's default).
+    #[arg(short, long, value_name = "N", default_value_t = 0)]
+    pub threads: u32,
+
+    /// Look for backend plugins (libdfd_backend_<name>.so) here first.
+    #[arg(long, value_name = "DIR")]
+    pub plugin_dir: Option<PathBuf>,
+
+    /// One JSON object per line and file, with the per-window timeline
+    /// (keys: file, model, backend, precision, p_fake, verdict, windows,
+    /// synthetic_share, bonafide_share, seconds, speech_seconds, timeline).
+    /// A file that failed is {"file": ..., "error": ...}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    install_logger(cli.verbose);
+    let code = match cli.command {
+        Command::Scan(args) => scan::run(&args),
+        Command::Backends { plugin_dir } => backends::run(plugin_dir.as_deref()),
+    };
+    ExitCode::from(code)
+}
+
+/// libdfd is silent unless given a logger; `-v` routes its messages to stderr.
+fn install_logger(verbose: u8) {
+    use dfd::log::Level;
+    let level = match verbose {
+        0 => return,
+        1 => Level::Info,
+        _ => Level::Debug,
+    };
+    let logger: dfd::log::Logger = Arc::new(|level: Level, msg: &str| {
+        let tag = format!("{level:?}").to_lowercase();
+        eprintln!("dfd: [{tag}] {msg}");
+    });
+    dfd::log::set_logger(Some((level, logger)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,173 @@
+//! The C ABI between libdfd and its backend plugins.
+//!
+//! A backend is a shared library `libdfd_backend_<name>.so` exporting one
+//! symbol, [`ENTRY_SYMBOL`] (`dfd_backend_v1`), of type [`EntryFn`]. It returns
+//! a pointer to a static [`BackendTable`]. The host reads `abi_version` and
+//! `table_size` *before anything else* and refuses the plugin when the version
+//! differs or the table is smaller than the one it was built against; a table
+//! only ever grows at its end, so newer plugins keep working with older hosts.
+//!
+//! Rules both sides follow:
+//! - Nothing allocated on one side is freed on the other: a model handle made
+//!   by `create` is released by the same plugin's `destroy`.
+//! - Errors come back as a [`BackendStatus`] plus a NUL-terminated message the
+//!   plugin writes into a caller-owned buffer (truncated to fit).
+//! - A plugin catches its own panics; an unwinding panic must never cross
+//!   these functions (it would abort the host).
+//! - The same table is used when a backend is compiled into the core (static
+//!   builds), so both paths run the same code.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+use std::ffi::{c_char, c_void};
+
+/// Version of this ABI. Bumped on any incompatible change.
+pub const ABI_VERSION: u32 = 1;
+
+/// The exported entry point every plugin defines (NUL-terminated for dlsym).
+pub const ENTRY_SYMBOL: &[u8] = b"dfd_backend_v1\0";
+
+/// Type of the exported entry point.
+pub type EntryFn = unsafe extern "C" fn() -> *const BackendTable;
+
+/// Status codes a plugin returns. `Ok` is 0.
+#[repr(i32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendStatus {
+    Ok = 0,
+    /// The backend cannot run on this machine (no driver, no device, ...).
+    Unavailable = 1,
+    /// The model bytes are not a valid model for this backend.
+    InvalidModel = 2,
+    /// The model is valid but uses an operator or type the backend cannot run;
+    /// the message names it.
+    UnsupportedOp = 3,
+    /// Inference failed at run time (shape mismatch, out of memory, ...).
+    Runtime = 4,
+    /// An argument broke the contract (NULL pointer, wrong length).
+    InvalidArgument = 5,
+    /// A bug inside the plugin (a caught panic).
+    Internal = 6,
+    /// The model is valid but disagrees with the host's description
+    /// (`input_shape` or `output_len` in [`ModelDesc`]); the message says how.
+    ShapeMismatch = 7,
+}
+
+impl BackendStatus {
+    /// Maps a raw code from a plugin; unknown codes are treated as internal errors.
+    pub fn from_raw(code: i32) -> BackendStatus {
+        match code {
+            0 => BackendStatus::Ok,
+            1 => BackendStatus::Unavailable,
+            2 => BackendStatus::InvalidModel,
+            3 => BackendStatus::UnsupportedOp,
+            4 => BackendStatus::Runtime,
+            5 => BackendStatus::InvalidArgument,
+            7 => BackendStatus::ShapeMismatch,
+            _ => BackendStatus::Internal,
+        }
+    }
+}
+
+/// What the host asks a backend to load.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ModelDesc {
+    /// `size_of::<ModelDesc>()` as the host knows it; lets the struct grow.
+    pub struct_size: u32,
+    /// Worker threads the backend may use; 0 = backend default.
+    pub threads: u32,
+    /// The ONNX file bytes (only borrowed for the duration of `create`).
+    pub onnx: *const u8,
+    pub onnx_len: usize,
+    /// Shape of one input item, without the batch axis (e.g. `[1, 60, 201]`).
+    pub input_shape: *const u64,
+    pub input_rank: usize,
+    /// Number of f32 the model outputs per item (1 for a logit, 2 for two classes).
+    pub output_len: usize,
+    /// Largest batch the host will ever pass to `run`.
+    pub max_batch: u32,
+}
+
+/// The backend function table. Fields are only ever appended.
+#[repr(C)]
+pub struct BackendTable {
+    /// Must equal [`ABI_VERSION`].
+    pub abi_version: u32,
+    /// `size_of::<BackendTable>()` as the plugin was built.
+    pub table_size: u32,
+    /// Backend name, static and NUL-terminated (e.g. `"cpu"`).
+    pub name: *const c_char,
+    /// Plugin version, static and NUL-terminated.
+    pub version: *const c_char,
+    /// Can this backend run here? Writes the reason into `msg` either way
+    /// (e.g. "tract 0.23.9, 2 threads, avx512f" or "no CUDA driver").
+    pub probe: unsafe extern "C" fn(msg: *mut c_char, msg_len: usize) -> i32,
+    /// Precision variants in the order this backend runs them fastest on
+    /// this machine, comma-separated (e.g. `"fp32,fp16,int8"`). The host's
+    /// `auto` precision picks the first variant a model package has.
+    pub precision_order: unsafe extern "C" fn(buf: *mut c_char, buf_len: usize) -> i32,
+    /// Loads a model. On success writes an opaque handle to `*out`.
+    pub create: unsafe extern "C" fn(
+        desc: *const ModelDesc,
+        out: *mut *mut c_void,
+        err: *mut c_char,
+        err_len: usize,
+    ) -> i32,
+    /// Runs `batch` items. `input` holds `batch * prod(input_shape)` f32,
+    /// `output` has room for `batch * output_len` f32. Must be callable from
+    /// several threads at once on the same handle.
+    pub run: unsafe extern "C" fn(
+        handle: *mut c_void,
+        input: *const f32,
+        batch: usize,
+        output: *mut f32,
+        err: *mut c_char,
+        err_len: usize,
+    ) -> i32,
+    /// Releases a handle from `create`. NULL is a no-op.
+    pub destroy: unsafe extern "C" fn(handle: *mut c_void),
+}
+
+// The table holds only static data and function pointers.
+unsafe impl Sync for BackendTable {}
+unsafe impl Send for BackendTable {}
+
+/// Writes `msg` into a caller-owned C buffer, truncating on a UTF-8 boundary
+/// and always NUL-terminating (when `len > 0`). Shared by plugins and host.
+///
+/// # Safety
+/// `buf` must be NULL or valid for `len` bytes of writes.
+pub unsafe fn write_c_str(buf: *mut c_char, len: usize, msg: &str) {
+    if buf.is_null() || len == 0 {
+        return;
+    }
+    let mut n = msg.len().min(len - 1);
+    while !msg.is_char_boundary(n) {
+        n -= 1;
+    }
+    // SAFETY: the caller guarantees `buf` is valid for `len` bytes, n < len.
+    unsafe {
+        std::ptr::copy_nonoverlapping(msg.as_ptr(), buf.cast::<u8>(), n);
+        *buf.add(n) = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_c_str_truncates_on_char_boundary() {
+        let mut buf = [1 as c_char; 5];
+        unsafe { write_c_str(buf.as_mut_ptr(), buf.len(), "abé€x") };
+        let s = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+        assert_eq!(s.to_str().unwrap(), "abé");
+    }
+
+    #[test]
+    fn unknown_status_is_internal() {
+        assert_eq!(BackendStatus::from_raw(42), BackendStatus::Internal);
+        assert_eq!(BackendStatus::from_raw(3), BackendStatus::UnsupportedOp);
+    }
+}

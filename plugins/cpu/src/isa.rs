@@ -1,0 +1,192 @@
+//! CPU feature detection and the precision order.
+//!
+//! Two views of the CPU:
+//! - what the hardware has, from the standard library's runtime detection
+//!   (`is_x86_feature_detected!` / `is_aarch64_feature_detected!`), reported
+//!   by `probe` for diagnosis;
+//! - what tract *dispatches on*: [`tract_linalg::isa::native()`], the set
+//!   tract-linalg probes once and then edits with the `TRACT_CPU_ISA`
+//!   environment variable (comma-separated features with `+`/`-`, e.g.
+//!   `TRACT_CPU_ISA=-avx512f,-avx512vnni` makes an AVX-512 machine dispatch
+//!   like an AVX2 one). The precision order follows this second view, so it
+//!   always matches the kernels tract really runs.
+//!
+//! # Precision rule
+//!
+//! `fp16` packages are f16 initializers followed by `Cast` to f32: tract folds
+//! the casts at load and runs the very same f32 kernels, so fp16 is exactly as
+//! fast as fp32 (measured: within noise, see the plugin README) and never
+//! ahead of it; fp32 goes first because it is the reference with no weight
+//! rounding.
+//!
+//! `int8` (QOperator: QLinearConv / QLinearMatMul) runs tract's integer
+//! kernels, whose speed depends on the ISA. It is put first only on an ISA tier
+//! where int8 was *measured* at least as fast as fp32; everywhere else it goes
+//! last. Measured int8 / fp32 time ratios (single thread, per window):
+//!
+//! | tier (tract's ISA)             | 42M-MAC CNN [1] | tiny-mel [2] batch 1 / 8 |
+//! |--------------------------------|-----------------|--------------------------|
+//! | x86 AMX-INT8                   | 2.10            | not measured             |
+//! | x86 AVX-512 VNNI               | 1.22            | not measured             |
+//! | x86 AVX-VNNI                   | 5.5             | not measured             |
+//! | x86 AVX2 + FMA                 | 42              | see README               |
+//! | x86 AVX only / SSE2            | not measured    | see README               |
+//! | aarch64 (dotprod / i8mm / none)| not measured    | not measured             |
+//!
+//! [1] `/work/shared/TRACT-NOTES.md`, Xeon with AMX, tiers simulated with
+//! `TRACT_CPU_ISA`. [2] this crate's `benches/precision.rs` on an AMD EPYC
+//! (AVX2+FMA, no AVX-512), see `plugins/cpu/README.md`.
+//!
+//! No measured tier reaches ratio <= 1, so the order is `fp32,fp16,int8`
+//! everywhere today; [`INT8_RATIO`] is the one place to change when a
+//! measurement (for example an aarch64 phone with dotprod) says otherwise.
+
+use tract_linalg::isa::{Isa, IsaSet};
+
+/// Where int8 sits relative to fp32 on one ISA tier.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Int8Speed {
+    /// Tier name as reported by `probe`.
+    pub tier: &'static str,
+    /// Measured int8 time / fp32 time (worst of the models measured), or
+    /// `None` when never measured on this tier.
+    pub ratio: Option<f32>,
+}
+
+impl Int8Speed {
+    /// int8 counts as fast only where measured at least as fast as fp32.
+    pub fn fast(&self) -> bool {
+        matches!(self.ratio, Some(r) if r <= 1.0)
+    }
+}
+
+/// Measured int8/fp32 time ratios per tier, best tier first (see the module
+/// doc for the sources). The first tier whose features tract dispatches on
+/// decides.
+const INT8_RATIO: &[(&str, &[Isa], Option<f32>)] = &[
+    ("amx-int8", &[Isa::X86_64AmxInt8], Some(2.10)),
+    ("avx512vnni", &[Isa::X86_64Avx512Vnni], Some(1.22)),
+    ("avxvnni", &[Isa::X86_64AvxVnni], Some(5.5)),
+    ("avx2+fma", &[Isa::X86_64Avx2, Isa::X86_64Fma], Some(42.0)),
+    ("x86_64", &[Isa::X86_64], None),
+    ("aarch64+dotprod", &[Isa::Aarch64DotProd], None),
+    ("aarch64", &[Isa::Aarch64], None),
+];
+
+/// The ISA set tract dispatches on (hardware probe edited by `TRACT_CPU_ISA`).
+pub fn tract_isa() -> IsaSet {
+    tract_linalg::isa::native()
+}
+
+/// int8 speed class of an ISA set (pure: testable with any set).
+pub fn int8_speed(isa: IsaSet) -> Int8Speed {
+    for (tier, needs, ratio) in INT8_RATIO {
+        if needs.iter().all(|i| isa.has(*i)) {
+            return Int8Speed { tier, ratio: *ratio };
+        }
+    }
+    Int8Speed { tier: "other", ratio: None }
+}
+
+/// Precision order for an ISA set (pure: testable with any set).
+pub fn precision_order_for(isa: IsaSet) -> &'static str {
+    if int8_speed(isa).fast() {
+        "int8,fp32,fp16"
+    } else {
+        "fp32,fp16,int8"
+    }
+}
+
+/// Precision order on this machine, as tract will dispatch.
+pub fn precision_order() -> &'static str {
+    precision_order_for(tract_isa())
+}
+
+/// Features the hardware reports through std's runtime detection.
+pub fn hardware_features() -> Vec<&'static str> {
+    #[allow(unused_mut)]
+    let mut v: Vec<&'static str> = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        macro_rules! probe {
+            ($($f:tt),*) => { $( if std::arch::is_x86_feature_detected!($f) { v.push($f); } )* };
+        }
+        probe!(
+            "avx",
+            "avx2",
+            "fma",
+            "f16c",
+            "avx512f",
+            "avx512vnni",
+            "avx512fp16",
+            "avxvnni",
+            "amx-int8",
+            "amx-bf16"
+        );
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        macro_rules! probe {
+            ($($f:tt),*) => { $( if std::arch::is_aarch64_feature_detected!($f) { v.push($f); } )* };
+        }
+        probe!("fp16", "dotprod", "i8mm", "sve2", "sme");
+    }
+    v
+}
+
+/// The `probe` message, e.g.
+/// `tract 0.23.9; cpu avx,avx2,fma,f16c; tract isa x86_64,avx,avx2,fma,f16c (fma);
+/// int8 fast: no (avx2+fma, measured 42x fp32); order fp32,fp16,int8`.
+pub fn describe() -> String {
+    let isa = tract_isa();
+    let s = int8_speed(isa);
+    let hw = hardware_features();
+    let forced = match std::env::var("TRACT_CPU_ISA") {
+        Ok(v) if !v.trim().is_empty() => format!(" [TRACT_CPU_ISA={v}]"),
+        _ => String::new(),
+    };
+    let ratio = match s.ratio {
+        Some(r) => format!("measured {r}x fp32"),
+        None => "not measured".to_string(),
+    };
+    format!(
+        "tract {}; {} arch, cpu {}; tract isa {:?} ({}){}; int8 fast: {} ({}, {}); order {}",
+        crate::TRACT_VERSION,
+        std::env::consts::ARCH,
+        if hw.is_empty() { "baseline".to_string() } else { hw.join(",") },
+        isa,
+        isa.nickname(),
+        forced,
+        if s.fast() { "yes" } else { "no" },
+        s.tier,
+        ratio,
+        precision_order_for(isa),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_linalg::isa::Arch;
+
+    #[test]
+    fn order_puts_int8_last_where_measured_slower() {
+        for level in 0..=5 {
+            let set = IsaSet::ladder(Arch::X86_64, level);
+            assert_eq!(precision_order_for(set), "fp32,fp16,int8", "{set:?}");
+        }
+        let amx = IsaSet::ladder(Arch::X86_64, 5);
+        assert_eq!(int8_speed(amx).tier, "amx-int8");
+        let avx2 = IsaSet::ladder(Arch::X86_64, 2);
+        assert_eq!(int8_speed(avx2).tier, "avx2+fma");
+        assert_eq!(int8_speed(IsaSet::ladder(Arch::Aarch64, 2)).tier, "aarch64+dotprod");
+    }
+
+    #[test]
+    fn describe_names_tract_and_order() {
+        let d = describe();
+        assert!(d.starts_with("tract 0.23."), "{d}");
+        assert!(d.contains("int8 fast: "), "{d}");
+        assert!(d.ends_with(precision_order()), "{d}");
+    }
+}

@@ -1,0 +1,435 @@
+//! Load, check, optimise and run one ONNX model with tract.
+//!
+//! Loading goes through explicit stages so that each failure gets the right
+//! status:
+//! 1. protobuf decode (`InvalidModel`: garbage, truncated, no graph);
+//! 2. ONNX -> tract inference graph (`UnsupportedOp` when tract has no
+//!    implementation of a node's operator, or refuses its attributes: the
+//!    message names the operator, its domain and the node);
+//! 3. the input fact: `[batch, ...input_shape]`, with the graph's own batch
+//!    symbol when the batch axis is symbolic or unknown, or the graph's fixed
+//!    batch (usually 1; items then run in chunks of that size, the last one
+//!    zero-padded). Any disagreement with the host's `input_shape` or
+//!    `output_len` is `InvalidModel` ("model input is [1,40,101] but the
+//!    manifest says [1,40,100]");
+//! 4. typing, `into_optimized`, plan (`UnsupportedOp` naming the node when
+//!    tract cannot translate one, `InvalidModel` otherwise).
+//!
+//! The plan is an `Arc<TypedSimplePlan>` (Send + Sync) shared by all calls;
+//! each call takes a run state from a small pool (or spawns one), so `run`
+//! may be called from any number of threads at once.
+//!
+//! Threads: with `threads > 1` the plan gets its own rayon pool of that size
+//! (`tract_linalg::multithread::Executor::multithread`), which tract uses
+//! inside matrix products and element-wise ops. With 0 or 1, each `run` is
+//! single-threaded on the caller's thread: throughput then comes from the host
+//! running several streams (several `run` calls) at once, which is how a call
+//! centre scales. For small models like the detectors shipped with libdfd the
+//! per-op work is below tract's threading threshold, so extra threads rarely
+//! help a single window (see the README for numbers).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tract_linalg::multithread::Executor;
+use tract_onnx::pb;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::{Factoid, GenericFactoid};
+use tract_onnx::tract_hir::ops::unimpl::UnimplementedOp;
+
+use crate::error::{chain, Error, Result};
+use crate::TRACT_VERSION;
+
+/// Marks a live handle (catches a foreign or freed handle in `run` in most cases).
+const MAGIC: u64 = 0x6466_645f_6370_7531; // "dfd_cpu1"
+
+/// Idle run states kept per model (more are spawned on demand and dropped).
+const MAX_IDLE_STATES: usize = 16;
+
+/// What the host asks for, already checked for NULLs and absurd values.
+#[derive(Debug, Clone)]
+pub struct LoadSpec<'a> {
+    pub onnx: &'a [u8],
+    /// Shape of one item, without the batch axis.
+    pub item_shape: &'a [usize],
+    pub output_len: usize,
+    pub max_batch: usize,
+    /// 0 or 1: single-threaded runs; n > 1: an n-thread pool for this model.
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batching {
+    /// The batch axis is symbolic: any batch runs in one call.
+    Symbolic,
+    /// The graph has a fixed batch: items run in chunks of this size.
+    Fixed(usize),
+}
+
+pub struct CpuModel {
+    magic: u64,
+    plan: Arc<TypedSimplePlan>,
+    batching: Batching,
+    item_shape: Vec<usize>,
+    item_len: usize,
+    output_len: usize,
+    max_batch: usize,
+    threads: usize,
+    idle: Mutex<Vec<TypedSimpleState>>,
+    /// node name -> (op_type, domain), to name operators in run-time errors.
+    ops: HashMap<String, (String, String)>,
+}
+
+impl std::fmt::Debug for CpuModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CpuModel")
+            .field("batching", &self.batching)
+            .field("item_shape", &self.item_shape)
+            .field("output_len", &self.output_len)
+            .field("max_batch", &self.max_batch)
+            .field("threads", &self.threads)
+            .finish()
+    }
+}
+
+impl CpuModel {
+    pub fn load(spec: &LoadSpec) -> Result<CpuModel> {
+        let onnx = tract_onnx::onnx();
+
+        // 1. protobuf
+        let proto = onnx
+            .proto_model_for_read(&mut &*spec.onnx)
+            .map_err(|e| Error::invalid_model(format!("not a readable ONNX model: {}", chain(&e))))?;
+        let graph = proto
+            .graph
+            .as_ref()
+            .ok_or_else(|| Error::invalid_model("not an ONNX model: it contains no graph"))?;
+        if graph.node.is_empty() {
+            return Err(Error::invalid_model("not an ONNX model: its graph has no nodes"));
+        }
+        let ops = node_ops(graph);
+
+        // 2. ONNX -> inference graph
+        let parsed = onnx.parse(&proto, None).map_err(|e| parse_error(&e, &ops))?;
+        if !parsed.unresolved_inputs.is_empty() {
+            return Err(Error::invalid_model(format!(
+                "the graph uses tensors it never defines: {}",
+                parsed.unresolved_inputs.join(", ")
+            )));
+        }
+        let mut model = parsed.model;
+        let missing: Vec<String> = model
+            .nodes()
+            .iter()
+            .filter(|n| n.op_is::<UnimplementedOp>())
+            .map(|n| describe_node(&n.name, &ops))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::unsupported(format!(
+                "tract {TRACT_VERSION} has no implementation of {}",
+                missing.join(", ")
+            )));
+        }
+
+        // 3. input and batch axis
+        if model.inputs.len() != 1 {
+            return Err(Error::invalid_model(format!(
+                "the graph has {} inputs; the CPU backend feeds exactly one",
+                model.inputs.len()
+            )));
+        }
+        let fact = model.input_fact(0).map_err(|e| Error::internal(chain(&e)))?.clone();
+        let (batching, batch_dim) = check_input(&fact, spec.item_shape, &mut model)?;
+        let shape: TVec<TDim> =
+            std::iter::once(batch_dim.clone()).chain(spec.item_shape.iter().map(|d| d.to_dim())).collect();
+        model
+            .set_input_fact(0, f32::fact(shape).into())
+            .map_err(|e| Error::internal(chain(&e)))?;
+
+        // 4. typing, output check, optimisation, plan
+        let typed = model.into_typed().map_err(|e| translate_error("translate", &e, &ops))?;
+        check_output(&typed, &batch_dim, spec.output_len)?;
+        let optimized = typed.into_optimized().map_err(|e| translate_error("optimise", &e, &ops))?;
+        let options = RunOptions {
+            executor: (spec.threads > 1).then(|| Executor::multithread(spec.threads)),
+            ..RunOptions::default()
+        };
+        let plan = optimized
+            .into_runnable_with_options(&options)
+            .map_err(|e| translate_error("plan", &e, &ops))?;
+
+        let item_len = spec.item_shape.iter().product();
+        let m = CpuModel {
+            magic: MAGIC,
+            plan,
+            batching,
+            item_shape: spec.item_shape.to_vec(),
+            item_len,
+            output_len: spec.output_len,
+            max_batch: spec.max_batch,
+            threads: spec.threads,
+            idle: Mutex::new(Vec::new()),
+            ops,
+        };
+        // One state up front: catches plan problems at load, and the first
+        // `run` does not pay for it.
+        let state = m.plan.spawn().map_err(|e| translate_error("plan", &e, &m.ops))?;
+        m.put_state(state);
+        Ok(m)
+    }
+
+    pub fn is_valid(&self) -> bool {
+        self.magic == MAGIC
+    }
+    pub fn batching(&self) -> Batching {
+        self.batching
+    }
+    pub fn item_len(&self) -> usize {
+        self.item_len
+    }
+    pub fn output_len(&self) -> usize {
+        self.output_len
+    }
+    pub fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+
+    /// Runs `batch` items (`input.len() == batch * item_len`) and returns
+    /// `batch * output_len` values.
+    pub fn run(&self, input: &[f32], batch: usize) -> Result<Vec<f32>> {
+        debug_assert_eq!(input.len(), batch * self.item_len);
+        match self.batching {
+            Batching::Symbolic => self.run_chunk(input, batch),
+            Batching::Fixed(b) => {
+                let mut out = Vec::with_capacity(batch * self.output_len);
+                let mut padded: Vec<f32> = Vec::new();
+                for chunk in input.chunks(b * self.item_len) {
+                    let n = chunk.len() / self.item_len;
+                    if n == b {
+                        out.extend(self.run_chunk(chunk, b)?);
+                    } else {
+                        padded.clear();
+                        padded.extend_from_slice(chunk);
+                        padded.resize(b * self.item_len, 0.0);
+                        let o = self.run_chunk(&padded, b)?;
+                        out.extend_from_slice(&o[..n * self.output_len]);
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    fn run_chunk(&self, input: &[f32], n: usize) -> Result<Vec<f32>> {
+        let mut shape = Vec::with_capacity(self.item_shape.len() + 1);
+        shape.push(n);
+        shape.extend_from_slice(&self.item_shape);
+        let t = Tensor::from_shape(&shape, input).map_err(|e| Error::internal(chain(&e)))?;
+        let mut state = self.take_state()?;
+        // A state whose run failed is dropped, not reused.
+        let outputs = state.run(tvec!(t.into_tvalue())).map_err(|e| self.run_error(&e))?;
+        self.put_state(state);
+        let out = outputs
+            .first()
+            .ok_or_else(|| Error::runtime("the model produced no output"))?;
+        let view = out.try_as_plain_ram().map_err(|e| Error::runtime(chain(&e)))?;
+        let values = view.as_slice::<f32>().map_err(|e| Error::runtime(chain(&e)))?;
+        if values.len() != n * self.output_len {
+            return Err(Error::runtime(format!(
+                "the model produced {} values for a batch of {n} (shape {:?}); expected {} per item",
+                values.len(),
+                out.shape(),
+                self.output_len
+            )));
+        }
+        Ok(values.to_vec())
+    }
+
+    fn take_state(&self) -> Result<TypedSimpleState> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match idle {
+            Some(s) => Ok(s),
+            None => self.plan.spawn().map_err(|e| Error::runtime(chain(&e))),
+        }
+    }
+
+    fn put_state(&self, s: TypedSimpleState) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE_STATES {
+            idle.push(s);
+        }
+    }
+
+    fn run_error(&self, e: &TractError) -> Error {
+        let text = chain(e);
+        match blame(&text, &self.ops) {
+            Some(name) => Error::runtime(format!(
+                "tract failed running {}: {text}",
+                describe_node(&name, &self.ops)
+            )),
+            None => Error::runtime(format!("tract failed running the model: {text}")),
+        }
+    }
+}
+
+impl Drop for CpuModel {
+    fn drop(&mut self) {
+        self.magic = 0;
+    }
+}
+
+/// Node name -> (op_type, domain), naming nodes the way tract-onnx does
+/// (the node name, else its first output, else "<index>-<op_type>").
+fn node_ops(graph: &pb::GraphProto) -> HashMap<String, (String, String)> {
+    let mut m = HashMap::new();
+    for n in &graph.node {
+        let name = if !n.name.is_empty() {
+            n.name.clone()
+        } else if n.output.first().is_some_and(|o| !o.is_empty()) {
+            n.output[0].clone()
+        } else {
+            continue;
+        };
+        m.insert(name, (n.op_type.clone(), n.domain.clone()));
+    }
+    m
+}
+
+/// `operator com.example.WaveletPool (node "wavelet_pool")`.
+fn describe_node(name: &str, ops: &HashMap<String, (String, String)>) -> String {
+    match ops.get(name) {
+        Some((op, domain)) if !domain.is_empty() && domain != "ai.onnx" => {
+            format!("operator {op} (domain {domain}) in node \"{name}\"")
+        }
+        Some((op, _)) => format!("operator {op} in node \"{name}\""),
+        None => format!("node \"{name}\""),
+    }
+}
+
+/// The outermost node of the model an error message names: tract writes
+/// nodes as `#12 "name" Op`, and derived nodes as `"name.suffix"`.
+fn blame(text: &str, ops: &HashMap<String, (String, String)>) -> Option<String> {
+    let mut best: Option<(usize, &String)> = None;
+    for name in ops.keys() {
+        for pat in [format!("\"{name}\""), format!("\"{name}."), format!(" {name} (")] {
+            if let Some(pos) = text.find(&pat) {
+                // earliest mention wins; at equal position the longer name
+                if best.is_none_or(|(p, n)| pos < p || (pos == p && name.len() > n.len())) {
+                    best = Some((pos, name));
+                }
+            }
+        }
+    }
+    best.map(|(_, n)| n.clone())
+}
+
+fn parse_error(e: &TractError, ops: &HashMap<String, (String, String)>) -> Error {
+    let text = chain(e);
+    match blame(&text, ops) {
+        Some(name) => Error::unsupported(format!(
+            "tract {TRACT_VERSION} cannot build {}: {text}",
+            describe_node(&name, ops)
+        )),
+        None => Error::invalid_model(format!("tract could not read the ONNX graph: {text}")),
+    }
+}
+
+fn translate_error(stage: &str, e: &TractError, ops: &HashMap<String, (String, String)>) -> Error {
+    let text = chain(e);
+    match blame(&text, ops) {
+        Some(name) => Error::unsupported(format!(
+            "tract {TRACT_VERSION} cannot {stage} {}: {text}",
+            describe_node(&name, ops)
+        )),
+        None => Error::invalid_model(format!("tract could not {stage} the model: {text}")),
+    }
+}
+
+fn fmt_dims<T: std::fmt::Display>(dims: impl IntoIterator<Item = T>) -> String {
+    let v: Vec<String> = dims.into_iter().map(|d| d.to_string()).collect();
+    format!("[{}]", v.join(","))
+}
+
+fn fmt_factoid(d: &GenericFactoid<TDim>) -> String {
+    match d {
+        GenericFactoid::Only(d) => d.to_string(),
+        GenericFactoid::Any => "?".to_string(),
+    }
+}
+
+/// Checks the graph's declared input against the host's item shape and
+/// decides the batching. Returns the batch dim to use in the input fact.
+fn check_input(
+    fact: &InferenceFact,
+    item_shape: &[usize],
+    model: &mut InferenceModel,
+) -> Result<(Batching, TDim)> {
+    if let Some(dt) = fact.datum_type.concretize() {
+        if dt != f32::datum_type() {
+            return Err(Error::invalid_model(format!(
+                "model input is {dt:?}; the CPU backend feeds f32 (keep the graph input f32 and cast inside)"
+            )));
+        }
+    }
+    let manifest = fmt_dims(item_shape);
+    if fact.shape.is_open() {
+        // Rank unknown: trust the host, symbolic batch.
+        return Ok((Batching::Symbolic, model.symbols.new_with_prefix("N").into()));
+    }
+    let dims: Vec<GenericFactoid<TDim>> = fact.shape.dims().cloned().collect();
+    let graph_item = || fmt_dims(dims.iter().skip(1).map(fmt_factoid));
+    if dims.len() != item_shape.len() + 1 {
+        return Err(Error::invalid_model(format!(
+            "model input is {} (rank {}, batch axis first) but the manifest says {manifest} plus a batch axis",
+            fmt_dims(dims.iter().map(fmt_factoid)),
+            dims.len()
+        )));
+    }
+    for (d, want) in dims.iter().skip(1).zip(item_shape) {
+        if let GenericFactoid::Only(d) = d {
+            if let Ok(v) = d.to_i64() {
+                if v != *want as i64 {
+                    return Err(Error::invalid_model(format!(
+                        "model input is {} but the manifest says {manifest}",
+                        graph_item()
+                    )));
+                }
+            }
+        }
+    }
+    let batch = match &dims[0] {
+        GenericFactoid::Only(d) => match d.to_i64() {
+            Ok(b) if b >= 1 => (Batching::Fixed(b as usize), d.clone()),
+            Ok(b) => {
+                return Err(Error::invalid_model(format!("model input has a batch axis of {b}")));
+            }
+            Err(_) => (Batching::Symbolic, d.clone()),
+        },
+        GenericFactoid::Any => (Batching::Symbolic, model.symbols.new_with_prefix("N").into()),
+    };
+    Ok(batch)
+}
+
+fn check_output(model: &TypedModel, batch: &TDim, output_len: usize) -> Result<()> {
+    let fact = model.output_fact(0).map_err(|e| Error::internal(chain(&e)))?;
+    if fact.datum_type != f32::datum_type() {
+        return Err(Error::invalid_model(format!(
+            "model output is {:?}; the CPU backend reads f32",
+            fact.datum_type
+        )));
+    }
+    let shape = fact.shape.to_tvec();
+    let item: Option<usize> = shape
+        .iter()
+        .skip(1)
+        .map(|d| d.to_usize().ok())
+        .try_fold(1usize, |acc, d| d.map(|d| acc * d));
+    if shape.is_empty() || &shape[0] != batch || item != Some(output_len) {
+        return Err(Error::invalid_model(format!(
+            "model output is {} for an input batch of {batch}, i.e. {} values per item, but the manifest says {output_len}",
+            fmt_dims(shape.iter()),
+            item.map(|i| i.to_string()).unwrap_or_else(|| "a variable number of".into()),
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! Backends: safe wrappers over a plugin's [`BackendTable`], whether it came
+//! from a shared library or was compiled into the core.
+
+mod registry;
+
+use std::ffi::{c_char, c_void, CStr};
+use std::path::PathBuf;
+
+use dfd_backend_abi::{BackendStatus, BackendTable, ModelDesc};
+
+use crate::error::{Error, Result, Status};
+use crate::model::Precision;
+
+pub use registry::{list, resolve, BackendInfo};
+
+/// Where a backend's code lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Compiled into libdfd (feature `builtin-cpu`).
+    Builtin,
+    /// Loaded from this shared library.
+    Plugin(PathBuf),
+}
+
+/// A loaded backend. Plugins are never unloaded, so the table is `'static`.
+pub struct Backend {
+    table: &'static BackendTable,
+    name: String,
+    origin: Origin,
+}
+
+const MSG_LEN: usize = 1024;
+
+/// Reads the NUL-terminated message a plugin wrote into `buf`.
+fn message(buf: &[c_char]) -> String {
+    // SAFETY: `buf` was zeroed before the call, so a NUL exists even if the
+    // plugin wrote nothing; `write_c_str` always terminates.
+    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+}
+
+fn status_for(code: BackendStatus) -> Status {
+    match code {
+        BackendStatus::Ok => Status::Ok,
+        BackendStatus::Unavailable => Status::BackendUnavailable,
+        BackendStatus::InvalidModel => Status::ModelCorrupt,
+        BackendStatus::UnsupportedOp => Status::ModelUnsupported,
+        BackendStatus::Runtime => Status::Backend,
+        BackendStatus::InvalidArgument => Status::InvalidArg,
+        BackendStatus::Internal => Status::Internal,
+        BackendStatus::ShapeMismatch => Status::ModelKind,
+    }
+}
+
+impl Backend {
+    fn new(table: &'static BackendTable, origin: Origin) -> Result<Backend> {
+        let name = if table.name.is_null() {
+            String::new()
+        } else {
+            // SAFETY: the ABI requires a static NUL-terminated name.
+            unsafe { CStr::from_ptr(table.name) }.to_string_lossy().into_owned()
+        };
+        if name.is_empty() {
+            return Err(Error::new(Status::PluginIncompatible, format!("{origin:?}: backend table has no name")));
+        }
+        Ok(Backend { table, name, origin })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// Whether the backend can run here, with the plugin's explanation.
+    pub fn probe(&self) -> (bool, String) {
+        let mut buf = [0 as c_char; MSG_LEN];
+        // SAFETY: buffer valid for MSG_LEN bytes; the plugin catches its own panics.
+        let code = unsafe { (self.table.probe)(buf.as_mut_ptr(), buf.len()) };
+        (code == 0, message(&buf))
+    }
+
+    /// Precision variants in the order this backend runs them fastest here.
+    pub fn precision_order(&self) -> Vec<Precision> {
+        let mut buf = [0 as c_char; 256];
+        // SAFETY: as for `probe`.
+        let code = unsafe { (self.table.precision_order)(buf.as_mut_ptr(), buf.len()) };
+        let mut order: Vec<Precision> = if code == 0 {
+            message(&buf).split(',').filter_map(|p| Precision::parse(p.trim())).collect()
+        } else {
+            Vec::new()
+        };
+        // fp32 is the reference every backend runs; never leave it out.
+        if !order.contains(&Precision::Fp32) {
+            order.push(Precision::Fp32);
+        }
+        order
+    }
+
+    /// Loads ONNX bytes on this backend.
+    pub fn create(&self, onnx: &[u8], input_shape: &[u64], output_len: usize, threads: u32, max_batch: u32) -> Result<BackendModel> {
+        let desc = ModelDesc {
+            struct_size: std::mem::size_of::<ModelDesc>() as u32,
+            threads,
+            onnx: onnx.as_ptr(),
+            onnx_len: onnx.len(),
+            input_shape: input_shape.as_ptr(),
+            input_rank: input_shape.len(),
+            output_len,
+            max_batch,
+        };
+        let mut handle: *mut c_void = std::ptr::null_mut();
+        let mut buf = [0 as c_char; MSG_LEN];
+        // SAFETY: all pointers are valid for the duration of the call.
+        let code = unsafe { (self.table.create)(&desc, &mut handle, buf.as_mut_ptr(), buf.len()) };
+        let code = BackendStatus::from_raw(code);
+        if code != BackendStatus::Ok || handle.is_null() {
+            let status = if code == BackendStatus::Ok { Status::Internal } else { status_for(code) };
+            return Err(Error::new(status, format!("backend {}: {}", self.name, message(&buf))));
+        }
+        Ok(BackendModel { table: self.table, handle, input_len: input_shape.iter().product::<u64>() as usize, output_len })
+    }
+}
+
+/// A model loaded on a backend; freed with the plugin's own `destroy`.
+pub struct BackendModel {
+    table: &'static BackendTable,
+    handle: *mut c_void,
+    input_len: usize,
+    output_len: usize,
+}
+
+// SAFETY: the plugin ABI requires `run` to be callable concurrently on one
+// handle, and the handle is only destroyed once, on drop.
+unsafe impl Send for BackendModel {}
+unsafe impl Sync for BackendModel {}
+
+impl BackendModel {
+    /// Runs `batch` items; `input` and `output` must match the lengths given at creation.
+    pub fn run(&self, input: &[f32], batch: usize, output: &mut [f32]) -> Result<()> {
+        if input.len() != batch * self.input_len || output.len() != batch * self.output_len {
+            return Err(Error::new(Status::Internal, "backend run with mismatched buffer lengths"));
+        }
+        let mut buf = [0 as c_char; MSG_LEN];
+        // SAFETY: lengths checked above; handle alive until drop.
+        let code = unsafe {
+            (self.table.run)(self.handle, input.as_ptr(), batch, output.as_mut_ptr(), buf.as_mut_ptr(), buf.len())
+        };
+        match BackendStatus::from_raw(code) {
+            BackendStatus::Ok => Ok(()),
+            other => Err(Error::new(status_for(other), message(&buf))),
+        }
+    }
+}
+
+impl Drop for BackendModel {
+    fn drop(&mut self) {
+        // SAFETY: handle came from this table's `create` and is dropped once.
+        unsafe { (self.table.destroy)(self.handle) }
+    }
+}

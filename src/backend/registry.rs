@@ -1,0 +1,218 @@
+//! Finding and loading backends.
+//!
+//! A backend named `<name>` is `libdfd_backend_<name>.so`, searched in order
+//! in: the directory given in the model options, each directory of
+//! `DFD_PLUGIN_PATH` (colon-separated), the directory libdfd itself was loaded
+//! from and its `dfd/plugins` subdirectory (the install layout
+//! `lib/dfd/plugins`). When libdfd is linked statically, "itself" is the
+//! executable, so `../lib/dfd/plugins` next to it is searched as well.
+//! Plugins are opened with `RTLD_NOW | RTLD_LOCAL` and never unloaded.
+
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use dfd_backend_abi::{BackendTable, EntryFn, ABI_VERSION, ENTRY_SYMBOL};
+use once_cell::sync::Lazy;
+
+use super::{Backend, Origin};
+use crate::error::{bail, Error, Result, Status};
+use crate::log::log;
+
+/// Backends libdfd knows by name; `auto` tries them in this order.
+const KNOWN: [&str; 2] = ["cuda", "cpu"];
+
+/// Loaded plugins by file path, and the built-in backends by name.
+static LOADED: Lazy<Mutex<HashMap<PathBuf, Arc<Backend>>>> = Lazy::new(Default::default);
+
+#[cfg(feature = "builtin-cpu")]
+static BUILTIN_CPU: Lazy<Arc<Backend>> =
+    Lazy::new(|| Arc::new(Backend::new(dfd_backend_cpu::table(), Origin::Builtin).expect("built-in table is valid")));
+
+fn builtin(name: &str) -> Option<Arc<Backend>> {
+    #[cfg(feature = "builtin-cpu")]
+    if name == "cpu" {
+        return Some(Arc::clone(&BUILTIN_CPU));
+    }
+    let _ = name;
+    None
+}
+
+/// One row of [`list`].
+#[derive(Debug, Clone)]
+pub struct BackendInfo {
+    pub name: String,
+    /// `None` when no plugin file was found.
+    pub origin: Option<Origin>,
+    pub available: bool,
+    /// The probe's message, or why the backend could not be loaded.
+    pub detail: String,
+}
+
+pub fn file_name(name: &str) -> String {
+    format!("libdfd_backend_{name}.so")
+}
+
+/// The plugin search path for the given options directory, in search order.
+pub fn search_dirs(plugin_dir: Option<&Path>) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    dirs.extend(plugin_dir.map(Path::to_path_buf));
+    if let Some(path) = std::env::var_os("DFD_PLUGIN_PATH") {
+        dirs.extend(std::env::split_paths(&path).filter(|p| !p.as_os_str().is_empty()));
+    }
+    if let Some(own) = own_dir() {
+        dirs.push(own.clone());
+        dirs.push(own.join("dfd/plugins"));
+        if let Some(parent) = own.parent() {
+            dirs.push(parent.join("lib/dfd/plugins"));
+        }
+    }
+    dirs
+}
+
+/// Directory of the object file containing libdfd (the .so, or the
+/// executable when linked statically).
+fn own_dir() -> Option<PathBuf> {
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: dladdr only reads the address and fills `info`.
+    let ok = unsafe { libc::dladdr(own_dir as *const libc::c_void, &mut info) };
+    let path = if ok != 0 && !info.dli_fname.is_null() {
+        // SAFETY: dladdr returned a NUL-terminated path owned by the loader.
+        let bytes = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) }.to_bytes();
+        PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+    } else {
+        std::env::current_exe().ok()?
+    };
+    let path = std::fs::canonicalize(&path).unwrap_or(path);
+    path.parent().map(Path::to_path_buf)
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 32 && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Loads a plugin file, checking it is a libdfd backend of our ABI version.
+fn load_plugin(path: &Path) -> Result<Arc<Backend>> {
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(b) = loaded.get(&key) {
+        return Ok(Arc::clone(b));
+    }
+    let shown = path.display();
+    // SAFETY: loading runs the library's initialisers; that is what a plugin is.
+    let lib = unsafe {
+        libloading::os::unix::Library::open(Some(&key), libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL)
+    }
+    .map_err(|e| Error::new(Status::PluginIncompatible, format!("cannot load plugin {shown}: {e}")))?;
+    // SAFETY: the symbol, if present, has the ABI's entry type.
+    let entry: EntryFn = match unsafe { lib.get::<EntryFn>(ENTRY_SYMBOL) } {
+        Ok(sym) => *sym,
+        Err(_) => bail!(PluginIncompatible, "{shown} is not a libdfd backend plugin (no dfd_backend_v1 symbol)"),
+    };
+    // SAFETY: calling the plugin's entry point as the ABI defines it.
+    let table_ptr = unsafe { entry() };
+    if table_ptr.is_null() {
+        bail!(PluginIncompatible, "{shown}: dfd_backend_v1 returned NULL");
+    }
+    // Read only the two leading u32 before trusting the rest of the table.
+    // SAFETY: every ABI version starts with these two fields.
+    let (version, size) = unsafe { ((*table_ptr).abi_version, (*table_ptr).table_size) };
+    if version != ABI_VERSION {
+        bail!(PluginIncompatible, "{shown}: plugin ABI version {version}, this libdfd needs {ABI_VERSION}");
+    }
+    if (size as usize) < std::mem::size_of::<BackendTable>() {
+        bail!(PluginIncompatible, "{shown}: plugin table is {size} bytes, expected at least {}", std::mem::size_of::<BackendTable>());
+    }
+    // Never unload: the table and the code it points to must stay valid.
+    std::mem::forget(lib);
+    // SAFETY: checked version and size; the table is static in the plugin.
+    let backend = Arc::new(Backend::new(unsafe { &*table_ptr }, Origin::Plugin(key.clone()))?);
+    log!(Info, "loaded backend plugin {} from {}", backend.name(), key.display());
+    loaded.insert(key, Arc::clone(&backend));
+    Ok(backend)
+}
+
+/// Finds backend `name` (built in first, then the search path) without probing it.
+fn find(name: &str, plugin_dir: Option<&Path>) -> Result<Arc<Backend>> {
+    if !valid_name(name) {
+        bail!(InvalidArg, "invalid backend name {name:?} (use lowercase letters, digits, '_')");
+    }
+    if let Some(b) = builtin(name) {
+        return Ok(b);
+    }
+    let dirs = search_dirs(plugin_dir);
+    let file = file_name(name);
+    for dir in &dirs {
+        let path = dir.join(&file);
+        if path.is_file() {
+            let backend = load_plugin(&path)?;
+            if backend.name() != name {
+                bail!(PluginIncompatible, "{} calls itself {:?}, not {name:?}", path.display(), backend.name());
+            }
+            return Ok(backend);
+        }
+    }
+    let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    bail!(PluginNotFound, "backend {name:?}: {file} not found in [{}]; set the plugin directory or DFD_PLUGIN_PATH", searched.join(", "))
+}
+
+/// Resolves a backend choice (`"auto"` or a name) to a backend that can run here.
+/// `auto` takes the first known backend whose probe succeeds and logs why it
+/// skipped the others; a named backend that cannot run is an error.
+pub fn resolve(choice: &str, plugin_dir: Option<&Path>) -> Result<Arc<Backend>> {
+    if choice == "auto" {
+        let mut reasons = Vec::new();
+        for name in KNOWN {
+            match find(name, plugin_dir) {
+                Ok(b) => {
+                    let (ok, detail) = b.probe();
+                    if ok {
+                        log!(Info, "backend auto: using {name} ({detail})");
+                        return Ok(b);
+                    }
+                    log!(Info, "backend auto: skipping {name}: {detail}");
+                    reasons.push(format!("{name}: {detail}"));
+                }
+                Err(e) => {
+                    log!(Debug, "backend auto: skipping {name}: {}", e.message);
+                    reasons.push(format!("{name}: {}", e.message));
+                }
+            }
+        }
+        bail!(PluginNotFound, "no backend can run: {}", reasons.join("; "));
+    }
+    let backend = find(choice, plugin_dir)?;
+    let (ok, detail) = backend.probe();
+    if !ok {
+        bail!(BackendUnavailable, "backend {choice} cannot run here: {detail}");
+    }
+    Ok(backend)
+}
+
+/// Every backend libdfd can see: the known names, the built-in ones and any
+/// `libdfd_backend_*.so` on the search path, each probed.
+pub fn list(plugin_dir: Option<&Path>) -> Vec<BackendInfo> {
+    let mut names: Vec<String> = KNOWN.iter().map(|s| s.to_string()).collect();
+    for dir in search_dirs(plugin_dir) {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if let Some(name) = file.strip_prefix("libdfd_backend_").and_then(|f| f.strip_suffix(".so")) {
+                if valid_name(name) && !names.iter().any(|n| n == name) {
+                    names.push(name.to_string());
+                }
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| match find(&name, plugin_dir) {
+            Ok(b) => {
+                let (available, detail) = b.probe();
+                BackendInfo { name, origin: Some(b.origin().clone()), available, detail }
+            }
+            Err(e) => BackendInfo { name, origin: None, available: false, detail: e.message },
+        })
+        .collect()
+}

@@ -1,0 +1,181 @@
+//! `dfd_open` … `dfd_close`: streams and their results.
+
+use super::{arg, arg_mut, dfd_model, dfd_status, guard};
+use crate::error::{bail, Result};
+use crate::stream::Stream;
+
+/// One audio stream. Use it from one thread at a time (different streams
+/// may be used concurrently, also on the same model).
+pub struct dfd_stream {
+    stream: Stream,
+}
+
+/// No window scored yet: too little audio, or only silence.
+pub const DFD_VERDICT_UNKNOWN: i32 = 0;
+/// Judged bona fide (human) against the model's calibrated threshold.
+pub const DFD_VERDICT_BONAFIDE: i32 = 1;
+/// Judged synthetic (TTS, voice clone, vocoder).
+pub const DFD_VERDICT_SYNTHETIC: i32 = 2;
+
+/// Scores of a stream so far.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct dfd_result {
+    /// Whole stream: calibrated probability in [0,1] that the voice is
+    /// synthetic (mean calibrated logit of scored windows). 0 while
+    /// `windows` is 0.
+    pub p_fake: f32,
+    /// The latest scored window's probability; 0 while `windows` is 0.
+    pub last_p_fake: f32,
+    /// Windows scored so far.
+    pub windows: u64,
+    /// Audio consumed, in seconds.
+    pub seconds: f64,
+    /// Audio that passed the speech gate and was scored, in seconds.
+    pub speech_seconds: f64,
+    /// `DFD_VERDICT_*`.
+    pub verdict: i32,
+    /// Per-window results dropped because more than 1024 were left unread.
+    pub windows_dropped: u64,
+}
+
+/// One scored analysis window; times in seconds from the stream start.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct dfd_window {
+    pub start: f64,
+    pub end: f64,
+    pub p_fake: f32,
+}
+
+fn stream_mut<'a>(s: *mut dfd_stream) -> Result<&'a mut Stream> {
+    Ok(&mut arg_mut(s, "stream")?.stream)
+}
+
+/// Opens a stream on `model` for audio at `sample_rate` Hz (1..=384000)
+/// with `channels` interleaved channels (1..=8).
+#[no_mangle]
+pub unsafe extern "C" fn dfd_open(model: *const dfd_model, sample_rate: u32, channels: u32, out: *mut *mut dfd_stream) -> dfd_status {
+    guard(|| {
+        let model = arg(model, "model")?;
+        let out = arg_mut(out, "out")?;
+        let s = Stream::new(&model.model, sample_rate, channels)?;
+        *out = Box::into_raw(Box::new(dfd_stream { stream: s }));
+        Ok(())
+    })
+}
+
+/// Borrows `frames * channels` samples after checking the pointer.
+fn samples<'a, T>(s: &Stream, data: *const T, frames: usize) -> Result<&'a [T]> {
+    if frames == 0 {
+        bail!(EmptyPush, "push of zero frames");
+    }
+    if data.is_null() {
+        bail!(NullArg, "argument `interleaved` is NULL");
+    }
+    if !(data as usize).is_multiple_of(std::mem::align_of::<T>()) {
+        bail!(InvalidArg, "argument `interleaved` is not aligned for its sample type");
+    }
+    let channels = s.channels();
+    let Some(n) = frames.checked_mul(channels).filter(|n| n.checked_mul(std::mem::size_of::<T>()).is_some()) else {
+        bail!(InvalidArg, "{frames} frames of {channels} channels overflows");
+    };
+    // SAFETY: the caller provides `frames * channels` samples at `data`.
+    Ok(unsafe { std::slice::from_raw_parts(data, n) })
+}
+
+/// Pushes `frames` interleaved float frames (nominal range [-1, 1]) of any
+/// count: from one frame to minutes. Windows that become complete are
+/// scored before this returns. A chunk containing NaN or infinity is
+/// rejected whole (`DFD_ERR_BAD_SAMPLES`) and the stream stays usable.
+#[no_mangle]
+pub unsafe extern "C" fn dfd_push_samples(stream: *mut dfd_stream, interleaved: *const f32, frames: usize) -> dfd_status {
+    guard(|| {
+        let s = stream_mut(stream)?;
+        let data = samples(s, interleaved, frames)?;
+        s.push(data)
+    })
+}
+
+/// As `dfd_push_samples`, for signed 16-bit samples.
+#[no_mangle]
+pub unsafe extern "C" fn dfd_push_samples_i16(stream: *mut dfd_stream, interleaved: *const i16, frames: usize) -> dfd_status {
+    guard(|| {
+        let s = stream_mut(stream)?;
+        let data = samples(s, interleaved, frames)?;
+        s.push_i16(data)
+    })
+}
+
+/// Ends the stream: scores the audio still buffered in the resampler and,
+/// for a stream shorter than one window, at least half a window padded
+/// with silence. Call it at the end of a file; pushes after it fail until
+/// `dfd_reset`.
+#[no_mangle]
+pub unsafe extern "C" fn dfd_flush(stream: *mut dfd_stream) -> dfd_status {
+    guard(|| stream_mut(stream)?.flush())
+}
+
+/// Writes the scores so far into `*out`.
+#[no_mangle]
+pub unsafe extern "C" fn dfd_score(stream: *mut dfd_stream, out: *mut dfd_result) -> dfd_status {
+    guard(|| {
+        let s = stream_mut(stream)?;
+        let out = arg_mut(out, "out")?;
+        let r = s.score();
+        *out = dfd_result {
+            p_fake: r.p_fake,
+            last_p_fake: r.last_p_fake,
+            windows: r.windows,
+            seconds: r.seconds,
+            speech_seconds: r.speech_seconds,
+            verdict: r.verdict as i32,
+            windows_dropped: r.windows_dropped,
+        };
+        Ok(())
+    })
+}
+
+/// Moves up to `capacity` unread per-window results, oldest first, into
+/// `out` and writes how many into `*count` (0 when none are waiting). Each
+/// window is returned once; at most 1024 wait, older ones are dropped and
+/// counted in `dfd_result.windows_dropped`.
+#[no_mangle]
+pub unsafe extern "C" fn dfd_read_windows(stream: *mut dfd_stream, out: *mut dfd_window, capacity: usize, count: *mut usize) -> dfd_status {
+    guard(|| {
+        let s = stream_mut(stream)?;
+        let count = arg_mut(count, "count")?;
+        if capacity > 0 && out.is_null() {
+            bail!(NullArg, "argument `out` is NULL");
+        }
+        let mut n = 0;
+        while n < capacity {
+            let Some(w) = s.next_window() else { break };
+            // SAFETY: the caller provides `capacity` writable windows at `out`.
+            unsafe { out.add(n).write(dfd_window { start: w.start, end: w.end, p_fake: w.p_fake }) };
+            n += 1;
+        }
+        *count = n;
+        Ok(())
+    })
+}
+
+/// Forgets all audio and scores: the stream is as newly opened.
+#[no_mangle]
+pub unsafe extern "C" fn dfd_reset(stream: *mut dfd_stream) -> dfd_status {
+    guard(|| {
+        stream_mut(stream)?.reset();
+        Ok(())
+    })
+}
+
+/// Closes a stream. NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn dfd_close(stream: *mut dfd_stream) {
+    super::guard_value((), || {
+        if !stream.is_null() {
+            // SAFETY: came from `dfd_open`, closed once by contract.
+            drop(unsafe { Box::from_raw(stream) });
+        }
+    })
+}

@@ -1,0 +1,220 @@
+//! Short-time Fourier transform with librosa's framing (`librosa.stft`).
+
+use std::sync::Arc;
+
+use rustfft::num_complex::Complex;
+use rustfft::{Fft, FftPlanner};
+
+use super::config::{PadMode, SpectralConfig};
+use super::window::{pad_center, window};
+
+/// Frames of one analysis window and the `|X|^power` of each frame.
+/// Immutable after construction; per-call buffers live in [`Scratch`].
+pub(crate) struct Stft {
+    n_fft: usize,
+    hop: usize,
+    /// Samples added on each side (`n_fft / 2` when centred, else 0).
+    pad: usize,
+    pad_mode: PadMode,
+    pre_emphasis: Option<f32>,
+    power: f32,
+    n_frames: usize,
+    /// The analysis window zero-padded to `n_fft`.
+    window: Vec<f64>,
+    /// Half-length complex FFT: a real frame of `n_fft` samples is packed as
+    /// `n_fft/2` complex values (even samples real, odd imaginary), which
+    /// halves the work compared with a complex FFT of the full frame.
+    fft: Arc<dyn Fft<f64>>,
+    /// `exp(-2*pi*i*k/n_fft)` for `k` in `0..=n_fft/2`, to unpack that FFT.
+    twiddles: Vec<Complex<f64>>,
+}
+
+/// Per-stream buffers of one [`Stft`], allocated once.
+#[derive(Clone, Default)]
+pub(crate) struct Scratch {
+    padded: Vec<f32>,
+    packed: Vec<Complex<f64>>,
+    fft: Vec<Complex<f64>>,
+    spectrum: Vec<f32>,
+}
+
+impl Stft {
+    /// Frames for `window_samples` input samples: centred framing gives
+    /// `1 + window_samples / hop` frames (librosa); otherwise only whole frames
+    /// inside the window. `cfg` must have passed `Frontend::new`'s checks.
+    pub(crate) fn new(cfg: &SpectralConfig, window_samples: usize) -> Stft {
+        let n_fft = cfg.n_fft;
+        let pad = if cfg.center { n_fft / 2 } else { 0 };
+        let n_frames = 1 + (window_samples + 2 * pad - n_fft) / cfg.hop_length;
+        let win = window(cfg.window, cfg.win_length, cfg.periodic);
+        let twiddles = (0..=n_fft / 2)
+            .map(|k| {
+                let phase = -2.0 * std::f64::consts::PI * k as f64 / n_fft as f64;
+                Complex::new(phase.cos(), phase.sin())
+            })
+            .collect();
+        Stft {
+            n_fft,
+            hop: cfg.hop_length,
+            pad,
+            pad_mode: cfg.pad_mode,
+            pre_emphasis: cfg.pre_emphasis,
+            power: cfg.power,
+            n_frames,
+            window: pad_center(&win, n_fft),
+            fft: FftPlanner::new().plan_fft_forward(n_fft / 2),
+            twiddles,
+        }
+    }
+
+    pub(crate) fn n_frames(&self) -> usize {
+        self.n_frames
+    }
+
+    /// Frequency bins per frame: `n_fft / 2 + 1` (0 Hz to Nyquist).
+    pub(crate) fn n_bins(&self) -> usize {
+        self.n_fft / 2 + 1
+    }
+
+    pub(crate) fn scratch(&self, window_samples: usize) -> Scratch {
+        Scratch {
+            padded: vec![0.0; window_samples + 2 * self.pad],
+            packed: vec![Complex::default(); self.n_fft / 2],
+            fft: vec![Complex::default(); self.fft.get_inplace_scratch_len()],
+            spectrum: vec![0.0; self.n_bins()],
+        }
+    }
+
+    /// Calls `frame(t, spectrum)` for every frame `t` in order, where
+    /// `spectrum[k] = |X_t[k]|^power`. Does not allocate.
+    pub(crate) fn run(&self, x: &[f32], s: &mut Scratch, mut frame: impl FnMut(usize, &[f32])) {
+        self.fill_padded(x, &mut s.padded);
+        let half = self.n_fft / 2;
+        for t in 0..self.n_frames {
+            let start = t * self.hop;
+            let samples = &s.padded[start..start + self.n_fft];
+            for (m, z) in s.packed.iter_mut().enumerate() {
+                *z = Complex::new(
+                    samples[2 * m] as f64 * self.window[2 * m],
+                    samples[2 * m + 1] as f64 * self.window[2 * m + 1],
+                );
+            }
+            self.fft.process_with_scratch(&mut s.packed, &mut s.fft);
+            // With Z = FFT(packed) and M = n_fft/2, the spectra of the even and
+            // odd samples are E[k] = (Z[k] + conj Z[M-k]) / 2 and
+            // O[k] = (Z[k] - conj Z[M-k]) / 2i, and X[k] = E[k] + W^k O[k].
+            // At k = 0 and k = M (Z[M] = Z[0]) this reduces to Re Z0 +- Im Z0.
+            let z = &s.packed;
+            let magnitude = |p: f64| (if self.power == 2.0 { p } else { p.sqrt() }) as f32;
+            s.spectrum[0] = magnitude((z[0].re + z[0].im).powi(2));
+            s.spectrum[half] = magnitude((z[0].re - z[0].im).powi(2));
+            for k in 1..half {
+                let (a, b) = (z[k], z[half - k].conj());
+                let even = (a + b) * 0.5;
+                let odd = (a - b) * Complex::new(0.0, -0.5);
+                s.spectrum[k] = magnitude((even + self.twiddles[k] * odd).norm_sqr());
+            }
+            frame(t, &s.spectrum);
+        }
+    }
+
+    /// `padded = [pad | pre-emphasised x | pad]`.
+    fn fill_padded(&self, x: &[f32], padded: &mut [f32]) {
+        let (pad, len) = (self.pad, x.len());
+        let body = &mut padded[pad..pad + len];
+        match self.pre_emphasis {
+            Some(a) => {
+                body[0] = x[0];
+                for n in 1..len {
+                    body[n] = x[n] - a * x[n - 1];
+                }
+            }
+            None => body.copy_from_slice(x),
+        }
+        for j in 1..=pad {
+            let (head, tail) = match self.pad_mode {
+                // numpy "reflect": mirror about the edge sample, not repeating it.
+                PadMode::Reflect => (padded[pad + j], padded[pad + len - 1 - j]),
+                PadMode::Constant => (0.0, 0.0),
+            };
+            padded[pad - j] = head;
+            padded[pad + len - 1 + j] = tail;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frontend::config::{LogKind, WindowKind};
+
+    fn cfg(n_fft: usize, hop: usize, center: bool) -> SpectralConfig {
+        SpectralConfig {
+            n_fft,
+            win_length: n_fft,
+            hop_length: hop,
+            window: WindowKind::Hann,
+            periodic: true,
+            center,
+            pad_mode: PadMode::Constant,
+            power: 2.0,
+            pre_emphasis: None,
+            log: LogKind::None,
+            log_offset: 1e-6,
+            db_ref: 1.0,
+            top_db: None,
+            mean: 0.0,
+            std: 1.0,
+        }
+    }
+
+    /// Direct O(n^2) DFT power of one windowed frame, in f64.
+    fn dft_power(frame: &[f32], win: &[f64]) -> Vec<f64> {
+        let n = frame.len();
+        (0..=n / 2)
+            .map(|k| {
+                let (mut re, mut im) = (0.0f64, 0.0f64);
+                for (j, (&x, &w)) in frame.iter().zip(win).enumerate() {
+                    let ph = -2.0 * std::f64::consts::PI * (k * j) as f64 / n as f64;
+                    re += x as f64 * w * ph.cos();
+                    im += x as f64 * w * ph.sin();
+                }
+                re * re + im * im
+            })
+            .collect()
+    }
+
+    #[test]
+    fn packed_real_fft_matches_direct_dft() {
+        let c = cfg(64, 16, false);
+        let x: Vec<f32> = (0..200).map(|i| ((i * 7919 % 113) as f32 / 56.0 - 1.0) * 0.5).collect();
+        let stft = Stft::new(&c, x.len());
+        assert_eq!(stft.n_frames(), 1 + (200 - 64) / 16);
+        let mut s = stft.scratch(x.len());
+        let win = window(WindowKind::Hann, 64, true);
+        stft.run(&x, &mut s, |t, spec| {
+            let want = dft_power(&x[t * 16..t * 16 + 64], &win);
+            for (k, (&got, want)) in spec.iter().zip(want).enumerate() {
+                assert!((got as f64 - want).abs() < 1e-5 * (1.0 + want), "t={t} k={k}");
+            }
+        });
+    }
+
+    #[test]
+    fn centred_frame_count_and_padding() {
+        let x: Vec<f32> = (0..10).map(|i| i as f32).collect();
+        let mut c = cfg(8, 3, true);
+        let stft = Stft::new(&c, 10);
+        assert_eq!(stft.n_frames(), 1 + 10 / 3);
+        let mut p = vec![f32::NAN; 18];
+        stft.fill_padded(&x, &mut p);
+        assert_eq!(p[..5], [0.0, 0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(p[14..], [0.0; 4]);
+        c.pad_mode = PadMode::Reflect;
+        c.pre_emphasis = Some(0.5);
+        Stft::new(&c, 10).fill_padded(&x, &mut p);
+        // pre-emphasised body: 0, 1, 1.5, 2, 2.5, ..., 4.5, 5
+        assert_eq!(p[..6], [2.5, 2.0, 1.5, 1.0, 0.0, 1.0]);
+        assert_eq!(p[13..], [5.0, 4.5, 4.0, 3.5, 3.0]);
+    }
+}

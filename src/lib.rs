@@ -1,0 +1,25 @@
+//! libdfd: embeddable deepfake-speech detection.
+//!
+//! Rust users work with [`Model`] (immutable, shared) and [`Stream`] (one per
+//! audio source). C users get the same through the `dfd_*` functions of
+//! `include/dfd.h`, implemented in [`ffi`].
+//!
+//! Where things live: [`ffi`] is the C ABI, [`stream`] the streaming engine,
+//! [`frontend`] the feature extractors, [`backend`] plugin discovery and the
+//! backend ABI wrapper, [`model`] the model package and its manifest.
+
+pub mod backend;
+pub mod error;
+pub mod ffi;
+pub mod frontend;
+pub mod log;
+pub mod model;
+mod resample;
+pub mod stream;
+
+pub use error::{Error, Result, Status};
+pub use model::{Manifest, Model, ModelOptions, Precision};
+pub use stream::{Score, Stream, Verdict, WindowScore, MAX_CHANNELS, MAX_SAMPLE_RATE};
+
+/// libdfd's version (the crate version).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

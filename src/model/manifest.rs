@@ -1,0 +1,219 @@
+//! The model manifest: everything libdfd must know to turn audio into the
+//! model's input and the model's output into a calibrated p(fake).
+//!
+//! It travels inside the ONNX file (`metadata_props["dfd.manifest"]`), in a
+//! sidecar JSON next to a foreign ONNX file, or as `manifest.json` of a model
+//! package directory that lists precision variants. See `docs/model-format.md`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{bail, Error, Result, Status};
+use crate::frontend::FrontendConfig;
+
+/// The only manifest format this version reads.
+pub const FORMAT: &str = "dfd-model/1";
+/// Key of the manifest in ONNX `metadata_props`.
+pub const METADATA_KEY: &str = "dfd.manifest";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: String,
+    pub name: String,
+    /// Precision of this ONNX file (absent in a package manifest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<Precision>,
+    /// Package only: precision -> ONNX file name relative to the package.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variants: BTreeMap<Precision, String>,
+    /// Rate the model expects; pushed audio is resampled to it.
+    pub sample_rate: u32,
+    /// Analysis window and hop, in samples at `sample_rate`.
+    pub window: usize,
+    pub hop: usize,
+    pub frontend: FrontendConfig,
+    /// Shape of one input item without the batch axis; its product must
+    /// equal the front end's output length.
+    pub input_shape: Vec<u64>,
+    pub output: Output,
+    #[serde(default)]
+    pub calibration: Calibration,
+    /// Stream p_fake at or above this is judged synthetic.
+    pub threshold: f32,
+    #[serde(default)]
+    pub gate: Gate,
+    /// Free-form: data, training recipe, measured EER.
+    #[serde(default)]
+    pub provenance: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    Fp32,
+    Fp16,
+    Int8,
+}
+
+impl Precision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Fp16 => "fp16",
+            Precision::Int8 => "int8",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Precision> {
+        match s {
+            "fp32" => Some(Precision::Fp32),
+            "fp16" => Some(Precision::Fp16),
+            "int8" => Some(Precision::Int8),
+            _ => None,
+        }
+    }
+}
+
+/// What the model's output means; converted to a logit of "fake" at the boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Output {
+    /// One value: the logit of "synthetic".
+    Logit,
+    /// Two-class logits; `fake_index` is the synthetic class.
+    Logits { fake_index: usize },
+    /// Two-class probabilities; `fake_index` is the synthetic class.
+    Probs { fake_index: usize },
+    /// ASVspoof convention: one score, higher = bona fide.
+    BonafideScore,
+}
+
+impl Output {
+    /// Values per item the graph must produce.
+    pub fn len(self) -> usize {
+        match self {
+            Output::Logit | Output::BonafideScore => 1,
+            Output::Logits { .. } | Output::Probs { .. } => 2,
+        }
+    }
+
+    /// The raw logit of "synthetic" for one item's output values.
+    pub fn fake_logit(self, values: &[f32]) -> f32 {
+        match self {
+            Output::Logit => values[0],
+            Output::BonafideScore => -values[0],
+            Output::Logits { fake_index } => values[fake_index] - values[1 - fake_index],
+            Output::Probs { fake_index } => {
+                let p = values[fake_index].clamp(1e-7, 1.0 - 1e-7);
+                (p / (1.0 - p)).ln()
+            }
+        }
+    }
+}
+
+/// Platt scaling: `p = sigmoid(scale * logit + bias)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    pub scale: f32,
+    pub bias: f32,
+}
+
+impl Default for Calibration {
+    fn default() -> Self {
+        Calibration { scale: 1.0, bias: 0.0 }
+    }
+}
+
+/// Energy gate: windows quieter than `min_dbfs` (RMS, dB full scale) are not
+/// scored, so silence and line noise never vote.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gate {
+    pub min_dbfs: f32,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate { min_dbfs: -60.0 }
+    }
+}
+
+impl Manifest {
+    pub fn from_json(text: &str, origin: &str) -> Result<Manifest> {
+        let m: Manifest = serde_json::from_str(text)
+            .map_err(|e| Error::new(Status::ModelKind, format!("{origin}: invalid manifest: {e}")))?;
+        m.validate(origin)?;
+        Ok(m)
+    }
+
+    fn validate(&self, origin: &str) -> Result<()> {
+        if self.format != FORMAT {
+            bail!(ModelKind, "{origin}: manifest format is {:?}, this libdfd reads {FORMAT:?}", self.format);
+        }
+        if self.sample_rate == 0 || self.sample_rate > crate::MAX_SAMPLE_RATE {
+            bail!(ModelKind, "{origin}: manifest sample_rate {} is out of range", self.sample_rate);
+        }
+        if self.window == 0 || self.hop == 0 || self.hop > self.window {
+            bail!(ModelKind, "{origin}: manifest needs 0 < hop <= window (window {}, hop {})", self.window, self.hop);
+        }
+        if self.input_shape.is_empty() || self.input_shape.contains(&0) {
+            bail!(ModelKind, "{origin}: manifest input_shape {:?} must be non-empty and positive", self.input_shape);
+        }
+        if let Output::Logits { fake_index } | Output::Probs { fake_index } = self.output {
+            if fake_index > 1 {
+                bail!(ModelKind, "{origin}: output fake_index {fake_index} must be 0 or 1");
+            }
+        }
+        if !(0.0..=1.0).contains(&self.threshold) {
+            bail!(ModelKind, "{origin}: threshold {} must be in [0, 1]", self.threshold);
+        }
+        if !self.calibration.scale.is_finite() || !self.calibration.bias.is_finite() {
+            bail!(ModelKind, "{origin}: calibration must be finite");
+        }
+        Ok(())
+    }
+
+    /// Number of f32 values in one input item.
+    pub fn input_len(&self) -> usize {
+        self.input_shape.iter().product::<u64>() as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TINY: &str = r#"{"format":"dfd-model/1","name":"t","precision":"fp32","sample_rate":16000,
+        "window":16000,"hop":8000,"frontend":{"type":"raw"},"input_shape":[16000],
+        "output":{"kind":"logits","fake_index":1},"threshold":0.5}"#;
+
+    #[test]
+    fn parses_with_defaults() {
+        let m = Manifest::from_json(TINY, "t").unwrap();
+        assert_eq!(m.calibration, Calibration::default());
+        assert_eq!(m.output, Output::Logits { fake_index: 1 });
+        assert_eq!(m.input_len(), 16000);
+    }
+
+    #[test]
+    fn rejects_wrong_format_and_bad_fields() {
+        let bad = TINY.replace("dfd-model/1", "dfd-model/9");
+        assert_eq!(Manifest::from_json(&bad, "t").unwrap_err().status, Status::ModelKind);
+        let bad = TINY.replace("\"hop\":8000", "\"hop\":32000");
+        assert!(Manifest::from_json(&bad, "t").unwrap_err().message.contains("hop"));
+        let bad = TINY.replace("\"threshold\"", "\"thresold\"");
+        assert!(Manifest::from_json(&bad, "t").unwrap_err().message.contains("thresold"));
+    }
+
+    #[test]
+    fn output_conventions_give_the_fake_logit() {
+        assert_eq!(Output::Logit.fake_logit(&[1.5]), 1.5);
+        assert_eq!(Output::BonafideScore.fake_logit(&[1.5]), -1.5);
+        assert_eq!(Output::Logits { fake_index: 0 }.fake_logit(&[2.0, 0.5]), 1.5);
+        let z = Output::Probs { fake_index: 1 }.fake_logit(&[0.25, 0.75]);
+        assert!((z - 3f32.ln()).abs() < 1e-6);
+    }
+}

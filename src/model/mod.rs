@@ -1,0 +1,243 @@
+//! Model packages: an ONNX graph plus its [`Manifest`], loaded on a backend.
+//!
+//! Three forms are accepted:
+//! - one `.onnx` file whose `metadata_props["dfd.manifest"]` holds the manifest;
+//! - a foreign `.onnx` file with a sidecar manifest `<stem>.json` beside it;
+//! - a package directory with `manifest.json` listing precision variants.
+
+pub mod manifest;
+mod onnx;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use manifest::{Calibration, Gate, Manifest, Output, Precision};
+
+use crate::backend::{self, Backend, BackendModel, Origin};
+use crate::error::{bail, Error, Result, Status};
+use crate::frontend::Frontend;
+use crate::log::log;
+
+/// Most windows handed to the backend in one call.
+pub const MAX_BATCH: usize = 16;
+
+/// How to load a model. `Default` = backend "auto", precision "auto".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelOptions {
+    /// "auto", "cpu", "cuda" or a plugin name.
+    pub backend: String,
+    /// "auto", "fp32", "fp16" or "int8".
+    pub precision: String,
+    /// Backend worker threads; 0 = backend default.
+    pub threads: u32,
+    /// Searched for plugins before `DFD_PLUGIN_PATH` and libdfd's own directory.
+    pub plugin_dir: Option<PathBuf>,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        ModelOptions { backend: "auto".into(), precision: "auto".into(), threads: 0, plugin_dir: None }
+    }
+}
+
+/// A loaded model: immutable and shared by any number of streams and threads.
+#[derive(Clone)]
+pub struct Model {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    manifest: Manifest,
+    precision: Precision,
+    backend: Arc<Backend>,
+    net: BackendModel,
+    frontend: Frontend,
+}
+
+/// Bytes of one ONNX file and the manifest that describes it.
+struct Source {
+    onnx: Vec<u8>,
+    manifest: Manifest,
+}
+
+impl Model {
+    /// Loads a model file or package directory.
+    pub fn load(path: impl AsRef<Path>, options: &ModelOptions) -> Result<Model> {
+        let path = path.as_ref();
+        let requested = parse_precision(&options.precision)?;
+        let backend = backend::resolve(&options.backend, options.plugin_dir.as_deref())?;
+        let source = if path.is_dir() {
+            read_package(path, requested, &backend)?
+        } else {
+            let onnx = read(path)?;
+            let manifest = match embedded_manifest(&onnx, &path.display().to_string())? {
+                Some(m) => m,
+                None => sidecar_manifest(path)?,
+            };
+            Source { onnx, manifest }
+        };
+        Model::build(source, requested, backend, options)
+    }
+
+    /// Loads a single ONNX file (with its manifest embedded) from memory.
+    /// The bytes are only borrowed for the duration of the call.
+    pub fn load_from_memory(bytes: &[u8], options: &ModelOptions) -> Result<Model> {
+        let requested = parse_precision(&options.precision)?;
+        let manifest = embedded_manifest(bytes, "model in memory")?.ok_or_else(|| {
+            Error::new(Status::ModelKind, "model in memory: ONNX file has no dfd.manifest metadata (not a libdfd model)")
+        })?;
+        let backend = backend::resolve(&options.backend, options.plugin_dir.as_deref())?;
+        Model::build(Source { onnx: bytes.to_vec(), manifest }, requested, backend, options)
+    }
+
+    fn build(source: Source, requested: Option<Precision>, backend: Arc<Backend>, options: &ModelOptions) -> Result<Model> {
+        let Source { onnx, manifest } = source;
+        let precision = manifest.precision.unwrap_or(Precision::Fp32);
+        if let Some(want) = requested {
+            if want != precision {
+                bail!(
+                    PrecisionUnavailable,
+                    "model {:?} is a single {} file; {} was requested (load a package directory for several variants)",
+                    manifest.name,
+                    precision.as_str(),
+                    want.as_str()
+                );
+            }
+        }
+        let frontend = Frontend::new(&manifest.frontend, manifest.sample_rate, manifest.window)
+            .map_err(|e| Error::new(Status::ModelKind, format!("model {:?}: front end: {e}", manifest.name)))?;
+        if frontend.output_len() != manifest.input_len() {
+            bail!(
+                ModelKind,
+                "model {:?}: the front end makes {:?} ({} values) per window but input_shape is {:?} ({} values)",
+                manifest.name,
+                frontend.output_shape(),
+                frontend.output_len(),
+                manifest.input_shape,
+                manifest.input_len()
+            );
+        }
+        let net = backend.create(&onnx, &manifest.input_shape, manifest.output.len(), options.threads, MAX_BATCH as u32)?;
+        log!(Info, "model {:?} ({}) loaded on backend {}", manifest.name, precision.as_str(), backend.name());
+        Ok(Model { inner: Arc::new(Inner { manifest, precision, backend, net, frontend }) })
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.inner.manifest
+    }
+
+    /// The precision variant actually loaded.
+    pub fn precision(&self) -> Precision {
+        self.inner.precision
+    }
+
+    /// The backend the model actually runs on (never a silent fallback).
+    pub fn backend_name(&self) -> &str {
+        self.inner.backend.name()
+    }
+
+    pub fn backend_origin(&self) -> &Origin {
+        self.inner.backend.origin()
+    }
+
+    pub(crate) fn frontend(&self) -> &Frontend {
+        &self.inner.frontend
+    }
+
+    /// Runs `batch` feature windows through the network and returns one
+    /// calibrated logit of "synthetic" per window into `logits`.
+    pub(crate) fn infer(&self, features: &[f32], batch: usize, scratch: &mut Vec<f32>, logits: &mut [f32]) -> Result<()> {
+        let m = &self.inner.manifest;
+        let per = m.output.len();
+        scratch.resize(batch * per, 0.0);
+        self.inner.net.run(features, batch, scratch)?;
+        for (i, out) in scratch.chunks_exact(per).enumerate() {
+            let z = m.output.fake_logit(out);
+            if !z.is_finite() {
+                bail!(Backend, "model {:?} produced a non-finite output {out:?}", m.name);
+            }
+            logits[i] = m.calibration.scale * z + m.calibration.bias;
+        }
+        Ok(())
+    }
+}
+
+fn parse_precision(s: &str) -> Result<Option<Precision>> {
+    match s {
+        "auto" | "" => Ok(None),
+        other => match Precision::parse(other) {
+            Some(p) => Ok(Some(p)),
+            None => bail!(InvalidArg, "unknown precision {other:?} (use auto, fp32, fp16 or int8)"),
+        },
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::new(Status::Io, format!("cannot read {}: {e}", path.display())))
+}
+
+/// The manifest inside an ONNX file, if it has one. Fails on bytes that are not ONNX.
+fn embedded_manifest(onnx: &[u8], origin: &str) -> Result<Option<Manifest>> {
+    let props = onnx::metadata_props(onnx).map_err(|e| Error::new(e.status, format!("{origin}: {}", e.message)))?;
+    match props.iter().find(|(k, _)| k == manifest::METADATA_KEY) {
+        Some((_, json)) => Manifest::from_json(json, origin).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn sidecar_manifest(onnx_path: &Path) -> Result<Manifest> {
+    let sidecar = onnx_path.with_extension("json");
+    if !sidecar.is_file() {
+        bail!(
+            ModelKind,
+            "{}: no dfd.manifest metadata and no sidecar manifest {} (not a libdfd model)",
+            onnx_path.display(),
+            sidecar.display()
+        );
+    }
+    let text = std::fs::read_to_string(&sidecar).map_err(|e| Error::new(Status::Io, format!("cannot read {}: {e}", sidecar.display())))?;
+    Manifest::from_json(&text, &sidecar.display().to_string())
+}
+
+/// Picks a variant of a package: the requested one, or under `auto` the
+/// first of the backend's fastest-first order that the package has.
+fn read_package(dir: &Path, requested: Option<Precision>, backend: &Backend) -> Result<Source> {
+    let manifest_path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest_path)
+        .map_err(|e| Error::new(Status::ModelKind, format!("{}: not a model package: {e}", manifest_path.display())))?;
+    let package = Manifest::from_json(&text, &manifest_path.display().to_string())?;
+    if package.variants.is_empty() {
+        bail!(ModelKind, "{}: a package manifest must list \"variants\"", manifest_path.display());
+    }
+    let precision = match requested {
+        Some(p) => p,
+        None => {
+            let order = backend.precision_order();
+            let pick = order.into_iter().find(|p| package.variants.contains_key(p));
+            pick.unwrap_or_else(|| *package.variants.keys().next().expect("non-empty"))
+        }
+    };
+    let Some(file) = package.variants.get(&precision).cloned() else {
+        let have: Vec<&str> = package.variants.keys().map(|p| p.as_str()).collect();
+        bail!(PrecisionUnavailable, "{}: no {} variant (package has {})", dir.display(), precision.as_str(), have.join(", "));
+    };
+    let onnx_path = dir.join(&file);
+    let onnx = read(&onnx_path)?;
+    // The variant's own embedded manifest wins (it may carry its own
+    // calibration); otherwise the package manifest describes it.
+    let mut manifest = match embedded_manifest(&onnx, &onnx_path.display().to_string())? {
+        Some(m) if m.precision.is_some_and(|p| p != precision) => bail!(
+            ModelKind,
+            "{}: listed as the {} variant but its manifest says {}",
+            onnx_path.display(),
+            precision.as_str(),
+            m.precision.map_or("", Precision::as_str)
+        ),
+        Some(m) => m,
+        None => package,
+    };
+    manifest.variants.clear();
+    manifest.precision = Some(precision);
+    log!(Info, "package {}: chose {} variant {}", dir.display(), precision.as_str(), file);
+    Ok(Source { onnx, manifest })
+}

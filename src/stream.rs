@@ -1,0 +1,365 @@
+//! The streaming engine: pushed PCM in, calibrated scores out.
+//!
+//! push → f32 mono (downmix) → resample to the model rate → window buffer →
+//! energy gate → front end → batched inference → per-window p(fake) →
+//! running aggregate and verdict.
+//!
+//! Memory is bounded whatever the stream length: input is converted in
+//! blocks of [`BLOCK`] frames, the window buffer never holds more than one
+//! window plus one resampled block, and per-window results wait in a queue
+//! of at most [`WINDOW_QUEUE`] entries (the oldest are dropped and counted
+//! when the caller does not read them).
+
+use std::collections::VecDeque;
+
+use crate::error::{bail, Error, Result};
+use crate::frontend::Frontend;
+use crate::model::{Model, MAX_BATCH};
+use crate::resample::StreamResampler;
+
+/// Highest accepted input sample rate.
+pub const MAX_SAMPLE_RATE: u32 = 384_000;
+/// Highest accepted channel count.
+pub const MAX_CHANNELS: u32 = 8;
+/// Per-window results kept for the caller to read.
+pub const WINDOW_QUEUE: usize = 1024;
+/// Input frames converted per step.
+const BLOCK: usize = 4096;
+
+/// The stream's judgement against the model's calibrated threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Verdict {
+    /// No window has been scored yet (too little audio, or only silence).
+    Unknown = 0,
+    Bonafide = 1,
+    Synthetic = 2,
+}
+
+/// Scores of a stream so far.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    /// Whole stream: sigmoid of the mean calibrated logit of scored windows;
+    /// 0 until the first window is scored (see `verdict`).
+    pub p_fake: f32,
+    /// Latest scored window; 0 until the first window is scored.
+    pub last_p_fake: f32,
+    /// Windows scored (that passed the gate).
+    pub windows: u64,
+    /// Audio pushed, in seconds at the input rate.
+    pub seconds: f64,
+    /// Audio covered by scored windows, in seconds.
+    pub speech_seconds: f64,
+    pub verdict: Verdict,
+    /// Per-window results dropped because the queue was full and unread.
+    pub windows_dropped: u64,
+}
+
+/// One scored analysis window, times in seconds from the stream start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowScore {
+    pub start: f64,
+    pub end: f64,
+    pub p_fake: f32,
+}
+
+/// One audio stream scored by a model. Owned by one thread at a time.
+pub struct Stream {
+    model: Model,
+    rate: u32,
+    channels: usize,
+    window: usize,
+    hop: usize,
+    min_rms: f32,
+    resampler: Option<StreamResampler>,
+    frontend: Frontend,
+    mono: Vec<f32>,
+    /// Model-rate samples not yet consumed; `buf[0]` is sample `buf_start`.
+    buf: Vec<f32>,
+    buf_start: u64,
+    /// Feature windows waiting for inference and their start samples.
+    feats: Vec<f32>,
+    pending: Vec<u64>,
+    net_out: Vec<f32>,
+    logits: Vec<f32>,
+    frames_in: u64,
+    windows_formed: u64,
+    windows: u64,
+    sum_logit: f64,
+    last_logit: f32,
+    speech_samples: u64,
+    scored_until: u64,
+    queue: VecDeque<WindowScore>,
+    dropped: u64,
+    flushed: bool,
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+impl Stream {
+    pub fn new(model: &Model, sample_rate: u32, channels: u32) -> Result<Stream> {
+        if sample_rate == 0 || sample_rate > MAX_SAMPLE_RATE {
+            bail!(SampleRate, "sample rate {sample_rate} Hz is out of range (1..={MAX_SAMPLE_RATE})");
+        }
+        if channels == 0 || channels > MAX_CHANNELS {
+            bail!(Channels, "{channels} channels is out of range (1..={MAX_CHANNELS})");
+        }
+        let m = model.manifest();
+        let resampler = if sample_rate == m.sample_rate { None } else { Some(StreamResampler::new(sample_rate, m.sample_rate)?) };
+        let frontend = model.frontend().clone();
+        let feat_len = frontend.output_len();
+        Ok(Stream {
+            model: model.clone(),
+            rate: sample_rate,
+            channels: channels as usize,
+            window: m.window,
+            hop: m.hop,
+            // RMS threshold from dBFS (full scale = 1.0).
+            min_rms: 10f32.powf(m.gate.min_dbfs / 20.0),
+            resampler,
+            frontend,
+            mono: Vec::with_capacity(BLOCK),
+            buf: Vec::with_capacity(m.window + BLOCK * 8),
+            buf_start: 0,
+            feats: vec![0.0; MAX_BATCH * feat_len],
+            pending: Vec::with_capacity(MAX_BATCH),
+            net_out: Vec::with_capacity(MAX_BATCH * 2),
+            logits: vec![0.0; MAX_BATCH],
+            frames_in: 0,
+            windows_formed: 0,
+            windows: 0,
+            sum_logit: 0.0,
+            last_logit: 0.0,
+            speech_samples: 0,
+            scored_until: 0,
+            queue: VecDeque::with_capacity(64),
+            dropped: 0,
+            flushed: false,
+        })
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Interleaved channels per pushed frame.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Pushes interleaved f32 frames (nominal range [-1, 1]). A chunk with
+    /// NaN or infinity is rejected whole and the stream stays usable.
+    pub fn push(&mut self, interleaved: &[f32]) -> Result<()> {
+        self.check_push(interleaved.len())?;
+        if let Some(i) = interleaved.iter().position(|s| !s.is_finite()) {
+            bail!(
+                BadSamples,
+                "sample {i} (frame {}, channel {}) is {}; the chunk was not consumed",
+                i / self.channels,
+                i % self.channels,
+                interleaved[i]
+            );
+        }
+        for block in interleaved.chunks(BLOCK * self.channels) {
+            self.downmix(block.iter().copied());
+            self.consume_mono()?;
+        }
+        Ok(())
+    }
+
+    /// Pushes interleaved signed 16-bit frames.
+    pub fn push_i16(&mut self, interleaved: &[i16]) -> Result<()> {
+        self.check_push(interleaved.len())?;
+        for block in interleaved.chunks(BLOCK * self.channels) {
+            self.downmix(block.iter().map(|&s| f32::from(s) / 32768.0));
+            self.consume_mono()?;
+        }
+        Ok(())
+    }
+
+    fn check_push(&self, samples: usize) -> Result<()> {
+        if self.flushed {
+            bail!(InvalidArg, "the stream was flushed (ended); reset it to start a new one");
+        }
+        if samples == 0 {
+            bail!(EmptyPush, "push of zero frames");
+        }
+        if samples % self.channels != 0 {
+            bail!(InvalidArg, "{samples} samples is not a whole number of {}-channel frames", self.channels);
+        }
+        Ok(())
+    }
+
+    fn downmix(&mut self, samples: impl Iterator<Item = f32>) {
+        self.mono.clear();
+        let (ch, mut acc, mut k) = (self.channels, 0.0f32, 0);
+        for s in samples {
+            acc += s;
+            k += 1;
+            if k == ch {
+                self.mono.push(acc / ch as f32);
+                (acc, k) = (0.0, 0);
+            }
+        }
+    }
+
+    /// Resamples the converted block into the window buffer and scores
+    /// every window that became complete.
+    fn consume_mono(&mut self) -> Result<()> {
+        self.frames_in += self.mono.len() as u64;
+        let buf = &mut self.buf;
+        match &mut self.resampler {
+            Some(r) => r.process(&self.mono, &mut |out| {
+                buf.extend_from_slice(out);
+                Ok(())
+            })?,
+            None => buf.extend_from_slice(&self.mono),
+        }
+        self.drain_windows()
+    }
+
+    fn drain_windows(&mut self) -> Result<()> {
+        while self.buf.len() >= self.window {
+            self.windows_formed += 1;
+            self.take_window(self.window)?;
+            self.buf.drain(..self.hop);
+            self.buf_start += self.hop as u64;
+        }
+        self.run_batch()
+    }
+
+    /// Gates the window at the head of the buffer (`len` real samples, the
+    /// rest zero padding) and queues its features for inference.
+    fn take_window(&mut self, len: usize) -> Result<()> {
+        let w = &self.buf[..self.window];
+        let rms = (w[..len].iter().map(|x| x * x).sum::<f32>() / len as f32).sqrt();
+        if rms < self.min_rms {
+            return Ok(());
+        }
+        let n = self.frontend.output_len();
+        let slot = self.pending.len();
+        self.frontend.compute(w, &mut self.feats[slot * n..(slot + 1) * n]);
+        self.pending.push(self.buf_start);
+        if self.pending.len() == MAX_BATCH {
+            self.run_batch()?;
+        }
+        Ok(())
+    }
+
+    fn run_batch(&mut self) -> Result<()> {
+        let batch = self.pending.len();
+        if batch == 0 {
+            return Ok(());
+        }
+        let n = self.frontend.output_len();
+        let result = self.model.infer(&self.feats[..batch * n], batch, &mut self.net_out, &mut self.logits[..batch]);
+        if let Err(e) = result {
+            self.pending.clear();
+            return Err(Error::new(e.status, format!("{} ({batch} windows lost)", e.message)));
+        }
+        let rate = f64::from(self.model.manifest().sample_rate);
+        let data_end = self.buf_start + self.buf.len() as u64;
+        for i in 0..batch {
+            let start = self.pending[i];
+            // A zero-padded final window ends where the audio ends; overlapping
+            // windows add only their new samples to speech_seconds.
+            let end = (start + self.window as u64).min(data_end.max(start + 1));
+            let z = self.logits[i];
+            self.windows += 1;
+            self.sum_logit += f64::from(z);
+            self.last_logit = z;
+            self.speech_samples += end - start.max(self.scored_until).min(end);
+            self.scored_until = end;
+            if self.queue.len() == WINDOW_QUEUE {
+                self.queue.pop_front();
+                self.dropped += 1;
+            }
+            self.queue.push_back(WindowScore { start: start as f64 / rate, end: end as f64 / rate, p_fake: sigmoid(f64::from(z)) as f32 });
+        }
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Ends the stream: pushes the resampler's last samples through and, if
+    /// the stream was shorter than one window, scores what it has (at least
+    /// half a window) zero-padded to a full window. After a flush the stream
+    /// accepts no more audio until [`Stream::reset`].
+    pub fn flush(&mut self) -> Result<()> {
+        if self.flushed {
+            return Ok(());
+        }
+        self.flushed = true;
+        if let Some(r) = &mut self.resampler {
+            let out_rate = u64::from(self.model.manifest().sample_rate);
+            let expected = self.frames_in * out_rate / u64::from(self.rate);
+            let zeros = [0.0f32; 1024];
+            let buf = &mut self.buf;
+            while self.buf_start + (buf.len() as u64) < expected {
+                r.process(&zeros, &mut |out| {
+                    buf.extend_from_slice(out);
+                    Ok(())
+                })?;
+            }
+            let keep = (expected - self.buf_start.min(expected)) as usize;
+            self.buf.truncate(keep);
+        }
+        self.drain_windows()?;
+        let have = self.buf.len();
+        if self.windows_formed == 0 && have * 2 >= self.window {
+            self.windows_formed += 1;
+            self.buf.resize(self.window, 0.0);
+            self.take_window(have)?;
+            self.buf.truncate(have);
+            self.run_batch()?;
+        }
+        Ok(())
+    }
+
+    /// The scores so far.
+    pub fn score(&self) -> Score {
+        let m = self.model.manifest();
+        let (p_fake, last, verdict) = if self.windows == 0 {
+            (0.0, 0.0, Verdict::Unknown)
+        } else {
+            let p = sigmoid(self.sum_logit / self.windows as f64) as f32;
+            let v = if p >= m.threshold { Verdict::Synthetic } else { Verdict::Bonafide };
+            (p, sigmoid(f64::from(self.last_logit)) as f32, v)
+        };
+        Score {
+            p_fake,
+            last_p_fake: last,
+            windows: self.windows,
+            seconds: self.frames_in as f64 / f64::from(self.rate),
+            speech_seconds: self.speech_samples as f64 / f64::from(m.sample_rate),
+            verdict,
+            windows_dropped: self.dropped,
+        }
+    }
+
+    /// Takes the oldest unread per-window result.
+    pub fn next_window(&mut self) -> Option<WindowScore> {
+        self.queue.pop_front()
+    }
+
+    /// Forgets all audio and scores; the stream is as new.
+    pub fn reset(&mut self) {
+        if let Some(r) = &mut self.resampler {
+            r.reset();
+        }
+        self.buf.clear();
+        self.buf_start = 0;
+        self.pending.clear();
+        self.frames_in = 0;
+        self.windows_formed = 0;
+        self.windows = 0;
+        self.sum_logit = 0.0;
+        self.last_logit = 0.0;
+        self.speech_samples = 0;
+        self.scored_until = 0;
+        self.queue.clear();
+        self.dropped = 0;
+        self.flushed = false;
+    }
+}
