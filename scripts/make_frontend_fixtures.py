@@ -68,7 +68,7 @@ def load(name):
 
 # ---------------------------------------------------------------------------
 # Cases. `config` is exactly the JSON the Rust side deserialises; fields left
-# out take the Rust defaults, which the reference below spells out (DEFAULTS).
+# out take the Rust defaults, which the reference spells out in SPECTRAL_DEFAULTS.
 
 EPS_F32 = float(np.finfo(np.float32).eps)  # ASVspoof LFCC baseline's log floor
 
@@ -85,6 +85,13 @@ CASES = [
     dict(name="spec_mag_db_top80", audio="speech_16k.wav", offset=4000, window=48000,
          config={"type": "spectrogram", "n_fft": 2048, "hop_length": 512,
                  "power": 1.0, "log": "db", "top_db": 80.0}),
+    # Linear values (no log): magnitude spectrogram and power mel energies.
+    dict(name="spec_mag_linear_8k", audio="telephone_8k.wav", offset=6000, window=8000,
+         config={"type": "spectrogram", "n_fft": 256, "hop_length": 80, "power": 1.0,
+                 "log": "none"}),
+    dict(name="logmel_power_linear_22k", audio="speech_22k05.wav", offset=30000, window=22050,
+         config={"type": "logmel", "n_fft": 1024, "hop_length": 256, "n_mels": 64,
+                 "log": "none"}),
     # Power spectrogram, natural log, reflect padding.
     dict(name="spec_pow_ln_reflect", audio="speech_16k.wav", offset=20000, window=16000,
          config={"type": "spectrogram", "n_fft": 512, "hop_length": 160,

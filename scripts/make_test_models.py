@@ -23,6 +23,7 @@ What it writes (all under tests/fixtures/models/):
   unsupported-op.onnx               a made-up op (com.example WaveletPool)
   unsupported-lppool.onnx           a real ONNX op tract 0.23 lacks (LpPool)
   wrong-shape.onnx                  manifest input_shape [1,40,100], graph [N,1,40,101]
+  inconsistent.onnx                 conv2 weights expect 4 input channels, conv1 gives 8
   inputs/*.f32le.bin                seeded batches of 4 inputs, little-endian f32
   expected.json                     onnxruntime outputs for those batches, and
                                     the measured precision deviations / tolerances
@@ -190,7 +191,7 @@ def mel_weights(seed=10):
     }
 
 
-def mel_graph(w, batch="N", pool_op="MaxPool", pool_domain=None):
+def mel_graph(w, batch="N", pool_op="MaxPool", pool_domain=None, check=True):
     """Conv3x3(8)+ReLU, 2x2 pool, Conv3x3(16)+ReLU, GlobalAveragePool,
     Flatten, MatMul+Add -> [N,1] logit."""
     pool_attrs = {"kernel_shape": [2, 2], "strides": [2, 2]}
@@ -222,7 +223,7 @@ def mel_graph(w, batch="N", pool_op="MaxPool", pool_domain=None):
     opsets = [helper.make_opsetid("", OPSET)]
     if pool_domain is not None:
         opsets.append(helper.make_opsetid(pool_domain, 1))
-    return finish(helper.make_model(graph, opset_imports=opsets))
+    return finish(helper.make_model(graph, opset_imports=opsets), check)
 
 
 def raw_weights(seed=20):
@@ -265,11 +266,12 @@ def raw_graph(w):
     return finish(helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)]))
 
 
-def finish(model):
+def finish(model, check=True):
     model.ir_version = IR_VERSION
     model.producer_name = "dfd-make-test-models"
     model.producer_version = "1"
-    onnx.checker.check_model(model)
+    if check:
+        onnx.checker.check_model(model, full_check=True)
     return model
 
 
@@ -355,7 +357,7 @@ def scale_head(build, w, x, target_std, pair=False):
 
 
 def out_summary(x):
-    return [round(float(v), 7) for v in np.asarray(x, np.float64).reshape(-1)]
+    return [float(v) for v in np.asarray(x, np.float32).reshape(-1)]
 
 
 # --------------------------------------------------------------------------
@@ -468,6 +470,14 @@ def build(out: Path):
     # that disagrees with the graph's [N,1,40,101].
     m = mel_manifest("wrong-shape", "fp32", input_shape=[1, 40, 100], window=15840, hop=7920)
     save(set_manifest(copy.deepcopy(fp32), m), out / "wrong-shape.onnx")
+
+    # Valid protobuf, every op known, but the shapes contradict each other.
+    bad = dict(w)
+    bad["conv2.w"] = np.random.default_rng(30).normal(0.0, 0.1, (16, 4, 3, 3)).astype(F32)
+    g = mel_graph(bad, check=False)
+    m = mel_manifest("inconsistent", "fp32")
+    m["provenance"]["note"] = "conv2 weights have 4 input channels but conv1 produces 8"
+    save(set_manifest(g, m), out / "inconsistent.onnx")
 
     (out / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
     return expected

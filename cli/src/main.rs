@@ -78,9 +78,11 @@ enum Command {
             (channels are averaged to mono, audio is resampled to the model's rate).\n\n\
             Output, one line per file: path, p_fake (probability the speech is \
             synthetic), verdict, windows scored, the share of windows judged synthetic \
-            and bona fide, and seconds of speech scored out of the file's length. \
+            and bona fide, and seconds of speech scored out of the file's length:\n\n  \
+            call.wav: p_fake 0.912 synthetic | 7 windows: 86% synthetic, 14% bona fide | speech 3.8 s / 3.9 s\n\n\
             Silent windows are not scored; a file with no scored window gets the \
-            verdict \"unknown\".",
+            verdict \"unknown\". Files that cannot be decoded are reported on stderr \
+            and the scan goes on.",
         after_help = AFTER_HELP
     )]
     Scan(ScanArgs),
@@ -100,8 +102,10 @@ pub struct ScanArgs {
     #[arg(required = true, value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
 
-    /// Model: a model package directory (manifest.json + variants) or a .onnx
-    /// file with an embedded or sidecar manifest. Defaults to $DFD_MODEL.
+    /// Model package directory or .onnx model file [default: $DFD_MODEL].
+    ///
+    /// A package directory holds manifest.json and its precision variants; a
+    /// .onnx file carries its manifest inside or in a sidecar <name>.json.
     #[arg(short, long, value_name = "PATH")]
     pub model: Option<PathBuf>,
 
@@ -122,10 +126,14 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DIR")]
     pub plugin_dir: Option<PathBuf>,
 
-    /// One JSON object per line and file, with the per-window timeline
-    /// (keys: file, model, backend, precision, p_fake, verdict, windows,
-    /// synthetic_share, bonafide_share, seconds, speech_seconds, timeline).
-    /// A file that failed is {"file": ..., "error": ...}.
+    /// Print one JSON object per file and line (JSON Lines) instead of text.
+    ///
+    /// Keys: file, model, backend, precision, p_fake, verdict
+    /// ("synthetic", "bonafide" or "unknown"), windows, synthetic_share,
+    /// bonafide_share, seconds, speech_seconds and timeline, the scored
+    /// windows as [{"start", "end", "p_fake"}] with times in seconds.
+    /// p_fake and the shares are null when no window was scored. A file
+    /// that failed is {"file": ..., "error": ...}.
     #[arg(long)]
     pub json: bool,
 }

@@ -32,7 +32,8 @@ pub enum FrontendConfig {
         mel_norm: MelNorm,
     },
     /// Linear triangular filterbank (ASVspoof LFCC baseline without the DCT),
-    /// shape `[n_filters, n_frames]`; see `filterbank::linear_edges`.
+    /// shape `[n_filters, n_frames]`; the exact formula is on
+    /// `Filterbank::linear` in `filterbank.rs`.
     Lfb {
         spectral: SpectralConfig,
         n_filters: usize,
@@ -246,8 +247,21 @@ fn required<T>(v: Option<T>, name: &str) -> Result<T, String> {
 }
 
 const SPECTRAL_FIELDS: [&str; 15] = [
-    "n_fft", "win_length", "hop_length", "window", "periodic", "center", "pad_mode", "power",
-    "pre_emphasis", "log", "log_offset", "db_ref", "top_db", "mean", "std",
+    "n_fft",
+    "win_length",
+    "hop_length",
+    "window",
+    "periodic",
+    "center",
+    "pad_mode",
+    "power",
+    "pre_emphasis",
+    "log",
+    "log_offset",
+    "db_ref",
+    "top_db",
+    "mean",
+    "std",
 ];
 
 impl TryFrom<Wire> for FrontendConfig {
@@ -262,15 +276,23 @@ impl TryFrom<Wire> for FrontendConfig {
             Kind::Lfb => &["n_filters", "fmin", "fmax"],
         };
         let spectral = kind != Kind::Raw;
-        if let Some(f) = w.set_fields().into_iter().find(|f| {
-            !own.contains(f) && !(spectral && SPECTRAL_FIELDS.contains(f))
-        }) {
+        if let Some(f) = w
+            .set_fields()
+            .into_iter()
+            .find(|f| !(own.contains(f) || spectral && SPECTRAL_FIELDS.contains(f)))
+        {
             let name = serde_json::to_value(kind).unwrap_or_default();
-            return Err(format!("frontend: field `{f}` does not apply to type {name}"));
+            return Err(format!(
+                "frontend: field `{f}` does not apply to type {name}"
+            ));
         }
         Ok(match kind {
-            Kind::Raw => FrontendConfig::Raw { normalize: w.normalize.unwrap_or_default() },
-            Kind::Spectrogram => FrontendConfig::Spectrogram { spectral: w.spectral()? },
+            Kind::Raw => FrontendConfig::Raw {
+                normalize: w.normalize.unwrap_or_default(),
+            },
+            Kind::Spectrogram => FrontendConfig::Spectrogram {
+                spectral: w.spectral()?,
+            },
             Kind::Logmel => FrontendConfig::Logmel {
                 spectral: w.spectral()?,
                 n_mels: required(w.n_mels, "n_mels")?,
@@ -311,21 +333,33 @@ impl From<FrontendConfig> for Wire {
             ..Wire::default()
         };
         match c {
-            FrontendConfig::Raw { normalize } => {
-                Wire { kind: Some(Kind::Raw), normalize: Some(normalize), ..Wire::default() }
-            }
+            FrontendConfig::Raw { normalize } => Wire {
+                kind: Some(Kind::Raw),
+                normalize: Some(normalize),
+                ..Wire::default()
+            },
             FrontendConfig::Spectrogram { spectral: s } => spectral(Kind::Spectrogram, s),
-            FrontendConfig::Logmel { spectral: s, n_mels, fmin, fmax, mel_scale, mel_norm } => {
-                Wire {
-                    n_mels: Some(n_mels),
-                    fmin: Some(fmin),
-                    fmax,
-                    mel_scale: Some(mel_scale),
-                    mel_norm: Some(mel_norm),
-                    ..spectral(Kind::Logmel, s)
-                }
-            }
-            FrontendConfig::Lfb { spectral: s, n_filters, fmin, fmax } => Wire {
+            FrontendConfig::Logmel {
+                spectral: s,
+                n_mels,
+                fmin,
+                fmax,
+                mel_scale,
+                mel_norm,
+            } => Wire {
+                n_mels: Some(n_mels),
+                fmin: Some(fmin),
+                fmax,
+                mel_scale: Some(mel_scale),
+                mel_norm: Some(mel_norm),
+                ..spectral(Kind::Logmel, s)
+            },
+            FrontendConfig::Lfb {
+                spectral: s,
+                n_filters,
+                fmin,
+                fmax,
+            } => Wire {
                 n_filters: Some(n_filters),
                 fmin: Some(fmin),
                 fmax,
@@ -346,16 +380,37 @@ mod tests {
     #[test]
     fn defaults_are_filled_in() {
         let c = parse(r#"{"type":"logmel","n_fft":512,"hop_length":160,"n_mels":80}"#).unwrap();
-        let FrontendConfig::Logmel { spectral: s, n_mels, fmin, fmax, mel_scale, mel_norm } = c
+        let FrontendConfig::Logmel {
+            spectral: s,
+            n_mels,
+            fmin,
+            fmax,
+            mel_scale,
+            mel_norm,
+        } = c
         else {
             panic!("wrong variant")
         };
         assert_eq!((n_mels, fmin, fmax), (80, 0.0, None));
         assert_eq!((mel_scale, mel_norm), (MelScale::Slaney, MelNorm::Slaney));
-        assert_eq!((s.win_length, s.window, s.periodic, s.center), (512, WindowKind::Hann, true, true));
-        assert_eq!((s.pad_mode, s.power, s.log, s.pre_emphasis), (PadMode::Constant, 2.0, LogKind::Db, None));
-        assert_eq!((s.log_offset, s.db_ref, s.top_db, s.mean, s.std), (1e-6, 1.0, None, 0.0, 1.0));
-        assert_eq!(parse(r#"{"type":"raw"}"#).unwrap(), FrontendConfig::Raw { normalize: Normalize::None });
+        assert_eq!(
+            (s.win_length, s.window, s.periodic, s.center),
+            (512, WindowKind::Hann, true, true)
+        );
+        assert_eq!(
+            (s.pad_mode, s.power, s.log, s.pre_emphasis),
+            (PadMode::Constant, 2.0, LogKind::Db, None)
+        );
+        assert_eq!(
+            (s.log_offset, s.db_ref, s.top_db, s.mean, s.std),
+            (1e-6, 1.0, None, 0.0, 1.0)
+        );
+        assert_eq!(
+            parse(r#"{"type":"raw"}"#).unwrap(),
+            FrontendConfig::Raw {
+                normalize: Normalize::None
+            }
+        );
     }
 
     #[test]
@@ -376,8 +431,12 @@ mod tests {
     fn rejects_unknown_misplaced_and_missing_fields() {
         let e = parse(r#"{"type":"raw","n_ftt":512}"#).unwrap_err();
         assert!(e.contains("unknown field `n_ftt`"), "{e}");
-        let e = parse(r#"{"type":"spectrogram","n_fft":512,"hop_length":128,"n_mels":40}"#).unwrap_err();
-        assert!(e.contains("`n_mels` does not apply to type \"spectrogram\""), "{e}");
+        let e = parse(r#"{"type":"spectrogram","n_fft":512,"hop_length":128,"n_mels":40}"#)
+            .unwrap_err();
+        assert!(
+            e.contains("`n_mels` does not apply to type \"spectrogram\""),
+            "{e}"
+        );
         let e = parse(r#"{"type":"raw","n_fft":512}"#).unwrap_err();
         assert!(e.contains("`n_fft` does not apply to type \"raw\""), "{e}");
         let e = parse(r#"{"type":"logmel","n_fft":512,"hop_length":128}"#).unwrap_err();

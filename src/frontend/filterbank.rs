@@ -44,9 +44,16 @@ impl Filterbank {
     /// `e_j = fmin + j * (fmax - fmin) / (n_filters + 1)` (numpy `linspace`),
     /// filter `i` a triangle rising from 0 at `e_i` to 1 at `e_{i+1}` and
     /// falling to 0 at `e_{i+2}`, evaluated at bin frequencies `k * sr / n_fft`;
-    /// peak 1, no area normalisation. With `fmin = 0, fmax = sr/2` this is
-    /// exactly the baseline's matrix.
-    pub(crate) fn linear(sr: u32, n_fft: usize, n_filters: usize, fmin: f64, fmax: f64) -> Filterbank {
+    /// peak 1, no area normalisation. With `fmin = 0, fmax = sr/2` it is the
+    /// baseline's matrix (its bin grid `sr/2 * linspace(0, 1, n_fft/2 + 1)`
+    /// differs only by rounding).
+    pub(crate) fn linear(
+        sr: u32,
+        n_fft: usize,
+        n_filters: usize,
+        fmin: f64,
+        fmax: f64,
+    ) -> Filterbank {
         let edges = linspace(fmin, fmax, n_filters + 2);
         Filterbank::sparse(&triangles(&edges, &fft_frequencies(sr, n_fft)))
     }
@@ -56,7 +63,10 @@ impl Filterbank {
         let mut weights = Vec::new();
         for row in dense {
             let first = row.iter().position(|&w| w != 0.0).unwrap_or(0);
-            let end = row.iter().rposition(|&w| w != 0.0).map_or(first, |last| last + 1);
+            let end = row
+                .iter()
+                .rposition(|&w| w != 0.0)
+                .map_or(first, |last| last + 1);
             filters.push((first, weights.len(), end - first));
             weights.extend(row[first..end].iter().map(|&w| w as f32));
         }
@@ -71,7 +81,11 @@ impl Filterbank {
     pub(crate) fn apply(&self, spectrum: &[f32], out: &mut [f32], stride: usize, t: usize) {
         for (i, &(first, offset, n)) in self.filters.iter().enumerate() {
             let w = &self.weights[offset..offset + n];
-            out[i * stride + t] = w.iter().zip(&spectrum[first..first + n]).map(|(a, b)| a * b).sum();
+            out[i * stride + t] = w
+                .iter()
+                .zip(&spectrum[first..first + n])
+                .map(|(a, b)| a * b)
+                .sum();
         }
     }
 }
@@ -121,7 +135,7 @@ fn slaney_logstep() -> f64 {
     6.4f64.ln() / 27.0
 }
 
-pub(crate) fn hz_to_mel(hz: f64, scale: MelScale) -> f64 {
+fn hz_to_mel(hz: f64, scale: MelScale) -> f64 {
     match scale {
         MelScale::Htk => 2595.0 * (1.0 + hz / 700.0).log10(),
         MelScale::Slaney if hz >= SLANEY_MIN_LOG_HZ => {
@@ -131,7 +145,7 @@ pub(crate) fn hz_to_mel(hz: f64, scale: MelScale) -> f64 {
     }
 }
 
-pub(crate) fn mel_to_hz(mel: f64, scale: MelScale) -> f64 {
+fn mel_to_hz(mel: f64, scale: MelScale) -> f64 {
     match scale {
         MelScale::Htk => 700.0 * (10f64.powf(mel / 2595.0) - 1.0),
         MelScale::Slaney if mel >= SLANEY_MIN_LOG_MEL => {
@@ -159,7 +173,9 @@ mod tests {
     #[test]
     fn mel_scales_round_trip_and_known_points() {
         for scale in [MelScale::Slaney, MelScale::Htk] {
-            for hz in [0.0, 20.0, 440.0, 999.9, 1000.0, 1000.1, 4000.0, 8000.0, 22050.0] {
+            for hz in [
+                0.0, 20.0, 440.0, 999.9, 1000.0, 1000.1, 4000.0, 8000.0, 22050.0,
+            ] {
                 let back = mel_to_hz(hz_to_mel(hz, scale), scale);
                 assert!((back - hz).abs() < 1e-9 * (1.0 + hz), "{scale:?} {hz}");
             }
@@ -172,7 +188,15 @@ mod tests {
     #[test]
     fn slaney_norm_gives_unit_area_in_hz() {
         let (sr, n_fft) = (16000, 4096);
-        let fb = Filterbank::mel(sr, n_fft, 40, 0.0, 8000.0, MelScale::Slaney, MelNorm::Slaney);
+        let fb = Filterbank::mel(
+            sr,
+            n_fft,
+            40,
+            0.0,
+            8000.0,
+            MelScale::Slaney,
+            MelNorm::Slaney,
+        );
         let df = sr as f64 / n_fft as f64;
         for (i, row) in dense(&fb, n_fft / 2 + 1).iter().enumerate() {
             let area: f64 = row.iter().map(|&w| w as f64 * df).sum();

@@ -10,6 +10,12 @@ use super::window::{pad_center, window};
 
 /// Frames of one analysis window and the `|X|^power` of each frame.
 /// Immutable after construction; per-call buffers live in [`Scratch`].
+///
+/// Windowing and FFT run in f64, as librosa does (its window is f64, so
+/// numpy promotes the frames): in f32, bins 70-95 dB below the window's peak
+/// drift by up to 2.5e-3 dB from librosa; in f64 every output is within one
+/// f32 ulp. The FFT is a small part of the cost (about 15% of the
+/// instructions at n_fft 512), so f64 costs little.
 pub(crate) struct Stft {
     n_fft: usize,
     hop: usize,
@@ -19,7 +25,7 @@ pub(crate) struct Stft {
     pre_emphasis: Option<f32>,
     power: f32,
     n_frames: usize,
-    /// The analysis window zero-padded to `n_fft`.
+    /// The analysis window zero-padded to `n_fft` (scipy's f64 values).
     window: Vec<f64>,
     /// Half-length complex FFT: a real frame of `n_fft` samples is packed as
     /// `n_fft/2` complex values (even samples real, odd imaginary), which
@@ -93,11 +99,9 @@ impl Stft {
         for t in 0..self.n_frames {
             let start = t * self.hop;
             let samples = &s.padded[start..start + self.n_fft];
-            for (m, z) in s.packed.iter_mut().enumerate() {
-                *z = Complex::new(
-                    samples[2 * m] as f64 * self.window[2 * m],
-                    samples[2 * m + 1] as f64 * self.window[2 * m + 1],
-                );
+            let pairs = samples.chunks_exact(2).zip(self.window.chunks_exact(2));
+            for (z, (x, w)) in s.packed.iter_mut().zip(pairs) {
+                *z = Complex::new(x[0] as f64 * w[0], x[1] as f64 * w[1]);
             }
             self.fft.process_with_scratch(&mut s.packed, &mut s.fft);
             // With Z = FFT(packed) and M = n_fft/2, the spectra of the even and
@@ -108,11 +112,13 @@ impl Stft {
             let magnitude = |p: f64| (if self.power == 2.0 { p } else { p.sqrt() }) as f32;
             s.spectrum[0] = magnitude((z[0].re + z[0].im).powi(2));
             s.spectrum[half] = magnitude((z[0].re - z[0].im).powi(2));
-            for k in 1..half {
-                let (a, b) = (z[k], z[half - k].conj());
+            let mirrored = z[1..half].iter().zip(z[1..half].iter().rev());
+            let bins = s.spectrum[1..half].iter_mut().zip(&self.twiddles[1..half]);
+            for ((out, w), (&a, b)) in bins.zip(mirrored) {
+                let b = b.conj();
                 let even = (a + b) * 0.5;
                 let odd = (a - b) * Complex::new(0.0, -0.5);
-                s.spectrum[k] = magnitude((even + self.twiddles[k] * odd).norm_sqr());
+                *out = magnitude((even + w * odd).norm_sqr());
             }
             frame(t, &s.spectrum);
         }
@@ -187,7 +193,9 @@ mod tests {
     #[test]
     fn packed_real_fft_matches_direct_dft() {
         let c = cfg(64, 16, false);
-        let x: Vec<f32> = (0..200).map(|i| ((i * 7919 % 113) as f32 / 56.0 - 1.0) * 0.5).collect();
+        let x: Vec<f32> = (0..200)
+            .map(|i| ((i * 7919 % 113) as f32 / 56.0 - 1.0) * 0.5)
+            .collect();
         let stft = Stft::new(&c, x.len());
         assert_eq!(stft.n_frames(), 1 + (200 - 64) / 16);
         let mut s = stft.scratch(x.len());
@@ -195,7 +203,10 @@ mod tests {
         stft.run(&x, &mut s, |t, spec| {
             let want = dft_power(&x[t * 16..t * 16 + 64], &win);
             for (k, (&got, want)) in spec.iter().zip(want).enumerate() {
-                assert!((got as f64 - want).abs() < 1e-5 * (1.0 + want), "t={t} k={k}");
+                assert!(
+                    (got as f64 - want).abs() < 1e-5 * (1.0 + want),
+                    "t={t} k={k}"
+                );
             }
         });
     }

@@ -62,10 +62,16 @@ mod tests {
     fn known_values() {
         let close = |got: Vec<f64>, want: &[f64]| {
             assert_eq!(got.len(), want.len());
-            assert!(got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-15), "{got:?}");
+            assert!(
+                got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-15),
+                "{got:?}"
+            );
         };
         close(window(WindowKind::Hann, 4, true), &[0.0, 0.5, 1.0, 0.5]);
-        close(window(WindowKind::Hamming, 5, false), &[0.08, 0.54, 1.0, 0.54, 0.08]);
+        close(
+            window(WindowKind::Hamming, 5, false),
+            &[0.08, 0.54, 1.0, 0.54, 0.08],
+        );
         assert_eq!(window(WindowKind::Hann, 1, false), [1.0]);
         assert_eq!(window(WindowKind::Hann, 1, true), [1.0]);
     }
@@ -80,7 +86,10 @@ mod tests {
 
     #[test]
     fn pad_center_matches_librosa() {
-        assert_eq!(pad_center(&[1.0, 2.0, 3.0], 6), [0.0, 1.0, 2.0, 3.0, 0.0, 0.0]);
+        assert_eq!(
+            pad_center(&[1.0, 2.0, 3.0], 6),
+            [0.0, 1.0, 2.0, 3.0, 0.0, 0.0]
+        );
         assert_eq!(pad_center(&[1.0, 2.0], 2), [1.0, 2.0]);
     }
 }

@@ -140,13 +140,17 @@ impl Model {
         self.inner.backend.origin()
     }
 
-    pub(crate) fn frontend(&self) -> &Frontend {
+    /// The front end as configured by the manifest (clone it to compute).
+    pub fn frontend(&self) -> &Frontend {
         &self.inner.frontend
     }
 
-    /// Runs `batch` feature windows through the network and returns one
-    /// calibrated logit of "synthetic" per window into `logits`.
-    pub(crate) fn infer(&self, features: &[f32], batch: usize, scratch: &mut Vec<f32>, logits: &mut [f32]) -> Result<()> {
+    /// Runs `batch` feature windows (each `manifest().input_len()` values)
+    /// through the network and writes one calibrated logit of "synthetic"
+    /// per window into `logits`. `scratch` holds the raw outputs; reuse it
+    /// across calls to avoid allocating. Streams call this; it is public
+    /// for benchmarks and for callers with their own features.
+    pub fn infer(&self, features: &[f32], batch: usize, scratch: &mut Vec<f32>, logits: &mut [f32]) -> Result<()> {
         let m = &self.inner.manifest;
         let per = m.output.len();
         scratch.resize(batch * per, 0.0);

@@ -22,24 +22,28 @@
 //! `int8` (QOperator: QLinearConv / QLinearMatMul) runs tract's integer
 //! kernels, whose speed depends on the ISA. It is put first only on an ISA tier
 //! where int8 was *measured* at least as fast as fp32; everywhere else it goes
-//! last. Measured int8 / fp32 time ratios (single thread, per window):
+//! last. Measured int8 / fp32 time per window (single thread):
 //!
-//! | tier (tract's ISA)             | 42M-MAC CNN [1] | tiny-mel [2] batch 1 / 8 |
-//! |--------------------------------|-----------------|--------------------------|
-//! | x86 AMX-INT8                   | 2.10            | not measured             |
-//! | x86 AVX-512 VNNI               | 1.22            | not measured             |
-//! | x86 AVX-VNNI                   | 5.5             | not measured             |
-//! | x86 AVX2 + FMA                 | 42              | see README               |
-//! | x86 AVX only / SSE2            | not measured    | see README               |
-//! | aarch64 (dotprod / i8mm / none)| not measured    | not measured             |
+//! | tier tract dispatches on   | 42M-MAC CNN [1] | tiny-mel [2]        |
+//! |----------------------------|-----------------|---------------------|
+//! | x86 AMX-INT8               | 2.10            | -                   |
+//! | x86 AVX-512 VNNI           | 1.22            | -                   |
+//! | x86 AVX-VNNI               | 5.5             | -                   |
+//! | x86 AVX2 + FMA             | 42              | 11  (4.75 / 0.43 ms)|
+//! | x86 AVX only (simulated)   | -               | 3.8 (1.93 / 0.51 ms)|
+//! | x86 SSE2 only (simulated)  | -               | 3.9 (2.93 / 0.75 ms)|
+//! | aarch64 (any)              | -               | -                   |
 //!
-//! [1] `/work/shared/TRACT-NOTES.md`, Xeon with AMX, tiers simulated with
-//! `TRACT_CPU_ISA`. [2] this crate's `benches/precision.rs` on an AMD EPYC
-//! (AVX2+FMA, no AVX-512), see `plugins/cpu/README.md`.
+//! [1] `/work/shared/TRACT-NOTES.md`: Xeon with AMX, lower tiers simulated
+//! with `TRACT_CPU_ISA`. [2] `benches/precision.rs`, batch 1, on an AMD EPYC
+//! with AVX2+FMA (no AVX-512), lower tiers simulated with `TRACT_CPU_ISA`
+//! (see `plugins/cpu/README.md`). Note that on this EPYC tract's AVX2 int8
+//! path is slower than its plain-AVX and SSE2 fallbacks.
 //!
-//! No measured tier reaches ratio <= 1, so the order is `fp32,fp16,int8`
-//! everywhere today; [`INT8_RATIO`] is the one place to change when a
-//! measurement (for example an aarch64 phone with dotprod) says otherwise.
+//! No measured tier reaches a ratio <= 1, so the order is `fp32,fp16,int8`
+//! everywhere measured; an unmeasured tier (aarch64) also keeps int8 last.
+//! [`INT8_RATIO`] is the one place to change when a measurement (an aarch64
+//! phone with dotprod, say) says otherwise.
 
 use tract_linalg::isa::{Isa, IsaSet};
 
@@ -60,15 +64,16 @@ impl Int8Speed {
     }
 }
 
-/// Measured int8/fp32 time ratios per tier, best tier first (see the module
-/// doc for the sources). The first tier whose features tract dispatches on
-/// decides.
+/// Measured int8/fp32 time ratios per tier (worst model measured), best
+/// tier first (see the module doc for the sources). The first tier whose
+/// features tract dispatches on decides.
 const INT8_RATIO: &[(&str, &[Isa], Option<f32>)] = &[
     ("amx-int8", &[Isa::X86_64AmxInt8], Some(2.10)),
     ("avx512vnni", &[Isa::X86_64Avx512Vnni], Some(1.22)),
     ("avxvnni", &[Isa::X86_64AvxVnni], Some(5.5)),
     ("avx2+fma", &[Isa::X86_64Avx2, Isa::X86_64Fma], Some(42.0)),
-    ("x86_64", &[Isa::X86_64], None),
+    ("avx", &[Isa::X86_64Avx], Some(3.8)),
+    ("sse2", &[Isa::X86_64], Some(3.9)),
     ("aarch64+dotprod", &[Isa::Aarch64DotProd], None),
     ("aarch64", &[Isa::Aarch64], None),
 ];
@@ -119,10 +124,21 @@ pub fn hardware_features() -> Vec<&'static str> {
             "avx512f",
             "avx512vnni",
             "avx512fp16",
-            "avxvnni",
-            "amx-int8",
-            "amx-bf16"
+            "avxvnni"
         );
+        // AMX detection in std is unstable: read CPUID leaf 7 directly
+        // (EDX bit 25 AMX-INT8, bit 22 AMX-BF16). Whether the OS grants the
+        // tile state is tract's business (it asks before using AMX).
+        // SAFETY: CPUID leaf 7 exists on every x86_64 that has AVX2; on older
+        // parts it returns zeros.
+        #[allow(unused_unsafe)]
+        let leaf7 = unsafe { std::arch::x86_64::__cpuid_count(7, 0) };
+        if leaf7.edx & (1 << 25) != 0 {
+            v.push("amx-int8");
+        }
+        if leaf7.edx & (1 << 22) != 0 {
+            v.push("amx-bf16");
+        }
     }
     #[cfg(target_arch = "aarch64")]
     {
@@ -135,8 +151,9 @@ pub fn hardware_features() -> Vec<&'static str> {
 }
 
 /// The `probe` message, e.g.
-/// `tract 0.23.9; cpu avx,avx2,fma,f16c; tract isa x86_64,avx,avx2,fma,f16c (fma);
-/// int8 fast: no (avx2+fma, measured 42x fp32); order fp32,fp16,int8`.
+/// `tract 0.23.9; x86_64 arch, cpu avx,avx2,fma,f16c; tract isa
+/// x86_64,avx,avx2,fma,f16c (fma); int8 fast: no (avx2+fma, int8 measured up
+/// to 42x fp32 time); order fp32,fp16,int8`.
 pub fn describe() -> String {
     let isa = tract_isa();
     let s = int8_speed(isa);
@@ -146,12 +163,13 @@ pub fn describe() -> String {
         _ => String::new(),
     };
     let ratio = match s.ratio {
-        Some(r) => format!("measured {r}x fp32"),
-        None => "not measured".to_string(),
+        Some(r) => format!("int8 measured up to {r}x fp32 time"),
+        None => "int8 speed not measured".to_string(),
     };
     format!(
-        "tract {}; {} arch, cpu {}; tract isa {:?} ({}){}; int8 fast: {} ({}, {}); order {}",
+        "tract {}{}; {} arch, cpu {}; tract isa {:?} ({}){}; int8 fast: {} ({}, {}); order {}",
         crate::TRACT_VERSION,
+        if cfg!(feature = "multithread") { "" } else { " (single-threaded build)" },
         std::env::consts::ARCH,
         if hw.is_empty() { "baseline".to_string() } else { hw.join(",") },
         isa,
@@ -179,7 +197,10 @@ mod tests {
         assert_eq!(int8_speed(amx).tier, "amx-int8");
         let avx2 = IsaSet::ladder(Arch::X86_64, 2);
         assert_eq!(int8_speed(avx2).tier, "avx2+fma");
+        assert_eq!(int8_speed(IsaSet::ladder(Arch::X86_64, 1)).tier, "avx");
+        assert_eq!(int8_speed(IsaSet::ladder(Arch::X86_64, 0)).tier, "sse2");
         assert_eq!(int8_speed(IsaSet::ladder(Arch::Aarch64, 2)).tier, "aarch64+dotprod");
+        assert_eq!(precision_order_for(IsaSet::ladder(Arch::Aarch64, 5)), "fp32,fp16,int8");
     }
 
     #[test]

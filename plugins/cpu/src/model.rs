@@ -7,21 +7,26 @@
 //!    implementation of a node's operator, or refuses its attributes: the
 //!    message names the operator, its domain and the node);
 //! 3. the input fact: `[batch, ...input_shape]`, with the graph's own batch
-//!    symbol when the batch axis is symbolic or unknown, or the graph's fixed
-//!    batch (usually 1; items then run in chunks of that size, the last one
-//!    zero-padded). Any disagreement with the host's `input_shape` or
+//!    symbol when the batch axis is symbolic or unknown (host batches then run
+//!    as single-item calls: see [`SYMBOLIC_CHUNK`] for why), or the graph's
+//!    fixed batch (usually 1; items then run in chunks of that size, the last
+//!    one zero-padded). Any disagreement with the host's `input_shape` or
 //!    `output_len` is `InvalidModel` ("model input is [1,40,101] but the
 //!    manifest says [1,40,100]");
-//! 4. typing, `into_optimized`, plan (`UnsupportedOp` naming the node when
-//!    tract cannot translate one, `InvalidModel` otherwise).
+//! 4. typing, `into_optimized`, plan (`UnsupportedOp` naming the operator
+//!    and node when tract cannot translate one; `InvalidModel`, still naming
+//!    the node, when shapes or types contradict each other, e.g. a Conv whose
+//!    weights do not match its input channels).
 //!
 //! The plan is an `Arc<TypedSimplePlan>` (Send + Sync) shared by all calls;
 //! each call takes a run state from a small pool (or spawns one), so `run`
 //! may be called from any number of threads at once.
 //!
-//! Threads: with `threads > 1` the plan gets its own rayon pool of that size
+//! Threads: with `threads > 1` (and the default `multithread` feature) the
+//! plan gets its own rayon pool of that size
 //! (`tract_linalg::multithread::Executor::multithread`), which tract uses
-//! inside matrix products and element-wise ops. With 0 or 1, each `run` is
+//! inside matrix products and element-wise ops; every model created with
+//! `threads > 1` owns such a pool. With 0 or 1, each `run` is
 //! single-threaded on the caller's thread: throughput then comes from the host
 //! running several streams (several `run` calls) at once, which is how a call
 //! centre scales. For small models like the detectors shipped with libdfd the
@@ -31,10 +36,10 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use tract_linalg::multithread::Executor;
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::{Factoid, GenericFactoid};
+use tract_onnx::tract_hir::internal::DimLike;
 use tract_onnx::tract_hir::ops::unimpl::UnimplementedOp;
 
 use crate::error::{chain, Error, Result};
@@ -42,6 +47,20 @@ use crate::TRACT_VERSION;
 
 /// Marks a live handle (catches a foreign or freed handle in `run` in most cases).
 const MAGIC: u64 = 0x6466_645f_6370_7531; // "dfd_cpu1"
+
+/// Items per tract call when the batch axis is symbolic.
+///
+/// Measured with tract 0.23.9 (AMD EPYC, AVX2+FMA, single thread, ms per
+/// window at batch 1 / 2 / 4 / 8 in one call):
+/// tiny-mel fp32 0.35 / 0.74 / 0.63 / 0.73; tiny-mel int8 4.5 / 4.4 / 4.7 / 5.1;
+/// a 42M-MAC 4-block CNN on [1,60,200] 4.7 / 8.0 / 7.4 / 7.7.
+/// Batched calls are up to 2x *slower* per window (convolutions run per
+/// batch item anyway, and the larger activations fall out of cache), and a
+/// plan concretised at N=8 is no better (0.48 ms/window on tiny-mel). So a
+/// host batch runs as a loop of single-item calls on the symbolic plan; the
+/// plan keeps its symbolic N, so raising this is a one-line change for models
+/// where batching pays (large matrix-vector heads).
+pub const SYMBOLIC_CHUNK: usize = 1;
 
 /// Idle run states kept per model (more are spawned on demand and dropped).
 const MAX_IDLE_STATES: usize = 16;
@@ -150,10 +169,7 @@ impl CpuModel {
         let typed = model.into_typed().map_err(|e| translate_error("translate", &e, &ops))?;
         check_output(&typed, &batch_dim, spec.output_len)?;
         let optimized = typed.into_optimized().map_err(|e| translate_error("optimise", &e, &ops))?;
-        let options = RunOptions {
-            executor: (spec.threads > 1).then(|| Executor::multithread(spec.threads)),
-            ..RunOptions::default()
-        };
+        let options = RunOptions { executor: executor(spec.threads), ..RunOptions::default() };
         let plan = optimized
             .into_runnable_with_options(&options)
             .map_err(|e| translate_error("plan", &e, &ops))?;
@@ -195,28 +211,35 @@ impl CpuModel {
     }
 
     /// Runs `batch` items (`input.len() == batch * item_len`) and returns
-    /// `batch * output_len` values.
+    /// `batch * output_len` values, in chunks of [`CpuModel::chunk`] items
+    /// (the last chunk of a fixed-batch graph zero-padded).
     pub fn run(&self, input: &[f32], batch: usize) -> Result<Vec<f32>> {
         debug_assert_eq!(input.len(), batch * self.item_len);
-        match self.batching {
-            Batching::Symbolic => self.run_chunk(input, batch),
-            Batching::Fixed(b) => {
-                let mut out = Vec::with_capacity(batch * self.output_len);
-                let mut padded: Vec<f32> = Vec::new();
-                for chunk in input.chunks(b * self.item_len) {
-                    let n = chunk.len() / self.item_len;
-                    if n == b {
-                        out.extend(self.run_chunk(chunk, b)?);
-                    } else {
-                        padded.clear();
-                        padded.extend_from_slice(chunk);
-                        padded.resize(b * self.item_len, 0.0);
-                        let o = self.run_chunk(&padded, b)?;
-                        out.extend_from_slice(&o[..n * self.output_len]);
-                    }
+        let chunk = self.chunk();
+        let mut out = Vec::with_capacity(batch * self.output_len);
+        let mut padded: Vec<f32> = Vec::new();
+        for items in input.chunks(chunk * self.item_len) {
+            let n = items.len() / self.item_len;
+            match self.batching {
+                Batching::Fixed(b) if n < b => {
+                    padded.clear();
+                    padded.extend_from_slice(items);
+                    padded.resize(b * self.item_len, 0.0);
+                    let o = self.run_chunk(&padded, b)?;
+                    out.extend_from_slice(&o[..n * self.output_len]);
                 }
-                Ok(out)
+                _ => out.extend(self.run_chunk(items, n)?),
             }
+        }
+        Ok(out)
+    }
+
+    /// Items per tract call: the graph's fixed batch, or
+    /// [`SYMBOLIC_CHUNK`] for a symbolic batch axis.
+    pub fn chunk(&self) -> usize {
+        match self.batching {
+            Batching::Symbolic => SYMBOLIC_CHUNK,
+            Batching::Fixed(b) => b,
         }
     }
 
@@ -336,13 +359,32 @@ fn parse_error(e: &TractError, ops: &HashMap<String, (String, String)>) -> Error
 
 fn translate_error(stage: &str, e: &TractError, ops: &HashMap<String, (String, String)>) -> Error {
     let text = chain(e);
+    // Contradictory shapes or types (e.g. a Conv whose weights do not match
+    // its input channels): the graph itself is inconsistent.
+    let inconsistent = text.contains("Impossible to unify");
     match blame(&text, ops) {
+        Some(name) if inconsistent => Error::invalid_model(format!(
+            "the graph is inconsistent at {}: {text}",
+            describe_node(&name, ops)
+        )),
         Some(name) => Error::unsupported(format!(
             "tract {TRACT_VERSION} cannot {stage} {}: {text}",
             describe_node(&name, ops)
         )),
         None => Error::invalid_model(format!("tract could not {stage} the model: {text}")),
     }
+}
+
+/// The executor for `threads` (None: single-threaded on the caller's thread).
+#[cfg(feature = "multithread")]
+fn executor(threads: usize) -> Option<tract_linalg::multithread::Executor> {
+    (threads > 1).then(|| tract_linalg::multithread::Executor::multithread(threads))
+}
+
+/// Built without the `multithread` feature: `threads` is ignored.
+#[cfg(not(feature = "multithread"))]
+fn executor(_threads: usize) -> Option<tract_linalg::multithread::Executor> {
+    None
 }
 
 fn fmt_dims<T: std::fmt::Display>(dims: impl IntoIterator<Item = T>) -> String {
@@ -426,7 +468,7 @@ fn check_output(model: &TypedModel, batch: &TDim, output_len: usize) -> Result<(
         .try_fold(1usize, |acc, d| d.map(|d| acc * d));
     if shape.is_empty() || &shape[0] != batch || item != Some(output_len) {
         return Err(Error::invalid_model(format!(
-            "model output is {} for an input batch of {batch}, i.e. {} values per item, but the manifest says {output_len}",
+            "model output is {} for an input batch of {batch}, i.e. {} value(s) per item, but the manifest says {output_len}",
             fmt_dims(shape.iter()),
             item.map(|i| i.to_string()).unwrap_or_else(|| "a variable number of".into()),
         )));

@@ -76,7 +76,7 @@ fn output_len_disagreeing_with_graph() {
     assert!(f.message.contains("model output is") && f.message.contains("says 2"), "{}", f.message);
     let f = fails("tiny-raw.onnx", &[16000], 1);
     assert_eq!(f.status, BackendStatus::InvalidModel);
-    assert!(f.message.contains("2 values per item"), "{}", f.message);
+    assert!(f.message.contains("2 value(s) per item"), "{}", f.message);
 }
 
 fn create_status(desc: *const ModelDesc) -> (BackendStatus, String) {
@@ -186,4 +186,14 @@ fn error_messages_truncate_safely() {
     let rc = unsafe { (table().create)(&d.raw(), &mut out, one.as_mut_ptr(), 0) };
     assert_eq!(BackendStatus::from_raw(rc), BackendStatus::UnsupportedOp);
     assert_eq!(one[0], 1);
+}
+
+#[test]
+fn inconsistent_graph_names_the_node() {
+    // Every op is known to tract, but conv2's weights do not fit conv1's output.
+    let f = fails("inconsistent.onnx", MEL, 1);
+    assert_eq!(f.status, BackendStatus::InvalidModel);
+    for word in ["Conv", "\"conv2\"", "inconsistent"] {
+        assert!(f.message.contains(word), "missing {word}: {}", f.message);
+    }
 }

@@ -172,7 +172,7 @@ fn concurrent_runs_on_one_handle_are_identical() {
             for t in 0..4 {
                 let (h, c, reference) = (&h, &c, &reference);
                 s.spawn(move || {
-                    for i in 0..25 {
+                    for i in 0..10 {
                         // alternate batch 4 and single items
                         if (i + t) % 2 == 0 {
                             assert_eq!(h.run(&c.input, c.batch).unwrap(), *reference);
