@@ -8,7 +8,7 @@
  * Errors: every fallible call returns a dfd_status (DFD_OK = 0); out
  * parameters are written only on success; dfd_last_error() holds the
  * calling thread's detailed message. No function aborts the process.
- * Ownership: *_load/*_free and dfd_open/dfd_close pair up; freeing NULL
+ * Ownership: dfd_model_load/dfd_model_free and dfd_open/dfd_close pair up; freeing NULL
  * is a no-op; nothing allocated by libdfd is freed by the caller.
  */
 

@@ -191,6 +191,9 @@ def mel_weights(seed=10):
     }
 
 
+POOL_NODE = {"MaxPool": "pool1", "LpPool": "lp_pool", "WaveletPool": "wavelet_pool"}
+
+
 def mel_graph(w, batch="N", pool_op="MaxPool", pool_domain=None, check=True):
     """Conv3x3(8)+ReLU, 2x2 pool, Conv3x3(16)+ReLU, GlobalAveragePool,
     Flatten, MatMul+Add -> [N,1] logit."""
@@ -201,9 +204,8 @@ def mel_graph(w, batch="N", pool_op="MaxPool", pool_domain=None, check=True):
         helper.make_node("Conv", ["features", "conv1.w", "conv1.b"], ["c1"], name="conv1",
                          kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
-        helper.make_node(pool_op, ["r1"], ["p1"], name="pool1" if pool_domain is None and pool_op == "MaxPool"
-                         else ("lp_pool" if pool_op == "LpPool" else "wavelet_pool"),
-                         domain=pool_domain, **pool_attrs),
+        helper.make_node(pool_op, ["r1"], ["p1"], name=POOL_NODE[pool_op], domain=pool_domain,
+                         **pool_attrs),
         helper.make_node("Conv", ["p1", "conv2.w", "conv2.b"], ["c2"], name="conv2",
                          kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
         helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),

@@ -49,8 +49,12 @@ impl Decoder {
         let reader = symphonia::default::get_probe()
             .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
             .map_err(|e| match e {
+                SymError::IoError(e) if e.kind() == ErrorKind::UnexpectedEof => {
+                    "truncated, or too short to be an audio file".to_string()
+                }
                 SymError::IoError(e) => format!("cannot read: {e}"),
-                e => format!("not a supported audio file (WAV, FLAC, MP3, Ogg Vorbis): {e}"),
+                SymError::Unsupported(_) => "not a supported audio file (WAV, FLAC, MP3 or Ogg Vorbis)".to_string(),
+                e => format!("not a valid audio file: {e}"),
             })?;
         let (track_id, decoder) = open_track(reader.as_ref())?;
         Ok(Decoder { reader, decoder, track_id, buf: Vec::new(), bad_in_a_row: 0, skipped_packets: 0, truncated: false })

@@ -13,10 +13,17 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn new(status: BackendStatus, message: impl Into<String>) -> Error {
-        Error { status, message: message.into() }
+        Error {
+            status,
+            message: message.into(),
+        }
     }
     pub fn invalid_model(message: impl Into<String>) -> Error {
         Error::new(BackendStatus::InvalidModel, message)
+    }
+    /// The graph disagrees with the host's input shape or output length.
+    pub fn mismatch(message: impl Into<String>) -> Error {
+        Error::new(BackendStatus::ShapeMismatch, message)
     }
     pub fn unsupported(message: impl Into<String>) -> Error {
         Error::new(BackendStatus::UnsupportedOp, message)

@@ -87,10 +87,16 @@ pub fn tract_isa() -> IsaSet {
 pub fn int8_speed(isa: IsaSet) -> Int8Speed {
     for (tier, needs, ratio) in INT8_RATIO {
         if needs.iter().all(|i| isa.has(*i)) {
-            return Int8Speed { tier, ratio: *ratio };
+            return Int8Speed {
+                tier,
+                ratio: *ratio,
+            };
         }
     }
-    Int8Speed { tier: "other", ratio: None }
+    Int8Speed {
+        tier: "other",
+        ratio: None,
+    }
 }
 
 /// Precision order for an ISA set (pure: testable with any set).
@@ -169,9 +175,17 @@ pub fn describe() -> String {
     format!(
         "tract {}{}; {} arch, cpu {}; tract isa {:?} ({}){}; int8 fast: {} ({}, {}); order {}",
         crate::TRACT_VERSION,
-        if cfg!(feature = "multithread") { "" } else { " (single-threaded build)" },
+        if cfg!(feature = "multithread") {
+            ""
+        } else {
+            " (single-threaded build)"
+        },
         std::env::consts::ARCH,
-        if hw.is_empty() { "baseline".to_string() } else { hw.join(",") },
+        if hw.is_empty() {
+            "baseline".to_string()
+        } else {
+            hw.join(",")
+        },
         isa,
         isa.nickname(),
         forced,
@@ -199,8 +213,14 @@ mod tests {
         assert_eq!(int8_speed(avx2).tier, "avx2+fma");
         assert_eq!(int8_speed(IsaSet::ladder(Arch::X86_64, 1)).tier, "avx");
         assert_eq!(int8_speed(IsaSet::ladder(Arch::X86_64, 0)).tier, "sse2");
-        assert_eq!(int8_speed(IsaSet::ladder(Arch::Aarch64, 2)).tier, "aarch64+dotprod");
-        assert_eq!(precision_order_for(IsaSet::ladder(Arch::Aarch64, 5)), "fp32,fp16,int8");
+        assert_eq!(
+            int8_speed(IsaSet::ladder(Arch::Aarch64, 2)).tier,
+            "aarch64+dotprod"
+        );
+        assert_eq!(
+            precision_order_for(IsaSet::ladder(Arch::Aarch64, 5)),
+            "fp32,fp16,int8"
+        );
     }
 
     #[test]

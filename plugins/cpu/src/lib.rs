@@ -79,7 +79,9 @@ fn install_panic_hook() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if IN_GUARD.with(Cell::get) {
-                let at = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+                let at = info
+                    .location()
+                    .map(|l| format!("{}:{}", l.file(), l.line()));
                 PANIC_AT.with(|p| *p.borrow_mut() = at);
             } else {
                 previous(info);
@@ -112,7 +114,10 @@ pub unsafe fn guard(err: *mut c_char, err_len: usize, f: impl FnOnce() -> Result
     let caught = catch_unwind(AssertUnwindSafe(f));
     IN_GUARD.with(|g| g.set(outer));
     let result = caught.unwrap_or_else(|p| {
-        Err(Error::internal(format!("panic in the CPU backend: {}", panic_message(&*p))))
+        Err(Error::internal(format!(
+            "panic in the CPU backend: {}",
+            panic_message(&*p)
+        )))
     });
     match result {
         Ok(()) => BackendStatus::Ok as i32,
@@ -295,10 +300,14 @@ mod tests {
 
     #[test]
     fn tract_version_matches_lockfile() {
-        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
-            .expect("workspace Cargo.lock");
+        let lock =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
+                .expect("workspace Cargo.lock");
         let want = format!("name = \"tract-onnx\"\nversion = \"{TRACT_VERSION}\"");
-        assert!(lock.contains(&want), "Cargo.lock has another tract-onnx than {TRACT_VERSION}");
+        assert!(
+            lock.contains(&want),
+            "Cargo.lock has another tract-onnx than {TRACT_VERSION}"
+        );
     }
 
     #[test]
@@ -309,7 +318,9 @@ mod tests {
             guard(buf.as_mut_ptr(), buf.len(), || panic!("boom {}", 42))
         };
         assert_eq!(rc, BackendStatus::Internal as i32);
-        let msg = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap();
+        let msg = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+            .to_str()
+            .unwrap();
         assert!(msg.contains("boom 42") && msg.contains("lib.rs"), "{msg}");
     }
 }

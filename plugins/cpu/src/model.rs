@@ -116,20 +116,24 @@ impl CpuModel {
         let onnx = tract_onnx::onnx();
 
         // 1. protobuf
-        let proto = onnx
-            .proto_model_for_read(&mut &*spec.onnx)
-            .map_err(|e| Error::invalid_model(format!("not a readable ONNX model: {}", chain(&e))))?;
+        let proto = onnx.proto_model_for_read(&mut &*spec.onnx).map_err(|e| {
+            Error::invalid_model(format!("not a readable ONNX model: {}", chain(&e)))
+        })?;
         let graph = proto
             .graph
             .as_ref()
             .ok_or_else(|| Error::invalid_model("not an ONNX model: it contains no graph"))?;
         if graph.node.is_empty() {
-            return Err(Error::invalid_model("not an ONNX model: its graph has no nodes"));
+            return Err(Error::invalid_model(
+                "not an ONNX model: its graph has no nodes",
+            ));
         }
         let ops = node_ops(graph);
 
         // 2. ONNX -> inference graph
-        let parsed = onnx.parse(&proto, None).map_err(|e| parse_error(&e, &ops))?;
+        let parsed = onnx
+            .parse(&proto, None)
+            .map_err(|e| parse_error(&e, &ops))?;
         if !parsed.unresolved_inputs.is_empty() {
             return Err(Error::invalid_model(format!(
                 "the graph uses tensors it never defines: {}",
@@ -157,19 +161,30 @@ impl CpuModel {
                 model.inputs.len()
             )));
         }
-        let fact = model.input_fact(0).map_err(|e| Error::internal(chain(&e)))?.clone();
+        let fact = model
+            .input_fact(0)
+            .map_err(|e| Error::internal(chain(&e)))?
+            .clone();
         let (batching, batch_dim) = check_input(&fact, spec.item_shape, &mut model)?;
-        let shape: TVec<TDim> =
-            std::iter::once(batch_dim.clone()).chain(spec.item_shape.iter().map(|d| d.to_dim())).collect();
+        let shape: TVec<TDim> = std::iter::once(batch_dim.clone())
+            .chain(spec.item_shape.iter().map(|d| d.to_dim()))
+            .collect();
         model
             .set_input_fact(0, f32::fact(shape).into())
             .map_err(|e| Error::internal(chain(&e)))?;
 
         // 4. typing, output check, optimisation, plan
-        let typed = model.into_typed().map_err(|e| translate_error("translate", &e, &ops))?;
+        let typed = model
+            .into_typed()
+            .map_err(|e| translate_error("translate", &e, &ops))?;
         check_output(&typed, &batch_dim, spec.output_len)?;
-        let optimized = typed.into_optimized().map_err(|e| translate_error("optimise", &e, &ops))?;
-        let options = RunOptions { executor: executor(spec.threads), ..RunOptions::default() };
+        let optimized = typed
+            .into_optimized()
+            .map_err(|e| translate_error("optimise", &e, &ops))?;
+        let options = RunOptions {
+            executor: executor(spec.threads),
+            ..RunOptions::default()
+        };
         let plan = optimized
             .into_runnable_with_options(&options)
             .map_err(|e| translate_error("plan", &e, &ops))?;
@@ -189,7 +204,10 @@ impl CpuModel {
         };
         // One state up front: catches plan problems at load, and the first
         // `run` does not pay for it.
-        let state = m.plan.spawn().map_err(|e| translate_error("plan", &e, &m.ops))?;
+        let state = m
+            .plan
+            .spawn()
+            .map_err(|e| translate_error("plan", &e, &m.ops))?;
         m.put_state(state);
         Ok(m)
     }
@@ -250,13 +268,19 @@ impl CpuModel {
         let t = Tensor::from_shape(&shape, input).map_err(|e| Error::internal(chain(&e)))?;
         let mut state = self.take_state()?;
         // A state whose run failed is dropped, not reused.
-        let outputs = state.run(tvec!(t.into_tvalue())).map_err(|e| self.run_error(&e))?;
+        let outputs = state
+            .run(tvec!(t.into_tvalue()))
+            .map_err(|e| self.run_error(&e))?;
         self.put_state(state);
         let out = outputs
             .first()
             .ok_or_else(|| Error::runtime("the model produced no output"))?;
-        let view = out.try_as_plain_ram().map_err(|e| Error::runtime(chain(&e)))?;
-        let values = view.as_slice::<f32>().map_err(|e| Error::runtime(chain(&e)))?;
+        let view = out
+            .try_as_plain_ram()
+            .map_err(|e| Error::runtime(chain(&e)))?;
+        let values = view
+            .as_slice::<f32>()
+            .map_err(|e| Error::runtime(chain(&e)))?;
         if values.len() != n * self.output_len {
             return Err(Error::runtime(format!(
                 "the model produced {} values for a batch of {n} (shape {:?}); expected {} per item",
@@ -334,7 +358,11 @@ fn describe_node(name: &str, ops: &HashMap<String, (String, String)>) -> String 
 fn blame(text: &str, ops: &HashMap<String, (String, String)>) -> Option<String> {
     let mut best: Option<(usize, &String)> = None;
     for name in ops.keys() {
-        for pat in [format!("\"{name}\""), format!("\"{name}."), format!(" {name} (")] {
+        for pat in [
+            format!("\"{name}\""),
+            format!("\"{name}."),
+            format!(" {name} ("),
+        ] {
             if let Some(pos) = text.find(&pat) {
                 // earliest mention wins; at equal position the longer name
                 if best.is_none_or(|(p, n)| pos < p || (pos == p && name.len() > n.len())) {
@@ -416,12 +444,15 @@ fn check_input(
     let manifest = fmt_dims(item_shape);
     if fact.shape.is_open() {
         // Rank unknown: trust the host, symbolic batch.
-        return Ok((Batching::Symbolic, model.symbols.new_with_prefix("N").into()));
+        return Ok((
+            Batching::Symbolic,
+            model.symbols.new_with_prefix("N").into(),
+        ));
     }
     let dims: Vec<GenericFactoid<TDim>> = fact.shape.dims().cloned().collect();
     let graph_item = || fmt_dims(dims.iter().skip(1).map(fmt_factoid));
     if dims.len() != item_shape.len() + 1 {
-        return Err(Error::invalid_model(format!(
+        return Err(Error::mismatch(format!(
             "model input is {} (rank {}, batch axis first) but the manifest says {manifest} plus a batch axis",
             fmt_dims(dims.iter().map(fmt_factoid)),
             dims.len()
@@ -431,7 +462,7 @@ fn check_input(
         if let GenericFactoid::Only(d) = d {
             if let Ok(v) = d.to_i64() {
                 if v != *want as i64 {
-                    return Err(Error::invalid_model(format!(
+                    return Err(Error::mismatch(format!(
                         "model input is {} but the manifest says {manifest}",
                         graph_item()
                     )));
@@ -443,17 +474,24 @@ fn check_input(
         GenericFactoid::Only(d) => match d.to_i64() {
             Ok(b) if b >= 1 => (Batching::Fixed(b as usize), d.clone()),
             Ok(b) => {
-                return Err(Error::invalid_model(format!("model input has a batch axis of {b}")));
+                return Err(Error::invalid_model(format!(
+                    "model input has a batch axis of {b}"
+                )));
             }
             Err(_) => (Batching::Symbolic, d.clone()),
         },
-        GenericFactoid::Any => (Batching::Symbolic, model.symbols.new_with_prefix("N").into()),
+        GenericFactoid::Any => (
+            Batching::Symbolic,
+            model.symbols.new_with_prefix("N").into(),
+        ),
     };
     Ok(batch)
 }
 
 fn check_output(model: &TypedModel, batch: &TDim, output_len: usize) -> Result<()> {
-    let fact = model.output_fact(0).map_err(|e| Error::internal(chain(&e)))?;
+    let fact = model
+        .output_fact(0)
+        .map_err(|e| Error::internal(chain(&e)))?;
     if fact.datum_type != f32::datum_type() {
         return Err(Error::invalid_model(format!(
             "model output is {:?}; the CPU backend reads f32",
@@ -467,7 +505,7 @@ fn check_output(model: &TypedModel, batch: &TDim, output_len: usize) -> Result<(
         .map(|d| d.to_usize().ok())
         .try_fold(1usize, |acc, d| d.map(|d| acc * d));
     if shape.is_empty() || &shape[0] != batch || item != Some(output_len) {
-        return Err(Error::invalid_model(format!(
+        return Err(Error::mismatch(format!(
             "model output is {} for an input batch of {batch}, i.e. {} value(s) per item, but the manifest says {output_len}",
             fmt_dims(shape.iter()),
             item.map(|i| i.to_string()).unwrap_or_else(|| "a variable number of".into()),

@@ -11,10 +11,17 @@ use std::ffi::c_char;
 fn table_header() {
     let t = table();
     assert_eq!(t.abi_version, ABI_VERSION);
-    assert_eq!(t.table_size as usize, std::mem::size_of::<dfd_backend_abi::BackendTable>());
-    let name = unsafe { std::ffi::CStr::from_ptr(t.name) }.to_str().unwrap();
+    assert_eq!(
+        t.table_size as usize,
+        std::mem::size_of::<dfd_backend_abi::BackendTable>()
+    );
+    let name = unsafe { std::ffi::CStr::from_ptr(t.name) }
+        .to_str()
+        .unwrap();
     assert_eq!(name, "cpu");
-    let version = unsafe { std::ffi::CStr::from_ptr(t.version) }.to_str().unwrap();
+    let version = unsafe { std::ffi::CStr::from_ptr(t.version) }
+        .to_str()
+        .unwrap();
     assert_eq!(version, env!("CARGO_PKG_VERSION"));
     // The compiled-in path hands out the very same table.
     assert!(std::ptr::eq(t, dfd_backend_cpu::table()));
@@ -27,13 +34,19 @@ fn probe_says_tract_isa_and_int8() {
     assert_eq!(rc, 0);
     let msg = cstr(&buf);
     eprintln!("probe: {msg}");
-    assert!(msg.starts_with("tract 0.23.9; "), "{msg}");
-    assert!(msg.contains("tract isa ") && msg.contains("int8 fast: "), "{msg}");
+    assert!(msg.starts_with("tract 0.23.9"), "{msg}");
+    assert!(
+        msg.contains("tract isa ") && msg.contains("int8 fast: "),
+        "{msg}"
+    );
     // NULL buffer: still available, nothing written.
     assert_eq!(unsafe { (table().probe)(std::ptr::null_mut(), 0) }, 0);
     // Tiny buffer: truncated, NUL-terminated.
     let mut small = [1 as c_char; 6];
-    assert_eq!(unsafe { (table().probe)(small.as_mut_ptr(), small.len()) }, 0);
+    assert_eq!(
+        unsafe { (table().probe)(small.as_mut_ptr(), small.len()) },
+        0
+    );
     assert_eq!(cstr(&small), "tract");
 }
 
@@ -71,10 +84,18 @@ fn case(model: &str) -> (Case, serde_json::Value) {
     let c = Case {
         input,
         batch: e["batch"].as_u64().unwrap() as usize,
-        item_shape: e["item_shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap()).collect(),
+        item_shape: e["item_shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap())
+            .collect(),
         output_len: e["output_len"].as_u64().unwrap() as usize,
     };
-    assert_eq!(c.input.len(), c.batch * c.item_shape.iter().product::<u64>() as usize);
+    assert_eq!(
+        c.input.len(),
+        c.batch * c.item_shape.iter().product::<u64>() as usize
+    );
     (c, e)
 }
 
@@ -88,8 +109,11 @@ fn load(file: &str, c: &Case) -> Handle {
 fn run_all(h: &Handle, c: &Case) -> Vec<f32> {
     let batched = h.run(&c.input, c.batch).unwrap();
     let item = c.input.len() / c.batch;
-    let single: Vec<f32> =
-        c.input.chunks(item).flat_map(|x| h.run(x, 1).unwrap()).collect();
+    let single: Vec<f32> = c
+        .input
+        .chunks(item)
+        .flat_map(|x| h.run(x, 1).unwrap())
+        .collect();
     let d = max_abs_diff(&batched, &single);
     assert!(d <= 1e-5, "batch 1 vs batch {}: {d}", c.batch);
     batched
@@ -105,7 +129,10 @@ fn tiny_mel_all_precisions_match_onnxruntime() {
         let h = load(&format!("tiny-mel/model.{p}.onnx"), &c);
         let got = run_all(&h, &c);
         let ort = json_f32s(&v["output"]);
-        eprintln!("tiny-mel {p}: tract {got:?} ort {ort:?} |tract-ort| {}", max_abs_diff(&got, &ort));
+        eprintln!(
+            "tiny-mel {p}: tract {got:?} ort {ort:?} |tract-ort| {}",
+            max_abs_diff(&got, &ort)
+        );
         tract.insert(p, got);
     }
     let fp32 = &tract["fp32"];
@@ -116,9 +143,18 @@ fn tiny_mel_all_precisions_match_onnxruntime() {
     assert!(max_abs_diff(&tract["fp16"], &ort16) <= 1e-4);
     let d16 = max_abs_diff(&tract["fp16"], fp32);
     let d8 = max_abs_diff(&tract["int8"], fp32);
-    eprintln!("tiny-mel max |dev| vs tract fp32: fp16 {d16}, int8 {d8} (output std {})", e["stats"]["fp32_output_std"]);
-    assert!(d16 <= tol["fp16_vs_fp32"].as_f64().unwrap() as f32, "fp16 {d16}");
-    assert!(d8 <= tol["int8_vs_fp32"].as_f64().unwrap() as f32, "int8 {d8}");
+    eprintln!(
+        "tiny-mel max |dev| vs tract fp32: fp16 {d16}, int8 {d8} (output std {})",
+        e["stats"]["fp32_output_std"]
+    );
+    assert!(
+        d16 <= tol["fp16_vs_fp32"].as_f64().unwrap() as f32,
+        "fp16 {d16}"
+    );
+    assert!(
+        d8 <= tol["int8_vs_fp32"].as_f64().unwrap() as f32,
+        "int8 {d8}"
+    );
     // tract's int8 kernels vs onnxruntime's: both requantize, rounding may differ.
     let ort8 = json_f32s(&e["variants"]["int8"]["output"]);
     let d = max_abs_diff(&tract["int8"], &ort8);
@@ -191,7 +227,9 @@ fn concurrent_runs_on_one_handle_are_identical() {
 #[test]
 fn threads_option_gives_same_results() {
     let (c, _) = case("tiny-mel");
-    let base = load("tiny-mel/model.fp32.onnx", &c).run(&c.input, c.batch).unwrap();
+    let base = load("tiny-mel/model.fp32.onnx", &c)
+        .run(&c.input, c.batch)
+        .unwrap();
     for threads in [1, 2, 4] {
         let mut d = Desc::new(fixture("tiny-mel/model.fp32.onnx"), &c.item_shape, 1);
         d.threads = threads;

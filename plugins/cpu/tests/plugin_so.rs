@@ -12,8 +12,14 @@ use dfd_backend_abi::{BackendTable, EntryFn, ModelDesc, ABI_VERSION, ENTRY_SYMBO
 fn plugin_path() -> Option<std::path::PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let deps = exe.parent()?;
-    let name = format!("{}dfd_backend_cpu{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
-    [deps.join(&name), deps.parent()?.join(&name)].into_iter().find(|p| p.exists())
+    let name = format!(
+        "{}dfd_backend_cpu{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    [deps.join(&name), deps.parent()?.join(&name)]
+        .into_iter()
+        .find(|p| p.exists())
 }
 
 #[cfg(unix)]
@@ -25,7 +31,9 @@ fn dlopen_the_plugin_and_run() {
         return;
     };
     // Never unloaded, as in the host.
-    let lib = Box::leak(Box::new(unsafe { Library::open(Some(&path), RTLD_NOW | RTLD_LOCAL) }.unwrap()));
+    let lib = Box::leak(Box::new(
+        unsafe { Library::open(Some(&path), RTLD_NOW | RTLD_LOCAL) }.unwrap(),
+    ));
     let entry: EntryFn = unsafe { *lib.get::<EntryFn>(ENTRY_SYMBOL).unwrap() };
     let t: &BackendTable = unsafe { &*entry() };
     assert_eq!(t.abi_version, ABI_VERSION);
@@ -55,13 +63,30 @@ fn dlopen_the_plugin_and_run() {
     assert_eq!(rc, 0, "{}", common::cstr(&err));
     let input = common::read_f32("inputs/tiny-mel.batch4.f32le.bin");
     let mut out = [0f32; 4];
-    let rc = unsafe { (t.run)(h, input.as_ptr(), 4, out.as_mut_ptr(), err.as_mut_ptr(), err.len()) };
+    let rc = unsafe {
+        (t.run)(
+            h,
+            input.as_ptr(),
+            4,
+            out.as_mut_ptr(),
+            err.as_mut_ptr(),
+            err.len(),
+        )
+    };
     assert_eq!(rc, 0, "{}", common::cstr(&err));
-    let want = common::json_f32s(&common::expected()["models"]["tiny-mel"]["variants"]["int8"]["output"]);
-    assert!(common::max_abs_diff(&out, &want) <= 1e-4, "{out:?} vs {want:?}");
+    let want =
+        common::json_f32s(&common::expected()["models"]["tiny-mel"]["variants"]["int8"]["output"]);
+    assert!(
+        common::max_abs_diff(&out, &want) <= 1e-4,
+        "{out:?} vs {want:?}"
+    );
     // Errors cross the boundary as status + message, never as an unwind.
     let bad = common::fixture("unsupported-op.onnx");
-    let desc = ModelDesc { onnx: bad.as_ptr(), onnx_len: bad.len(), ..desc };
+    let desc = ModelDesc {
+        onnx: bad.as_ptr(),
+        onnx_len: bad.len(),
+        ..desc
+    };
     let rc = unsafe { (t.create)(&desc, &mut h, err.as_mut_ptr(), err.len()) };
     assert_eq!(rc, dfd_backend_abi::BackendStatus::UnsupportedOp as i32);
     assert!(common::cstr(&err).contains("WaveletPool"));

@@ -14,7 +14,10 @@ pub fn table() -> &'static BackendTable {
 }
 
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/models"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/models"
+    ))
 }
 
 pub fn fixture(name: &str) -> Vec<u8> {
@@ -28,11 +31,16 @@ pub fn expected() -> serde_json::Value {
 
 /// Reads a little-endian f32 file.
 pub fn read_f32(name: &str) -> Vec<f32> {
-    fixture(name).chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    fixture(name)
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 pub fn cstr(buf: &[c_char]) -> String {
-    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// A failed call: status and message.
@@ -68,7 +76,13 @@ pub struct Desc {
 
 impl Desc {
     pub fn new(onnx: Vec<u8>, shape: &[u64], output_len: usize) -> Desc {
-        Desc { onnx, shape: shape.to_vec(), output_len, max_batch: 8, threads: 0 }
+        Desc {
+            onnx,
+            shape: shape.to_vec(),
+            output_len,
+            max_batch: 8,
+            threads: 0,
+        }
     }
 
     pub fn raw(&self) -> ModelDesc {
@@ -102,7 +116,10 @@ pub fn create_raw(desc: &ModelDesc) -> Result<*mut c_void, Failure> {
         Ok(out)
     } else {
         assert!(out.is_null(), "out written on failure");
-        Err(Failure { status: BackendStatus::from_raw(rc), message: cstr(&err) })
+        Err(Failure {
+            status: BackendStatus::from_raw(rc),
+            message: cstr(&err),
+        })
     }
 }
 
@@ -118,22 +135,39 @@ impl Handle {
         let mut out = vec![f32::NAN; batch * self.output_len];
         let mut err = [0 as c_char; 512];
         let rc = unsafe {
-            (table().run)(self.ptr, input.as_ptr(), batch, out.as_mut_ptr(), err.as_mut_ptr(), err.len())
+            (table().run)(
+                self.ptr,
+                input.as_ptr(),
+                batch,
+                out.as_mut_ptr(),
+                err.as_mut_ptr(),
+                err.len(),
+            )
         };
         if rc == 0 {
             Ok(out)
         } else {
             assert!(out.iter().all(|v| v.is_nan()), "output written on failure");
-            Err(Failure { status: BackendStatus::from_raw(rc), message: cstr(&err) })
+            Err(Failure {
+                status: BackendStatus::from_raw(rc),
+                message: cstr(&err),
+            })
         }
     }
 }
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 pub fn json_f32s(v: &serde_json::Value) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
