@@ -48,7 +48,7 @@ fn model_errors_have_their_own_status_and_message() {
         ("models/truncated.onnx", DFD_ERR_MODEL_CORRUPT, "truncated"),
         ("models/not-onnx.onnx", DFD_ERR_MODEL_CORRUPT, "not an ONNX"),
         ("models/no-manifest.onnx", DFD_ERR_MODEL_KIND, "not a libdfd model"),
-        ("models/wrong-shape.onnx", DFD_ERR_MODEL_KIND, "shape"),
+        ("models/wrong-shape.onnx", DFD_ERR_MODEL_KIND, "but the manifest says"),
         ("models/unsupported-op.onnx", DFD_ERR_MODEL_UNSUPPORTED, "WaveletPool"),
     ];
     for (path, status, text) in cases {
