@@ -16,7 +16,11 @@ pub fn run(plugin_dir: Option<&Path>) -> u8 {
                 Some(Origin::Plugin(path)) => path.display().to_string(),
                 None => "not found".to_string(),
             };
-            let available = if b.available { "available" } else { "unavailable" };
+            let available = if b.available {
+                "available"
+            } else {
+                "unavailable"
+            };
             [b.name, available.to_string(), origin, b.detail]
         })
         .collect();

@@ -47,17 +47,32 @@ impl Decoder {
             hint.with_extension(ext);
         }
         let reader = symphonia::default::get_probe()
-            .probe(&hint, mss, FormatOptions::default(), MetadataOptions::default())
+            .probe(
+                &hint,
+                mss,
+                FormatOptions::default(),
+                MetadataOptions::default(),
+            )
             .map_err(|e| match e {
                 SymError::IoError(e) if e.kind() == ErrorKind::UnexpectedEof => {
                     "truncated, or too short to be an audio file".to_string()
                 }
                 SymError::IoError(e) => format!("cannot read: {e}"),
-                SymError::Unsupported(_) => "not a supported audio file (WAV, FLAC, MP3 or Ogg Vorbis)".to_string(),
+                SymError::Unsupported(_) => {
+                    "not a supported audio file (WAV, FLAC, MP3 or Ogg Vorbis)".to_string()
+                }
                 e => format!("not a valid audio file: {e}"),
             })?;
         let (track_id, decoder) = open_track(reader.as_ref())?;
-        Ok(Decoder { reader, decoder, track_id, buf: Vec::new(), bad_in_a_row: 0, skipped_packets: 0, truncated: false })
+        Ok(Decoder {
+            reader,
+            decoder,
+            track_id,
+            buf: Vec::new(),
+            bad_in_a_row: 0,
+            skipped_packets: 0,
+            truncated: false,
+        })
     }
 
     /// Decodes the next packet of the track; `None` at the end of the file.
@@ -90,13 +105,20 @@ impl Decoder {
                     let rate = audio.spec().rate();
                     let channels = audio.spec().channels().count() as u32;
                     audio.copy_to_vec_interleaved(&mut self.buf);
-                    return Ok(Some(Chunk { samples: &self.buf, rate, channels }));
+                    return Ok(Some(Chunk {
+                        samples: &self.buf,
+                        rate,
+                        channels,
+                    }));
                 }
                 Err(SymError::DecodeError(why)) => {
                     self.skipped_packets += 1;
                     self.bad_in_a_row += 1;
                     if self.bad_in_a_row >= MAX_BAD_PACKETS_IN_A_ROW {
-                        return Err(format!("cannot decode: {} corrupt packets in a row ({why})", self.bad_in_a_row));
+                        return Err(format!(
+                            "cannot decode: {} corrupt packets in a row ({why})",
+                            self.bad_in_a_row
+                        ));
                     }
                 }
                 Err(e) => return Err(format!("cannot decode: {e}")),
@@ -107,8 +129,14 @@ impl Decoder {
 
 /// The default audio track and a decoder for it.
 fn open_track(reader: &dyn FormatReader) -> Result<(u32, Box<dyn AudioDecoder>), String> {
-    let track = reader.default_track(TrackType::Audio).ok_or("no audio track")?;
-    let params = track.codec_params.as_ref().and_then(|p| p.audio()).ok_or("no audio track")?;
+    let track = reader
+        .default_track(TrackType::Audio)
+        .ok_or("no audio track")?;
+    let params = track
+        .codec_params
+        .as_ref()
+        .and_then(|p| p.audio())
+        .ok_or("no audio track")?;
     let decoder = symphonia::default::get_codecs()
         .make_audio_decoder(params, &AudioDecoderOptions::default())
         .map_err(|e| format!("unsupported audio codec: {e}"))?;

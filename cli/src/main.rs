@@ -27,7 +27,8 @@ pub mod exit {
 }
 
 /// `--version` names the library too: the CLI and libdfd may be built apart.
-static LONG_VERSION: LazyLock<String> = LazyLock::new(|| format!("{} (libdfd {})", env!("CARGO_PKG_VERSION"), dfd::VERSION));
+static LONG_VERSION: LazyLock<String> =
+    LazyLock::new(|| format!("{} (libdfd {})", env!("CARGO_PKG_VERSION"), dfd::VERSION));
 
 const AFTER_HELP: &str = "\
 Exit status:

@@ -54,14 +54,18 @@ impl<'m> Reporter<'m> {
     /// `progress_total`: files to come when a bar is wanted (directory
     /// scans); it is drawn only if stderr is a terminal.
     pub fn new(model: &'m Model, json: bool, progress_total: Option<usize>) -> Self {
-        let bar = progress_total.filter(|_| std::io::stderr().is_terminal()).map(|total| {
-            let style = ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} files [{elapsed}] {wide_msg}")
+        let bar = progress_total
+            .filter(|_| std::io::stderr().is_terminal())
+            .map(|total| {
+                let style = ProgressStyle::with_template(
+                    "{bar:30.cyan/blue} {pos}/{len} files [{elapsed}] {wide_msg}",
+                )
                 .expect("valid template")
                 .progress_chars("=> ");
-            let bar = ProgressBar::new(total as u64).with_style(style);
-            bar.enable_steady_tick(Duration::from_millis(250));
-            bar
-        });
+                let bar = ProgressBar::new(total as u64).with_style(style);
+                bar.enable_steady_tick(Duration::from_millis(250));
+                bar
+            });
         Reporter { model, json, bar }
     }
 
@@ -74,12 +78,22 @@ impl<'m> Reporter<'m> {
 
     pub fn scanned(&self, path: &Path, r: &FileScore) {
         if r.truncated {
-            self.warn(path, "the file is truncated; scored the audio before the cut");
+            self.warn(
+                path,
+                "the file is truncated; scored the audio before the cut",
+            );
         }
         if r.skipped_packets > 0 {
-            self.warn(path, &format!("skipped {} corrupt packet(s)", r.skipped_packets));
+            self.warn(
+                path,
+                &format!("skipped {} corrupt packet(s)", r.skipped_packets),
+            );
         }
-        let line = if self.json { self.json_line(path, r) } else { human_line(path, r) };
+        let line = if self.json {
+            self.json_line(path, r)
+        } else {
+            human_line(path, r)
+        };
         self.stdout(&line);
         self.advance();
     }
@@ -88,7 +102,13 @@ impl<'m> Reporter<'m> {
         self.stderr(&format!("dfd: {}: {msg}", path.display()));
         if self.json {
             let file = path.to_string_lossy();
-            self.stdout(&serde_json::to_string(&JsonError { file: &file, error: msg }).expect("serialisable"));
+            self.stdout(
+                &serde_json::to_string(&JsonError {
+                    file: &file,
+                    error: msg,
+                })
+                .expect("serialisable"),
+            );
         }
         self.advance();
     }
@@ -157,7 +177,15 @@ impl<'m> Reporter<'m> {
             bonafide_share: shares.map(|(_, bon)| bon),
             seconds: s.seconds,
             speech_seconds: s.speech_seconds,
-            timeline: r.timeline.iter().map(|w| JsonWindow { start: w.start, end: w.end, p_fake: w.p_fake }).collect(),
+            timeline: r
+                .timeline
+                .iter()
+                .map(|w| JsonWindow {
+                    start: w.start,
+                    end: w.end,
+                    p_fake: w.p_fake,
+                })
+                .collect(),
         };
         serde_json::to_string(&line).expect("serialisable")
     }

@@ -55,7 +55,11 @@ pub fn run(args: &ScanArgs) -> u8 {
         }
     };
     let inputs = walk::collect(&args.paths);
-    let out = Reporter::new(&model, args.json, inputs.any_dir.then_some(inputs.entries.len()));
+    let out = Reporter::new(
+        &model,
+        args.json,
+        inputs.any_dir.then_some(inputs.entries.len()),
+    );
     let mut failed = false;
     for entry in &inputs.entries {
         match entry {
@@ -85,15 +89,19 @@ pub fn run(args: &ScanArgs) -> u8 {
 
 /// The model: `--model`, else `$DFD_MODEL`, else the built-in default.
 fn load_model(arg: Option<&Path>, options: &ModelOptions) -> Result<Model, String> {
-    let env = std::env::var_os("DFD_MODEL").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = std::env::var_os("DFD_MODEL")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
     let path = match arg.map(Path::to_path_buf).or(env) {
         Some(path) => path,
         None => {
             return match builtin_model(options) {
                 Some((what, loaded)) => loaded.map_err(|e| format!("cannot load {what}: {e}")),
-                None => Err("no model given: pass --model PATH (a model package directory or .onnx file) \
+                None => Err(
+                    "no model given: pass --model PATH (a model package directory or .onnx file) \
                              or set DFD_MODEL; there is no built-in default model yet"
-                    .into()),
+                        .into(),
+                ),
             };
         }
     };
@@ -131,7 +139,11 @@ pub fn scan_file(model: &Model, path: &Path, keep_timeline: bool) -> Result<File
             Some(s) => s,
             None => {
                 // More channels than libdfd takes: average them here instead.
-                let pushed = if chunk.channels > MAX_CHANNELS { 1 } else { chunk.channels };
+                let pushed = if chunk.channels > MAX_CHANNELS {
+                    1
+                } else {
+                    chunk.channels
+                };
                 let s = Stream::new(model, chunk.rate, pushed).map_err(|e| e.to_string())?;
                 stream.insert((s, chunk.rate, chunk.channels))
             }
@@ -170,5 +182,9 @@ pub fn scan_file(model: &Model, path: &Path, keep_timeline: bool) -> Result<File
 
 fn downmix(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
     out.clear();
-    out.extend(interleaved.chunks_exact(channels).map(|f| f.iter().sum::<f32>() / channels as f32));
+    out.extend(
+        interleaved
+            .chunks_exact(channels)
+            .map(|f| f.iter().sum::<f32>() / channels as f32),
+    );
 }

@@ -23,7 +23,10 @@ pub struct Inputs {
 /// by name. Symlinked files are followed, symlinked directories are not
 /// (a link cycle would never end).
 pub fn collect(args: &[PathBuf]) -> Inputs {
-    let mut inputs = Inputs { entries: Vec::new(), any_dir: false };
+    let mut inputs = Inputs {
+        entries: Vec::new(),
+        any_dir: false,
+    };
     for arg in args {
         match fs::metadata(arg) {
             Ok(meta) if meta.is_dir() => {
@@ -32,11 +35,16 @@ pub fn collect(args: &[PathBuf]) -> Inputs {
                 walk_dir(arg, &mut inputs.entries);
                 if inputs.entries.len() == before {
                     let exts = AUDIO_EXTENSIONS.map(|e| format!(".{e}")).join(", ");
-                    inputs.entries.push(Entry::Unreadable(arg.clone(), format!("no audio files ({exts}) in this directory")));
+                    inputs.entries.push(Entry::Unreadable(
+                        arg.clone(),
+                        format!("no audio files ({exts}) in this directory"),
+                    ));
                 }
             }
             Ok(_) => inputs.entries.push(Entry::File(arg.clone())),
-            Err(e) => inputs.entries.push(Entry::Unreadable(arg.clone(), e.to_string())),
+            Err(e) => inputs
+                .entries
+                .push(Entry::Unreadable(arg.clone(), e.to_string())),
         }
     }
     inputs
@@ -56,7 +64,9 @@ fn walk_dir(dir: &Path, out: &mut Vec<Entry>) {
     }
     children.sort();
     for path in children {
-        let Ok(link_meta) = fs::symlink_metadata(&path) else { continue };
+        let Ok(link_meta) = fs::symlink_metadata(&path) else {
+            continue;
+        };
         if link_meta.is_dir() {
             walk_dir(&path, out);
         } else if is_audio(&path) && fs::metadata(&path).is_ok_and(|m| m.is_file()) {

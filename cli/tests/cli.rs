@@ -19,7 +19,10 @@ use serde_json::Value;
 const FORMAT_TOLERANCE: f64 = 0.1;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn model() -> PathBuf {
@@ -31,7 +34,9 @@ fn speech_wav() -> PathBuf {
 }
 
 fn cli_fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// The directory holding libdfd_backend_cpu.so, which `cargo test` builds
@@ -54,7 +59,9 @@ fn plugin_dir() -> PathBuf {
 
 /// A fresh scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dfd-cli-tests").join(name);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("dfd-cli-tests")
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -76,7 +83,13 @@ where
 
 /// `dfd scan --model tiny-mel --plugin-dir … <extra> <files>`.
 fn scan(extra: &[&str], files: &[&Path]) -> Output {
-    let mut args: Vec<OsString> = vec!["scan".into(), "--model".into(), model().into(), "--plugin-dir".into(), plugin_dir().into()];
+    let mut args: Vec<OsString> = vec![
+        "scan".into(),
+        "--model".into(),
+        model().into(),
+        "--plugin-dir".into(),
+        plugin_dir().into(),
+    ];
     args.extend(extra.iter().map(OsString::from));
     args.extend(files.iter().map(|f| f.as_os_str().to_owned()));
     dfd(args)
@@ -87,7 +100,10 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn json_lines(out: &Output) -> Vec<Value> {
-    text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
 }
 
 fn assert_exit(out: &Output, code: i32) {
@@ -119,7 +135,11 @@ fn trim_wav(src: &Path, seconds: f64, dst: &Path) {
     let (fmt, data) = (fmt.unwrap(), data.unwrap());
     let channels = u16::from_le_bytes([fmt[2], fmt[3]]) as usize;
     let rate = u32::from_le_bytes(fmt[4..8].try_into().unwrap());
-    assert_eq!(u16::from_le_bytes([fmt[14], fmt[15]]), 16, "16-bit PCM expected");
+    assert_eq!(
+        u16::from_le_bytes([fmt[14], fmt[15]]),
+        16,
+        "16-bit PCM expected"
+    );
     let keep = ((seconds * f64::from(rate)) as usize * channels * 2).min(data.len());
     let mut out = Vec::new();
     out.extend_from_slice(b"RIFF");
@@ -134,12 +154,16 @@ fn trim_wav(src: &Path, seconds: f64, dst: &Path) {
 }
 
 fn manifest_threshold() -> f64 {
-    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(model().join("manifest.json")).unwrap()).unwrap();
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(model().join("manifest.json")).unwrap())
+            .unwrap();
     manifest["threshold"].as_f64().unwrap()
 }
 
 fn p(v: &Value) -> f64 {
-    v["p_fake"].as_f64().unwrap_or_else(|| panic!("no p_fake in {v}"))
+    v["p_fake"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no p_fake in {v}"))
 }
 
 #[test]
@@ -157,9 +181,17 @@ fn every_format_scores_like_the_wav() {
     let reference = &lines[0];
     assert!(reference["windows"].as_u64().unwrap() >= 2, "{reference}");
     for line in &lines {
-        eprintln!("{}: p_fake {:.4}, {} windows", line["file"], p(line), line["windows"]);
+        eprintln!(
+            "{}: p_fake {:.4}, {} windows",
+            line["file"],
+            p(line),
+            line["windows"]
+        );
         assert_ne!(line["verdict"], "unknown", "{line}");
-        assert!((line["seconds"].as_f64().unwrap() - 2.0).abs() < 0.06, "length: {line}");
+        assert!(
+            (line["seconds"].as_f64().unwrap() - 2.0).abs() < 0.06,
+            "length: {line}"
+        );
         assert!(
             (p(line) - p(reference)).abs() <= FORMAT_TOLERANCE,
             "{}: p_fake {} vs the WAV's {}",
@@ -178,7 +210,10 @@ fn native_rate_and_resampled_wavs_agree() {
     let out = scan(&["--json"], &[&speech_wav(), &native]);
     assert_exit(&out, 0);
     let lines = json_lines(&out);
-    assert!((p(&lines[0]) - p(&lines[1])).abs() <= FORMAT_TOLERANCE, "{lines:?}");
+    assert!(
+        (p(&lines[0]) - p(&lines[1])).abs() <= FORMAT_TOLERANCE,
+        "{lines:?}"
+    );
 }
 
 #[test]
@@ -207,12 +242,22 @@ fn json_output_is_complete_and_consistent() {
     assert_eq!(v["file"], speech_wav().to_str().unwrap());
     assert_eq!(v["model"], "tiny-mel");
     assert_eq!(v["backend"], "cpu");
-    assert!(["fp32", "fp16", "int8"].contains(&v["precision"].as_str().unwrap()), "{v}");
+    assert!(
+        ["fp32", "fp16", "int8"].contains(&v["precision"].as_str().unwrap()),
+        "{v}"
+    );
 
     let threshold = manifest_threshold();
     let pf = p(v);
     assert!((0.0..=1.0).contains(&pf));
-    assert_eq!(v["verdict"], if pf >= threshold { "synthetic" } else { "bonafide" });
+    assert_eq!(
+        v["verdict"],
+        if pf >= threshold {
+            "synthetic"
+        } else {
+            "bonafide"
+        }
+    );
 
     let seconds = v["seconds"].as_f64().unwrap();
     assert!((seconds - 3.88).abs() < 0.01, "{v}");
@@ -222,13 +267,23 @@ fn json_output_is_complete_and_consistent() {
     // The timeline: every scored window, in order, one hop (0.5 s) apart.
     let timeline = v["timeline"].as_array().unwrap();
     assert_eq!(timeline.len() as u64, v["windows"].as_u64().unwrap());
-    assert!(timeline.len() >= 5, "3.88 s of speech in 1 s windows every 0.5 s: {v}");
+    assert!(
+        timeline.len() >= 5,
+        "3.88 s of speech in 1 s windows every 0.5 s: {v}"
+    );
     let mut prev_start = -1.0;
     let mut logits = 0.0;
     let mut synthetic = 0;
     for w in timeline {
-        let (start, end, wp) = (w["start"].as_f64().unwrap(), w["end"].as_f64().unwrap(), p(w));
-        assert!(start > prev_start && end > start && end <= seconds + 1e-6, "window {w} in {v}");
+        let (start, end, wp) = (
+            w["start"].as_f64().unwrap(),
+            w["end"].as_f64().unwrap(),
+            p(w),
+        );
+        assert!(
+            start > prev_start && end > start && end <= seconds + 1e-6,
+            "window {w} in {v}"
+        );
         if prev_start >= 0.0 {
             assert!((start - prev_start - 0.5).abs() < 1e-9, "hop of 0.5 s: {w}");
         }
@@ -239,7 +294,10 @@ fn json_output_is_complete_and_consistent() {
     }
     // p_fake is the sigmoid of the mean window logit (libdfd's aggregate).
     let mean = logits / timeline.len() as f64;
-    assert!((1.0 / (1.0 + (-mean).exp()) - pf).abs() < 1e-4, "aggregate of the timeline vs p_fake {pf}");
+    assert!(
+        (1.0 / (1.0 + (-mean).exp()) - pf).abs() < 1e-4,
+        "aggregate of the timeline vs p_fake {pf}"
+    );
     let syn_share = v["synthetic_share"].as_f64().unwrap();
     assert!((syn_share - synthetic as f64 / timeline.len() as f64).abs() < 1e-9);
     assert!((syn_share + v["bonafide_share"].as_f64().unwrap() - 1.0).abs() < 1e-9);
@@ -248,17 +306,44 @@ fn json_output_is_complete_and_consistent() {
     let human = scan(&[], &[&speech_wav()]);
     assert_exit(&human, 0);
     let line = text(&human.stdout);
-    let verdict = if pf >= threshold { "synthetic" } else { "bona fide" };
-    assert!(line.starts_with(&format!("{}: p_fake {pf:.3} {verdict} | ", speech_wav().display())), "{line}");
-    assert!(line.contains(&format!("{} windows: ", timeline.len())), "{line}");
-    assert!(line.contains(&format!("speech {speech:.1} s / {seconds:.1} s")), "{line}");
+    let verdict = if pf >= threshold {
+        "synthetic"
+    } else {
+        "bona fide"
+    };
+    assert!(
+        line.starts_with(&format!(
+            "{}: p_fake {pf:.3} {verdict} | ",
+            speech_wav().display()
+        )),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("{} windows: ", timeline.len())),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("speech {speech:.1} s / {seconds:.1} s")),
+        "{line}"
+    );
 }
 
 #[test]
 fn each_precision_variant_loads_and_scores() {
     let mut scores = Vec::new();
     for precision in ["fp32", "fp16", "int8"] {
-        let out = scan(&["--json", "--precision", precision, "--backend", "cpu", "--threads", "1"], &[&speech_wav()]);
+        let out = scan(
+            &[
+                "--json",
+                "--precision",
+                precision,
+                "--backend",
+                "cpu",
+                "--threads",
+                "1",
+            ],
+            &[&speech_wav()],
+        );
         assert_exit(&out, 0);
         let v = &json_lines(&out)[0];
         assert_eq!(v["precision"], precision);
@@ -280,12 +365,19 @@ fn too_short_clip_is_unknown_not_an_error() {
     let v = &json_lines(&out)[0];
     assert_eq!(v["verdict"], "unknown");
     assert_eq!(v["windows"], 0);
-    assert!(v["p_fake"].is_null() && v["synthetic_share"].is_null() && v["bonafide_share"].is_null(), "{v}");
+    assert!(
+        v["p_fake"].is_null() && v["synthetic_share"].is_null() && v["bonafide_share"].is_null(),
+        "{v}"
+    );
     assert_eq!(v["timeline"].as_array().unwrap().len(), 0);
 
     let out = scan(&[], &[&wav]);
     assert_exit(&out, 0);
-    assert!(text(&out.stdout).contains("unknown"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("unknown"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 /// Deterministic bytes that are no audio format (xorshift).
@@ -306,7 +398,11 @@ fn directory_scan_reports_a_corrupt_file_and_scans_the_rest() {
     let dir = scratch("dir");
     std::fs::create_dir_all(dir.join("sub")).unwrap();
     std::fs::copy(speech_wav(), dir.join("a.wav")).unwrap();
-    std::fs::copy(cli_fixture("speech_44k1_stereo.flac"), dir.join("sub/b.FLAC")).unwrap();
+    std::fs::copy(
+        cli_fixture("speech_44k1_stereo.flac"),
+        dir.join("sub/b.FLAC"),
+    )
+    .unwrap();
     std::fs::copy(cli_fixture("speech_44k1_stereo.ogg"), dir.join("sub/c.oga")).unwrap();
     std::fs::write(dir.join("bad.wav"), garbage(50_000)).unwrap();
     std::fs::write(dir.join("notes.txt"), "not audio").unwrap();
@@ -316,10 +412,24 @@ fn directory_scan_reports_a_corrupt_file_and_scans_the_rest() {
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
     let bad = dir.join("bad.wav");
-    assert!(stderr.contains(&format!("dfd: {}: ", bad.display())), "{stderr}");
-    let scanned: Vec<&str> = stdout.lines().map(|l| l.split(": p_fake").next().unwrap()).collect();
-    let want: Vec<PathBuf> = vec![dir.join("a.wav"), dir.join("sub/b.FLAC"), dir.join("sub/c.oga")];
-    assert_eq!(scanned, want.iter().map(|p| p.to_str().unwrap()).collect::<Vec<_>>(), "{stdout}");
+    assert!(
+        stderr.contains(&format!("dfd: {}: ", bad.display())),
+        "{stderr}"
+    );
+    let scanned: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split(": p_fake").next().unwrap())
+        .collect();
+    let want: Vec<PathBuf> = vec![
+        dir.join("a.wav"),
+        dir.join("sub/b.FLAC"),
+        dir.join("sub/c.oga"),
+    ];
+    assert_eq!(
+        scanned,
+        want.iter().map(|p| p.to_str().unwrap()).collect::<Vec<_>>(),
+        "{stdout}"
+    );
     // No progress bar when stderr is not a terminal: only the one error line.
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 
@@ -327,8 +437,21 @@ fn directory_scan_reports_a_corrupt_file_and_scans_the_rest() {
     assert_exit(&out, 1);
     let lines = json_lines(&out);
     let files: Vec<&str> = lines.iter().map(|l| l["file"].as_str().unwrap()).collect();
-    assert_eq!(files, [dir.join("a.wav"), bad.clone(), dir.join("sub/b.FLAC"), dir.join("sub/c.oga")].map(|p| p.to_str().unwrap().to_owned()));
-    assert!(lines[1]["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", lines[1]);
+    assert_eq!(
+        files,
+        [
+            dir.join("a.wav"),
+            bad.clone(),
+            dir.join("sub/b.FLAC"),
+            dir.join("sub/c.oga")
+        ]
+        .map(|p| p.to_str().unwrap().to_owned())
+    );
+    assert!(
+        lines[1]["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{}",
+        lines[1]
+    );
     assert!(lines[1].get("p_fake").is_none());
     assert!(lines[0].get("error").is_none() && lines[0]["p_fake"].is_number());
 }
@@ -352,8 +475,14 @@ fn missing_and_empty_inputs_fail_but_the_rest_is_scanned() {
     let out = scan(&[], &[&missing, &speech_wav(), &empty]);
     assert_exit(&out, 1);
     let stderr = text(&out.stderr);
-    assert!(stderr.contains(&format!("dfd: {}: ", missing.display())), "{stderr}");
-    assert!(stderr.contains(&format!("dfd: {}: no audio files", empty.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("dfd: {}: ", missing.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("dfd: {}: no audio files", empty.display())),
+        "{stderr}"
+    );
     assert_eq!(text(&out.stdout).lines().count(), 1);
 }
 
@@ -362,7 +491,10 @@ fn no_model_is_a_usage_error() {
     let out = dfd([OsStr::new("scan"), speech_wav().as_os_str()]);
     assert_exit(&out, 2);
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("--model") && stderr.contains("DFD_MODEL"), "{stderr}");
+    assert!(
+        stderr.contains("--model") && stderr.contains("DFD_MODEL"),
+        "{stderr}"
+    );
     assert!(out.stdout.is_empty());
 }
 
@@ -392,7 +524,11 @@ fn a_model_that_does_not_load_is_a_usage_error() {
         speech_wav().as_os_str(),
     ]);
     assert_exit(&out, 2);
-    assert!(text(&out.stderr).contains("cannot load model"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot load model"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = dfd([
         OsStr::new("scan"),
@@ -415,14 +551,24 @@ fn bad_arguments_are_usage_errors() {
 #[test]
 fn backends_lists_cpu_as_available() {
     let plugins = plugin_dir();
-    let out = dfd([OsStr::new("backends"), OsStr::new("--plugin-dir"), plugins.as_os_str()]);
+    let out = dfd([
+        OsStr::new("backends"),
+        OsStr::new("--plugin-dir"),
+        plugins.as_os_str(),
+    ]);
     assert_exit(&out, 0);
     let stdout = text(&out.stdout);
-    let cpu = stdout.lines().find(|l| l.starts_with("cpu ")).unwrap_or_else(|| panic!("{stdout}"));
+    let cpu = stdout
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .unwrap_or_else(|| panic!("{stdout}"));
     let fields: Vec<&str> = cpu.split_whitespace().collect();
     assert_eq!(fields[1], "available", "{stdout}");
     assert!(cpu.contains("libdfd_backend_cpu.so"), "{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with("cuda ")), "the known backends are always listed: {stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("cuda ")),
+        "the known backends are always listed: {stdout}"
+    );
 }
 
 #[test]
@@ -430,11 +576,21 @@ fn help_and_version() {
     let out = dfd(["--help"]);
     assert_exit(&out, 0);
     let help = text(&out.stdout);
-    assert!(help.contains("scan") && help.contains("backends") && help.contains("Exit status"), "{help}");
+    assert!(
+        help.contains("scan") && help.contains("backends") && help.contains("Exit status"),
+        "{help}"
+    );
     let out = dfd(["scan", "--help"]);
     assert_exit(&out, 0);
     let help = text(&out.stdout);
-    for word in ["--model", "--json", "--precision", "--plugin-dir", "DFD_MODEL", "FLAC"] {
+    for word in [
+        "--model",
+        "--json",
+        "--precision",
+        "--plugin-dir",
+        "DFD_MODEL",
+        "FLAC",
+    ] {
         assert!(help.contains(word), "{word} not in\n{help}");
     }
     let out = dfd(["--version"]);
