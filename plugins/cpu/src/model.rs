@@ -11,7 +11,7 @@
 //!    as single-item calls: see [`SYMBOLIC_CHUNK`] for why), or the graph's
 //!    fixed batch (usually 1; items then run in chunks of that size, the last
 //!    one zero-padded). Any disagreement with the host's `input_shape` or
-//!    `output_len` is `InvalidModel` ("model input is [1,40,101] but the
+//!    `output_len` is `ShapeMismatch` ("model input is [1,40,101] but the
 //!    manifest says [1,40,100]");
 //! 4. typing, `into_optimized`, plan (`UnsupportedOp` naming the operator
 //!    and node when tract cannot translate one; `InvalidModel`, still naming

@@ -63,7 +63,7 @@ fn real_onnx_op_tract_lacks_is_named() {
 #[test]
 fn manifest_shape_disagreeing_with_graph() {
     let f = fails("wrong-shape.onnx", &[1, 40, 100], 1);
-    assert_eq!(f.status, BackendStatus::InvalidModel);
+    assert_eq!(f.status, BackendStatus::ShapeMismatch);
     assert!(
         f.message
             .contains("model input is [1,40,101] but the manifest says [1,40,100]"),
@@ -72,11 +72,11 @@ fn manifest_shape_disagreeing_with_graph() {
     );
     // Wrong rank.
     let f = fails("tiny-mel/model.fp32.onnx", &[40, 101], 1);
-    assert_eq!(f.status, BackendStatus::InvalidModel);
+    assert_eq!(f.status, BackendStatus::ShapeMismatch);
     assert!(f.message.contains("[40,101]"), "{}", f.message);
     // Fixed-batch graphs are checked the same way.
     let f = fails("fixed-batch.onnx", &[1, 40, 99], 1);
-    assert_eq!(f.status, BackendStatus::InvalidModel);
+    assert_eq!(f.status, BackendStatus::ShapeMismatch);
     assert!(
         f.message.contains("[1,40,101]") && f.message.contains("[1,40,99]"),
         "{}",
@@ -87,14 +87,14 @@ fn manifest_shape_disagreeing_with_graph() {
 #[test]
 fn output_len_disagreeing_with_graph() {
     let f = fails("tiny-mel/model.fp32.onnx", MEL, 2);
-    assert_eq!(f.status, BackendStatus::InvalidModel);
+    assert_eq!(f.status, BackendStatus::ShapeMismatch);
     assert!(
         f.message.contains("model output is") && f.message.contains("says 2"),
         "{}",
         f.message
     );
     let f = fails("tiny-raw.onnx", &[16000], 1);
-    assert_eq!(f.status, BackendStatus::InvalidModel);
+    assert_eq!(f.status, BackendStatus::ShapeMismatch);
     assert!(f.message.contains("2 value(s) per item"), "{}", f.message);
 }
 
