@@ -9,7 +9,9 @@ pub fn root() -> &'static Path {
 
 /// The model benched: `DFD_BENCH_MODEL` or the tiny test package.
 pub fn model_path() -> PathBuf {
-    std::env::var_os("DFD_BENCH_MODEL").map(PathBuf::from).unwrap_or_else(|| root().join("tests/fixtures/models/tiny-mel"))
+    std::env::var_os("DFD_BENCH_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("tests/fixtures/models/tiny-mel"))
 }
 
 /// Directory with libdfd_backend_cpu.so next to the bench binary's target dir.
@@ -23,12 +25,20 @@ pub fn plugin_dir() -> PathBuf {
 }
 
 pub fn load(precision: &str) -> dfd::Model {
-    let opts = dfd::ModelOptions { backend: "cpu".into(), precision: precision.into(), threads: 1, plugin_dir: Some(plugin_dir()) };
+    let opts = dfd::ModelOptions {
+        backend: "cpu".into(),
+        precision: precision.into(),
+        threads: 1,
+        plugin_dir: Some(plugin_dir()),
+    };
     dfd::Model::load(model_path(), &opts).unwrap()
 }
 
 /// 16 kHz real speech from the fixtures (16-bit PCM WAV, 44-byte header).
 pub fn speech() -> Vec<f32> {
     let bytes = std::fs::read(root().join("tests/fixtures/audio/speech_16k.wav")).unwrap();
-    bytes[44..].chunks_exact(2).map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) / 32768.0).collect()
+    bytes[44..]
+        .chunks_exact(2)
+        .map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) / 32768.0)
+        .collect()
 }

@@ -44,7 +44,16 @@ fn inference(c: &mut Criterion) {
             let mut logits = vec![0.0; batch];
             g.throughput(Throughput::Elements(batch as u64));
             g.bench_function(format!("{precision}/batch{batch}"), |b| {
-                b.iter(|| model.infer(std::hint::black_box(&feats), batch, &mut scratch, &mut logits).unwrap())
+                b.iter(|| {
+                    model
+                        .infer(
+                            std::hint::black_box(&feats),
+                            batch,
+                            &mut scratch,
+                            &mut logits,
+                        )
+                        .unwrap()
+                })
             });
         }
     }

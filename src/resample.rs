@@ -5,7 +5,10 @@
 //! so that output sample `n` lines up with input time `n / out_rate`.
 
 use rubato::audioadapter_buffers::direct::SequentialSlice;
-use rubato::{Async, FixedAsync, FixedSync, Fft, Resampler, SincInterpolationParameters, SincInterpolationType, WindowFunction};
+use rubato::{
+    Async, Fft, FixedAsync, FixedSync, Resampler, SincInterpolationParameters,
+    SincInterpolationType, WindowFunction,
+};
 
 use crate::error::{Error, Result, Status};
 
@@ -28,7 +31,8 @@ impl StreamResampler {
     pub fn new(in_rate: u32, out_rate: u32) -> Result<StreamResampler> {
         let (i, o) = (in_rate as usize, out_rate as usize);
         let block = i / gcd(i, o);
-        let made: std::result::Result<Box<dyn Resampler<f32> + Send>, _> = if block <= MAX_FFT_BLOCK {
+        let made: std::result::Result<Box<dyn Resampler<f32> + Send>, _> = if block <= MAX_FFT_BLOCK
+        {
             Fft::<f32>::new(i, o, CHUNK.max(block), 1, FixedSync::Input).map(|r| Box::new(r) as _)
         } else {
             let params = SincInterpolationParameters {
@@ -38,16 +42,38 @@ impl StreamResampler {
                 interpolation: SincInterpolationType::Cubic,
                 window: WindowFunction::BlackmanHarris2,
             };
-            Async::<f32>::new_sinc(o as f64 / i as f64, 1.0, &params, CHUNK, 1, FixedAsync::Input).map(|r| Box::new(r) as _)
+            Async::<f32>::new_sinc(
+                o as f64 / i as f64,
+                1.0,
+                &params,
+                CHUNK,
+                1,
+                FixedAsync::Input,
+            )
+            .map(|r| Box::new(r) as _)
         };
-        let inner = made.map_err(|e| Error::new(Status::SampleRate, format!("cannot resample {in_rate} Hz to {out_rate} Hz: {e}")))?;
+        let inner = made.map_err(|e| {
+            Error::new(
+                Status::SampleRate,
+                format!("cannot resample {in_rate} Hz to {out_rate} Hz: {e}"),
+            )
+        })?;
         let out = vec![0.0; inner.output_frames_max()];
         let to_trim = inner.output_delay();
-        Ok(StreamResampler { pending: Vec::with_capacity(inner.input_frames_max()), out, to_trim, inner })
+        Ok(StreamResampler {
+            pending: Vec::with_capacity(inner.input_frames_max()),
+            out,
+            to_trim,
+            inner,
+        })
     }
 
     /// Resamples `input`, handing each block of output to `sink` in order.
-    pub fn process(&mut self, mut input: &[f32], sink: &mut impl FnMut(&[f32]) -> Result<()>) -> Result<()> {
+    pub fn process(
+        &mut self,
+        mut input: &[f32],
+        sink: &mut impl FnMut(&[f32]) -> Result<()>,
+    ) -> Result<()> {
         while !input.is_empty() {
             let need = self.inner.input_frames_next();
             let take = (need - self.pending.len()).min(input.len());
@@ -59,8 +85,12 @@ impl StreamResampler {
             let produced = {
                 let src = SequentialSlice::new(&self.pending[..], 1, need).map_err(internal)?;
                 let frames = self.out.len();
-                let mut dst = SequentialSlice::new_mut(&mut self.out[..], 1, frames).map_err(internal)?;
-                let (_, produced) = self.inner.process_into_buffer(&src, &mut dst, None).map_err(internal)?;
+                let mut dst =
+                    SequentialSlice::new_mut(&mut self.out[..], 1, frames).map_err(internal)?;
+                let (_, produced) = self
+                    .inner
+                    .process_into_buffer(&src, &mut dst, None)
+                    .map_err(internal)?;
                 produced
             };
             self.pending.clear();
@@ -97,7 +127,9 @@ mod tests {
     use super::*;
 
     fn sine(rate: u32, freq: f32, n: usize) -> Vec<f32> {
-        (0..n).map(|i| (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin() * 0.5).collect()
+        (0..n)
+            .map(|i| (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin() * 0.5)
+            .collect()
     }
 
     /// Resamples in irregular chunk sizes and checks the output is the same
@@ -120,10 +152,20 @@ mod tests {
         }
         let expected = sine(out_rate, 440.0, out.len() + 2);
         // Everything but the last, not yet flushed chunk comes out.
-        assert!(out.len() + 2 * 1024 * out_rate as usize / in_rate as usize >= out_rate as usize, "{} samples", out.len());
+        assert!(
+            out.len() + 2 * 1024 * out_rate as usize / in_rate as usize >= out_rate as usize,
+            "{} samples",
+            out.len()
+        );
         // Aligned to within one output sample (the sinc resampler's delay is
         // fractional and rounded).
-        let err_at = |lag: usize| out.iter().zip(&expected[lag..]).skip(100).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let err_at = |lag: usize| {
+            out.iter()
+                .zip(&expected[lag..])
+                .skip(100)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max)
+        };
         let err = err_at(0).min(err_at(1));
         assert!(err < 0.02, "{in_rate}->{out_rate}: max error {err}");
     }

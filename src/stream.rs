@@ -101,13 +101,23 @@ fn sigmoid(x: f64) -> f64 {
 impl Stream {
     pub fn new(model: &Model, sample_rate: u32, channels: u32) -> Result<Stream> {
         if sample_rate == 0 || sample_rate > MAX_SAMPLE_RATE {
-            bail!(SampleRate, "sample rate {sample_rate} Hz is out of range (1..={MAX_SAMPLE_RATE})");
+            bail!(
+                SampleRate,
+                "sample rate {sample_rate} Hz is out of range (1..={MAX_SAMPLE_RATE})"
+            );
         }
         if channels == 0 || channels > MAX_CHANNELS {
-            bail!(Channels, "{channels} channels is out of range (1..={MAX_CHANNELS})");
+            bail!(
+                Channels,
+                "{channels} channels is out of range (1..={MAX_CHANNELS})"
+            );
         }
         let m = model.manifest();
-        let resampler = if sample_rate == m.sample_rate { None } else { Some(StreamResampler::new(sample_rate, m.sample_rate)?) };
+        let resampler = if sample_rate == m.sample_rate {
+            None
+        } else {
+            Some(StreamResampler::new(sample_rate, m.sample_rate)?)
+        };
         let frontend = model.frontend().clone();
         let feat_len = frontend.output_len();
         Ok(Stream {
@@ -181,13 +191,20 @@ impl Stream {
 
     fn check_push(&self, samples: usize) -> Result<()> {
         if self.flushed {
-            bail!(InvalidArg, "the stream was flushed (ended); reset it to start a new one");
+            bail!(
+                InvalidArg,
+                "the stream was flushed (ended); reset it to start a new one"
+            );
         }
         if samples == 0 {
             bail!(EmptyPush, "push of zero frames");
         }
         if samples % self.channels != 0 {
-            bail!(InvalidArg, "{samples} samples is not a whole number of {}-channel frames", self.channels);
+            bail!(
+                InvalidArg,
+                "{samples} samples is not a whole number of {}-channel frames",
+                self.channels
+            );
         }
         Ok(())
     }
@@ -240,7 +257,8 @@ impl Stream {
         }
         let n = self.frontend.output_len();
         let slot = self.pending.len();
-        self.frontend.compute(w, &mut self.feats[slot * n..(slot + 1) * n]);
+        self.frontend
+            .compute(w, &mut self.feats[slot * n..(slot + 1) * n]);
         self.pending.push(self.buf_start);
         if self.pending.len() == MAX_BATCH {
             self.run_batch()?;
@@ -254,10 +272,18 @@ impl Stream {
             return Ok(());
         }
         let n = self.frontend.output_len();
-        let result = self.model.infer(&self.feats[..batch * n], batch, &mut self.net_out, &mut self.logits[..batch]);
+        let result = self.model.infer(
+            &self.feats[..batch * n],
+            batch,
+            &mut self.net_out,
+            &mut self.logits[..batch],
+        );
         if let Err(e) = result {
             self.pending.clear();
-            return Err(Error::new(e.status, format!("{} ({batch} windows lost)", e.message)));
+            return Err(Error::new(
+                e.status,
+                format!("{} ({batch} windows lost)", e.message),
+            ));
         }
         let rate = f64::from(self.model.manifest().sample_rate);
         let data_end = self.buf_start + self.buf.len() as u64;
@@ -276,7 +302,11 @@ impl Stream {
                 self.queue.pop_front();
                 self.dropped += 1;
             }
-            self.queue.push_back(WindowScore { start: start as f64 / rate, end: end as f64 / rate, p_fake: sigmoid(f64::from(z)) as f32 });
+            self.queue.push_back(WindowScore {
+                start: start as f64 / rate,
+                end: end as f64 / rate,
+                p_fake: sigmoid(f64::from(z)) as f32,
+            });
         }
         self.pending.clear();
         Ok(())
@@ -324,7 +354,11 @@ impl Stream {
             (0.0, 0.0, Verdict::Unknown)
         } else {
             let p = sigmoid(self.sum_logit / self.windows as f64) as f32;
-            let v = if p >= m.threshold { Verdict::Synthetic } else { Verdict::Bonafide };
+            let v = if p >= m.threshold {
+                Verdict::Synthetic
+            } else {
+                Verdict::Bonafide
+            };
             (p, sigmoid(f64::from(self.last_logit)) as f32, v)
         };
         Score {

@@ -22,7 +22,15 @@ fn lib_dir(tmp: &Path) -> PathBuf {
 fn cc(tmp: &Path, out: &str, sources: &[PathBuf], extra: &[&str]) -> PathBuf {
     let exe = tmp.join(out);
     let status = Command::new("cc")
-        .args(["-std=c11", "-D_DEFAULT_SOURCE", "-Wall", "-Wextra", "-Werror", "-O1", "-g"])
+        .args([
+            "-std=c11",
+            "-D_DEFAULT_SOURCE",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-O1",
+            "-g",
+        ])
         .arg("-I")
         .arg(root().join("include"))
         .args(sources)
@@ -36,11 +44,20 @@ fn cc(tmp: &Path, out: &str, sources: &[PathBuf], extra: &[&str]) -> PathBuf {
 }
 
 fn link_args(lib: &Path) -> Vec<String> {
-    vec![format!("-L{}", lib.display()), "-ldfd".into(), format!("-Wl,-rpath,{}", lib.display()), "-lm".into()]
+    vec![
+        format!("-L{}", lib.display()),
+        "-ldfd".into(),
+        format!("-Wl,-rpath,{}", lib.display()),
+        "-lm".into(),
+    ]
 }
 
 fn valgrind() -> Option<PathBuf> {
-    let found = Command::new("valgrind").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    let found = Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     found.then(|| PathBuf::from("valgrind"))
 }
 
@@ -49,14 +66,34 @@ fn run(exe: &Path, args: &[&Path]) -> String {
     let mut cmd = match valgrind() {
         Some(v) => {
             let mut c = Command::new(v);
-            c.args(["--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite", "-q"]).arg(exe);
+            c.args([
+                "--error-exitcode=99",
+                "--leak-check=full",
+                "--errors-for-leak-kinds=definite",
+                "--show-leak-kinds=definite",
+                "-q",
+            ])
+            .arg(exe);
             c
         }
         None => Command::new(exe),
     };
-    let out = cmd.args(args).env_remove("DFD_PLUGIN_PATH").output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{} failed ({}):\n{text}", exe.display(), out.status);
+    let out = cmd
+        .args(args)
+        .env_remove("DFD_PLUGIN_PATH")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{} failed ({}):\n{text}",
+        exe.display(),
+        out.status
+    );
     text
 }
 
@@ -64,12 +101,30 @@ fn run(exe: &Path, args: &[&Path]) -> String {
 fn c_api_contract_from_c() {
     let tmp = tempfile::tempdir().unwrap();
     let lib = lib_dir(tmp.path());
-    let exe = cc(tmp.path(), "api_test", &[root().join("tests/c/api_test.c")], &link_args(&lib).iter().map(String::as_str).collect::<Vec<_>>());
+    let exe = cc(
+        tmp.path(),
+        "api_test",
+        &[root().join("tests/c/api_test.c")],
+        &link_args(&lib)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
     // Bad plugins: a shared library that is not a plugin, and one with a future ABI.
     let bad = tmp.path().join("bad-plugins");
     std::fs::create_dir_all(&bad).unwrap();
-    cc(&bad, "libdfd_backend_notaplugin.so", &[root().join("tests/c/not_a_plugin.c")], &["-shared", "-fPIC"]);
-    cc(&bad, "libdfd_backend_future.so", &[root().join("tests/c/bad_abi_plugin.c")], &["-shared", "-fPIC"]);
+    cc(
+        &bad,
+        "libdfd_backend_notaplugin.so",
+        &[root().join("tests/c/not_a_plugin.c")],
+        &["-shared", "-fPIC"],
+    );
+    cc(
+        &bad,
+        "libdfd_backend_future.so",
+        &[root().join("tests/c/bad_abi_plugin.c")],
+        &["-shared", "-fPIC"],
+    );
     let text = run(&exe, &[&root().join("tests/fixtures"), &plugin_dir(), &bad]);
     assert!(text.contains("all checks passed"), "{text}");
 }
@@ -78,10 +133,28 @@ fn c_api_contract_from_c() {
 fn c_example_streams_a_wav_file() {
     let tmp = tempfile::tempdir().unwrap();
     let lib = lib_dir(tmp.path());
-    let exe = cc(tmp.path(), "stream_wav", &[root().join("examples/c/stream_wav.c")], &link_args(&lib).iter().map(String::as_str).collect::<Vec<_>>());
-    let text = run(&exe, &[&fixture("models/tiny-mel"), &fixture("audio/speech_22k05.wav"), &plugin_dir()]);
+    let exe = cc(
+        tmp.path(),
+        "stream_wav",
+        &[root().join("examples/c/stream_wav.c")],
+        &link_args(&lib)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let text = run(
+        &exe,
+        &[
+            &fixture("models/tiny-mel"),
+            &fixture("audio/speech_22k05.wav"),
+            &plugin_dir(),
+        ],
+    );
     assert!(text.contains("model tiny-mel on cpu"), "{text}");
     assert!(text.contains("3.00 s  p_fake"), "{text}");
     let last = text.lines().last().unwrap();
-    assert!(last.starts_with("final: p_fake") && last.contains("windows 6"), "{text}");
+    assert!(
+        last.starts_with("final: p_fake") && last.contains("windows 6"),
+        "{text}"
+    );
 }

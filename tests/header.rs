@@ -21,14 +21,22 @@ fn header_is_up_to_date() {
         std::fs::write(&path, &generated).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(committed == generated, "include/dfd.h is stale: run `DFD_BLESS=1 cargo test --test header` and commit it");
+    assert!(
+        committed == generated,
+        "include/dfd.h is stale: run `DFD_BLESS=1 cargo test --test header` and commit it"
+    );
 }
 
 #[test]
 fn header_version_macros_match_the_crate() {
-    let header = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/dfd.h")).unwrap();
+    let header =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/dfd.h"))
+            .unwrap();
     let version = env!("CARGO_PKG_VERSION");
-    assert!(header.contains(&format!("#define DFD_VERSION_STRING \"{version}\"")), "update after_includes in cbindgen.toml");
+    assert!(
+        header.contains(&format!("#define DFD_VERSION_STRING \"{version}\"")),
+        "update after_includes in cbindgen.toml"
+    );
     for (name, part) in ["MAJOR", "MINOR", "PATCH"].iter().zip(version.split('.')) {
         assert!(header.contains(&format!("#define DFD_VERSION_{name} {part}\n")));
     }

@@ -13,9 +13,24 @@ use common::*;
 #[test]
 fn static_library_with_builtin_cpu_backend_runs_without_plugins() {
     let target = target_dir().parent().unwrap().join("static-build");
-    let profile = if target_dir().ends_with("release") { "release" } else { "debug" };
+    let profile = if target_dir().ends_with("release") {
+        "release"
+    } else {
+        "debug"
+    };
     let mut build = Command::new(env!("CARGO"));
-    build.args(["build", "-p", "dfd", "--lib", "--features", "builtin-cpu", "--target-dir"]).arg(&target).current_dir(root());
+    build
+        .args([
+            "build",
+            "-p",
+            "dfd",
+            "--lib",
+            "--features",
+            "builtin-cpu",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .current_dir(root());
     if profile == "release" {
         build.arg("--release");
     }
@@ -42,7 +57,8 @@ fn static_library_with_builtin_cpu_backend_runs_without_plugins() {
         .env_remove("DFD_PLUGIN_PATH")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("on cpu"), "{text}");
 
@@ -52,5 +68,8 @@ fn static_library_with_builtin_cpu_backend_runs_without_plugins() {
     s.push(&speech()).unwrap();
     s.flush().unwrap();
     let expected = format!("final: p_fake {:.3}", s.score().p_fake);
-    assert!(text.contains(&expected), "static build printed\n{text}\nplugin build gives {expected}");
+    assert!(
+        text.contains(&expected),
+        "static build printed\n{text}\nplugin build gives {expected}"
+    );
 }

@@ -7,12 +7,21 @@ use common::*;
 use dfd::{Model, ModelOptions, Status, Stream, Verdict};
 
 fn tiny_mel(precision: &str) -> Model {
-    let opts = ModelOptions { precision: precision.into(), ..cpu_options() };
+    let opts = ModelOptions {
+        precision: precision.into(),
+        ..cpu_options()
+    };
     Model::load(fixture("models/tiny-mel"), &opts).unwrap()
 }
 
 /// Pushes `samples` in chunks of the given sizes (cycled) and flushes.
-fn run(model: &Model, rate: u32, channels: u32, samples: &[f32], chunks: &[usize]) -> (dfd::Score, Vec<dfd::WindowScore>) {
+fn run(
+    model: &Model,
+    rate: u32,
+    channels: u32,
+    samples: &[f32],
+    chunks: &[usize],
+) -> (dfd::Score, Vec<dfd::WindowScore>) {
     let mut s = Stream::new(model, rate, channels).unwrap();
     let mut windows = Vec::new();
     let mut rest = samples;
@@ -34,7 +43,9 @@ fn loads_from_the_plugin_and_reports_it() {
     let m = tiny_mel("fp32");
     assert_eq!(m.backend_name(), "cpu");
     match m.backend_origin() {
-        dfd::backend::Origin::Plugin(p) => assert!(p.ends_with("libdfd_backend_cpu.so"), "{}", p.display()),
+        dfd::backend::Origin::Plugin(p) => {
+            assert!(p.ends_with("libdfd_backend_cpu.so"), "{}", p.display())
+        }
         other => panic!("expected the plugin, got {other:?}"),
     }
     assert_eq!(m.precision(), dfd::Precision::Fp32);
@@ -65,7 +76,11 @@ fn scores_real_speech_with_consistent_timeline() {
         assert!((w.end - w.start - 1.0).abs() < 1e-9);
     }
     assert_eq!(score.last_p_fake, windows.last().unwrap().p_fake);
-    assert!((score.speech_seconds - 3.5).abs() < 1e-9, "{}", score.speech_seconds);
+    assert!(
+        (score.speech_seconds - 3.5).abs() < 1e-9,
+        "{}",
+        score.speech_seconds
+    );
     // The stream score is the sigmoid of the mean window logit.
     let logit = |p: f32| (p as f64 / (1.0 - p as f64)).ln();
     let mean = windows.iter().map(|w| logit(w.p_fake)).sum::<f64>() / windows.len() as f64;
@@ -80,7 +95,12 @@ fn chunk_size_does_not_change_the_result() {
     for chunks in [&[1usize, 2, 3][..], &[160], &[333, 4097], &[20000]] {
         let (score, w) = run(&m, 16000, 1, &speech, chunks);
         assert_eq!(score.windows, reference.windows);
-        assert!((score.p_fake - reference.p_fake).abs() < 1e-5, "{chunks:?}: {} vs {}", score.p_fake, reference.p_fake);
+        assert!(
+            (score.p_fake - reference.p_fake).abs() < 1e-5,
+            "{chunks:?}: {} vs {}",
+            score.p_fake,
+            reference.p_fake
+        );
         for (a, b) in w.iter().zip(&ref_w) {
             assert!((a.p_fake - b.p_fake).abs() < 1e-5);
         }
@@ -100,14 +120,22 @@ fn stereo_and_resampled_input_track_the_native_stream() {
     let (rate, ch, s22) = read_wav(&fixture("audio/speech_22k05.wav"));
     let (rs, _) = run(&m, rate, ch, &s22, &[441]);
     assert_eq!(rs.windows, native.windows);
-    assert!((rs.p_fake - native.p_fake).abs() < 0.05, "22.05k {} vs 16k {}", rs.p_fake, native.p_fake);
+    assert!(
+        (rs.p_fake - native.p_fake).abs() < 0.05,
+        "22.05k {} vs 16k {}",
+        rs.p_fake,
+        native.p_fake
+    );
 }
 
 #[test]
 fn i16_push_equals_f32_push() {
     let m = tiny_mel("fp32");
     let speech = speech();
-    let ints: Vec<i16> = speech.iter().map(|&x| (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16).collect();
+    let ints: Vec<i16> = speech
+        .iter()
+        .map(|&x| (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
+        .collect();
     let mut a = Stream::new(&m, 16000, 1).unwrap();
     a.push_i16(&ints).unwrap();
     let (b, _) = run(&m, 16000, 1, &speech, &[speech.len()]);
@@ -123,7 +151,12 @@ fn precision_variants_track_fp32_on_speech() {
         let (s, w) = run(&tiny_mel(p), 16000, 1, &speech, &[8000]);
         assert_eq!(s.windows, fp32.windows);
         for (a, b) in w.iter().zip(&w32) {
-            assert!((a.p_fake - b.p_fake).abs() < tol, "{p}: {} vs {}", a.p_fake, b.p_fake);
+            assert!(
+                (a.p_fake - b.p_fake).abs() < tol,
+                "{p}: {} vs {}",
+                a.p_fake,
+                b.p_fake
+            );
         }
     }
 }
@@ -156,10 +189,16 @@ fn bad_pushes_are_rejected_and_the_stream_keeps_working() {
 fn out_of_range_rates_and_channels() {
     let m = tiny_mel("fp32");
     for rate in [0, 384_001, u32::MAX] {
-        assert_eq!(Stream::new(&m, rate, 1).err().unwrap().status, Status::SampleRate);
+        assert_eq!(
+            Stream::new(&m, rate, 1).err().unwrap().status,
+            Status::SampleRate
+        );
     }
     for ch in [0, 9] {
-        assert_eq!(Stream::new(&m, 16000, ch).err().unwrap().status, Status::Channels);
+        assert_eq!(
+            Stream::new(&m, 16000, ch).err().unwrap().status,
+            Status::Channels
+        );
     }
     for rate in [1, 8000, 44100, 44101, 384_000] {
         Stream::new(&m, rate, 8).unwrap();
@@ -219,7 +258,10 @@ fn reset_forgets_everything() {
     s.push(&speech).unwrap();
     s.reset();
     let empty = s.score();
-    assert_eq!((empty.windows, empty.seconds, empty.verdict), (0, 0.0, Verdict::Unknown));
+    assert_eq!(
+        (empty.windows, empty.seconds, empty.verdict),
+        (0, 0.0, Verdict::Unknown)
+    );
     assert!(s.next_window().is_none());
     s.push(&speech).unwrap();
     s.flush().unwrap();
@@ -238,7 +280,10 @@ fn unread_windows_are_bounded_and_counted() {
     }
     let score = s.score();
     assert!(score.windows > dfd::stream::WINDOW_QUEUE as u64);
-    assert_eq!(score.windows_dropped, score.windows - dfd::stream::WINDOW_QUEUE as u64);
+    assert_eq!(
+        score.windows_dropped,
+        score.windows - dfd::stream::WINDOW_QUEUE as u64
+    );
     let mut n = 0;
     let mut last = f64::MIN;
     while let Some(w) = s.next_window() {

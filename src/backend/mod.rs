@@ -35,7 +35,9 @@ const MSG_LEN: usize = 1024;
 fn message(buf: &[c_char]) -> String {
     // SAFETY: `buf` was zeroed before the call, so a NUL exists even if the
     // plugin wrote nothing; `write_c_str` always terminates.
-    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn status_for(code: BackendStatus) -> Status {
@@ -57,12 +59,21 @@ impl Backend {
             String::new()
         } else {
             // SAFETY: the ABI requires a static NUL-terminated name.
-            unsafe { CStr::from_ptr(table.name) }.to_string_lossy().into_owned()
+            unsafe { CStr::from_ptr(table.name) }
+                .to_string_lossy()
+                .into_owned()
         };
         if name.is_empty() {
-            return Err(Error::new(Status::PluginIncompatible, format!("{origin:?}: backend table has no name")));
+            return Err(Error::new(
+                Status::PluginIncompatible,
+                format!("{origin:?}: backend table has no name"),
+            ));
         }
-        Ok(Backend { table, name, origin })
+        Ok(Backend {
+            table,
+            name,
+            origin,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -87,7 +98,10 @@ impl Backend {
         // SAFETY: as for `probe`.
         let code = unsafe { (self.table.precision_order)(buf.as_mut_ptr(), buf.len()) };
         let mut order: Vec<Precision> = if code == 0 {
-            message(&buf).split(',').filter_map(|p| Precision::parse(p.trim())).collect()
+            message(&buf)
+                .split(',')
+                .filter_map(|p| Precision::parse(p.trim()))
+                .collect()
         } else {
             Vec::new()
         };
@@ -99,7 +113,14 @@ impl Backend {
     }
 
     /// Loads ONNX bytes on this backend.
-    pub fn create(&self, onnx: &[u8], input_shape: &[u64], output_len: usize, threads: u32, max_batch: u32) -> Result<BackendModel> {
+    pub fn create(
+        &self,
+        onnx: &[u8],
+        input_shape: &[u64],
+        output_len: usize,
+        threads: u32,
+        max_batch: u32,
+    ) -> Result<BackendModel> {
         let desc = ModelDesc {
             struct_size: std::mem::size_of::<ModelDesc>() as u32,
             threads,
@@ -116,10 +137,22 @@ impl Backend {
         let code = unsafe { (self.table.create)(&desc, &mut handle, buf.as_mut_ptr(), buf.len()) };
         let code = BackendStatus::from_raw(code);
         if code != BackendStatus::Ok || handle.is_null() {
-            let status = if code == BackendStatus::Ok { Status::Internal } else { status_for(code) };
-            return Err(Error::new(status, format!("backend {}: {}", self.name, message(&buf))));
+            let status = if code == BackendStatus::Ok {
+                Status::Internal
+            } else {
+                status_for(code)
+            };
+            return Err(Error::new(
+                status,
+                format!("backend {}: {}", self.name, message(&buf)),
+            ));
         }
-        Ok(BackendModel { table: self.table, handle, input_len: input_shape.iter().product::<u64>() as usize, output_len })
+        Ok(BackendModel {
+            table: self.table,
+            handle,
+            input_len: input_shape.iter().product::<u64>() as usize,
+            output_len,
+        })
     }
 }
 
@@ -140,12 +173,22 @@ impl BackendModel {
     /// Runs `batch` items; `input` and `output` must match the lengths given at creation.
     pub fn run(&self, input: &[f32], batch: usize, output: &mut [f32]) -> Result<()> {
         if input.len() != batch * self.input_len || output.len() != batch * self.output_len {
-            return Err(Error::new(Status::Internal, "backend run with mismatched buffer lengths"));
+            return Err(Error::new(
+                Status::Internal,
+                "backend run with mismatched buffer lengths",
+            ));
         }
         let mut buf = [0 as c_char; MSG_LEN];
         // SAFETY: lengths checked above; handle alive until drop.
         let code = unsafe {
-            (self.table.run)(self.handle, input.as_ptr(), batch, output.as_mut_ptr(), buf.as_mut_ptr(), buf.len())
+            (self.table.run)(
+                self.handle,
+                input.as_ptr(),
+                batch,
+                output.as_mut_ptr(),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
         };
         match BackendStatus::from_raw(code) {
             BackendStatus::Ok => Ok(()),

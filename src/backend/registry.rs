@@ -27,8 +27,11 @@ const KNOWN: [&str; 2] = ["cuda", "cpu"];
 static LOADED: Lazy<Mutex<HashMap<PathBuf, Arc<Backend>>>> = Lazy::new(Default::default);
 
 #[cfg(feature = "builtin-cpu")]
-static BUILTIN_CPU: Lazy<Arc<Backend>> =
-    Lazy::new(|| Arc::new(Backend::new(dfd_backend_cpu::table(), Origin::Builtin).expect("built-in table is valid")));
+static BUILTIN_CPU: Lazy<Arc<Backend>> = Lazy::new(|| {
+    Arc::new(
+        Backend::new(dfd_backend_cpu::table(), Origin::Builtin).expect("built-in table is valid"),
+    )
+});
 
 fn builtin(name: &str) -> Option<Arc<Backend>> {
     #[cfg(feature = "builtin-cpu")]
@@ -89,7 +92,11 @@ fn own_dir() -> Option<PathBuf> {
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 32 && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Loads a plugin file, checking it is a libdfd backend of our ABI version.
@@ -102,13 +109,24 @@ fn load_plugin(path: &Path) -> Result<Arc<Backend>> {
     let shown = path.display();
     // SAFETY: loading runs the library's initialisers; that is what a plugin is.
     let lib = unsafe {
-        libloading::os::unix::Library::open(Some(&key), libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL)
+        libloading::os::unix::Library::open(
+            Some(&key),
+            libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL,
+        )
     }
-    .map_err(|e| Error::new(Status::PluginIncompatible, format!("cannot load plugin {shown}: {e}")))?;
+    .map_err(|e| {
+        Error::new(
+            Status::PluginIncompatible,
+            format!("cannot load plugin {shown}: {e}"),
+        )
+    })?;
     // SAFETY: the symbol, if present, has the ABI's entry type.
     let entry: EntryFn = match unsafe { lib.get::<EntryFn>(ENTRY_SYMBOL) } {
         Ok(sym) => *sym,
-        Err(_) => bail!(PluginIncompatible, "{shown} is not a libdfd backend plugin (no dfd_backend_v1 symbol)"),
+        Err(_) => bail!(
+            PluginIncompatible,
+            "{shown} is not a libdfd backend plugin (no dfd_backend_v1 symbol)"
+        ),
     };
     // SAFETY: calling the plugin's entry point as the ABI defines it.
     let table_ptr = unsafe { entry() };
@@ -119,16 +137,31 @@ fn load_plugin(path: &Path) -> Result<Arc<Backend>> {
     // SAFETY: every ABI version starts with these two fields.
     let (version, size) = unsafe { ((*table_ptr).abi_version, (*table_ptr).table_size) };
     if version != ABI_VERSION {
-        bail!(PluginIncompatible, "{shown}: plugin ABI version {version}, this libdfd needs {ABI_VERSION}");
+        bail!(
+            PluginIncompatible,
+            "{shown}: plugin ABI version {version}, this libdfd needs {ABI_VERSION}"
+        );
     }
     if (size as usize) < std::mem::size_of::<BackendTable>() {
-        bail!(PluginIncompatible, "{shown}: plugin table is {size} bytes, expected at least {}", std::mem::size_of::<BackendTable>());
+        bail!(
+            PluginIncompatible,
+            "{shown}: plugin table is {size} bytes, expected at least {}",
+            std::mem::size_of::<BackendTable>()
+        );
     }
     // Never unload: the table and the code it points to must stay valid.
     std::mem::forget(lib);
     // SAFETY: checked version and size; the table is static in the plugin.
-    let backend = Arc::new(Backend::new(unsafe { &*table_ptr }, Origin::Plugin(key.clone()))?);
-    log!(Info, "loaded backend plugin {} from {}", backend.name(), key.display());
+    let backend = Arc::new(Backend::new(
+        unsafe { &*table_ptr },
+        Origin::Plugin(key.clone()),
+    )?);
+    log!(
+        Info,
+        "loaded backend plugin {} from {}",
+        backend.name(),
+        key.display()
+    );
     loaded.insert(key, Arc::clone(&backend));
     Ok(backend)
 }
@@ -136,7 +169,10 @@ fn load_plugin(path: &Path) -> Result<Arc<Backend>> {
 /// Finds backend `name` (built in first, then the search path) without probing it.
 fn find(name: &str, plugin_dir: Option<&Path>) -> Result<Arc<Backend>> {
     if !valid_name(name) {
-        bail!(InvalidArg, "invalid backend name {name:?} (use lowercase letters, digits, '_')");
+        bail!(
+            InvalidArg,
+            "invalid backend name {name:?} (use lowercase letters, digits, '_')"
+        );
     }
     if let Some(b) = builtin(name) {
         return Ok(b);
@@ -148,13 +184,22 @@ fn find(name: &str, plugin_dir: Option<&Path>) -> Result<Arc<Backend>> {
         if path.is_file() {
             let backend = load_plugin(&path)?;
             if backend.name() != name {
-                bail!(PluginIncompatible, "{} calls itself {:?}, not {name:?}", path.display(), backend.name());
+                bail!(
+                    PluginIncompatible,
+                    "{} calls itself {:?}, not {name:?}",
+                    path.display(),
+                    backend.name()
+                );
             }
             return Ok(backend);
         }
     }
     let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-    bail!(PluginNotFound, "backend {name:?}: {file} not found in [{}]; set the plugin directory or DFD_PLUGIN_PATH", searched.join(", "))
+    bail!(
+        PluginNotFound,
+        "backend {name:?}: {file} not found in [{}]; set the plugin directory or DFD_PLUGIN_PATH",
+        searched.join(", ")
+    )
 }
 
 /// Resolves a backend choice (`"auto"` or a name) to a backend that can run here.
@@ -185,7 +230,10 @@ pub fn resolve(choice: &str, plugin_dir: Option<&Path>) -> Result<Arc<Backend>> 
     let backend = find(choice, plugin_dir)?;
     let (ok, detail) = backend.probe();
     if !ok {
-        bail!(BackendUnavailable, "backend {choice} cannot run here: {detail}");
+        bail!(
+            BackendUnavailable,
+            "backend {choice} cannot run here: {detail}"
+        );
     }
     Ok(backend)
 }
@@ -195,10 +243,15 @@ pub fn resolve(choice: &str, plugin_dir: Option<&Path>) -> Result<Arc<Backend>> 
 pub fn list(plugin_dir: Option<&Path>) -> Vec<BackendInfo> {
     let mut names: Vec<String> = KNOWN.iter().map(|s| s.to_string()).collect();
     for dir in search_dirs(plugin_dir) {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let file = entry.file_name().to_string_lossy().into_owned();
-            if let Some(name) = file.strip_prefix("libdfd_backend_").and_then(|f| f.strip_suffix(".so")) {
+            if let Some(name) = file
+                .strip_prefix("libdfd_backend_")
+                .and_then(|f| f.strip_suffix(".so"))
+            {
                 if valid_name(name) && !names.iter().any(|n| n == name) {
                     names.push(name.to_string());
                 }
@@ -210,9 +263,19 @@ pub fn list(plugin_dir: Option<&Path>) -> Vec<BackendInfo> {
         .map(|name| match find(&name, plugin_dir) {
             Ok(b) => {
                 let (available, detail) = b.probe();
-                BackendInfo { name, origin: Some(b.origin().clone()), available, detail }
+                BackendInfo {
+                    name,
+                    origin: Some(b.origin().clone()),
+                    available,
+                    detail,
+                }
             }
-            Err(e) => BackendInfo { name, origin: None, available: false, detail: e.message },
+            Err(e) => BackendInfo {
+                name,
+                origin: None,
+                available: false,
+                detail: e.message,
+            },
         })
         .collect()
 }

@@ -36,7 +36,10 @@ pub unsafe extern "C" fn dfd_list_backends(
     guard(|| {
         let count = arg_mut(count, "count")?;
         if capacity > 0 && out.is_null() {
-            return Err(crate::Error::new(crate::Status::NullArg, "argument `out` is NULL"));
+            return Err(crate::Error::new(
+                crate::Status::NullArg,
+                "argument `out` is NULL",
+            ));
         }
         let dir = opt_str(plugin_dir, "plugin_dir")?.map(Path::new);
         let all = backend::list(dir);
@@ -50,7 +53,11 @@ pub unsafe extern "C" fn dfd_list_backends(
             // SAFETY: both arrays are valid for their full length.
             unsafe {
                 dfd_backend_abi::write_c_str(info.name.as_mut_ptr(), info.name.len(), &b.name);
-                dfd_backend_abi::write_c_str(info.detail.as_mut_ptr(), info.detail.len(), &b.detail);
+                dfd_backend_abi::write_c_str(
+                    info.detail.as_mut_ptr(),
+                    info.detail.len(),
+                    &b.detail,
+                );
                 out.add(i).write(info);
             }
         }

@@ -15,7 +15,8 @@ pub const DFD_LOG_DEBUG: i32 = 3;
 
 /// Receives one log message (NUL-terminated, valid only during the call).
 /// May be called from any thread that calls into libdfd.
-pub type dfd_log_fn = Option<unsafe extern "C" fn(level: i32, message: *const c_char, user_data: *mut c_void)>;
+pub type dfd_log_fn =
+    Option<unsafe extern "C" fn(level: i32, message: *const c_char, user_data: *mut c_void)>;
 
 /// The caller's user data, passed back untouched.
 struct UserData(*mut c_void);
@@ -27,7 +28,11 @@ unsafe impl Sync for UserData {}
 /// Installs a process-wide log callback receiving messages of `max_level`
 /// (`DFD_LOG_*`) and more severe; `callback` NULL removes it.
 #[no_mangle]
-pub unsafe extern "C" fn dfd_set_log_callback(callback: dfd_log_fn, max_level: i32, user_data: *mut c_void) -> dfd_status {
+pub unsafe extern "C" fn dfd_set_log_callback(
+    callback: dfd_log_fn,
+    max_level: i32,
+    user_data: *mut c_void,
+) -> dfd_status {
     guard(|| {
         let Some(cb) = callback else {
             set_logger(None);

@@ -93,7 +93,10 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<()>) -> dfd_status {
     let err = match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => return DFD_OK,
         Ok(Err(e)) => e,
-        Err(payload) => Error::new(Status::Internal, format!("panic: {}", panic_message(&*payload))),
+        Err(payload) => Error::new(
+            Status::Internal,
+            format!("panic: {}", panic_message(&*payload)),
+        ),
     };
     set_last_error(&err);
     err.status as dfd_status
@@ -103,7 +106,10 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<()>) -> dfd_status {
 /// rather than a status; a panic yields `fallback`.
 pub(crate) fn guard_value<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
-        set_last_error(&Error::new(Status::Internal, format!("panic: {}", panic_message(&*payload))));
+        set_last_error(&Error::new(
+            Status::Internal,
+            format!("panic: {}", panic_message(&*payload)),
+        ));
         fallback
     })
 }
@@ -111,12 +117,14 @@ pub(crate) fn guard_value<T>(fallback: T, f: impl FnOnce() -> T) -> T {
 /// Borrows a pointer argument or fails with `DFD_ERR_NULL_ARG` naming it.
 pub(crate) fn arg<'a, T>(ptr: *const T, name: &str) -> Result<&'a T> {
     // SAFETY: non-NULL pointers from the caller are valid per the header's contract.
-    unsafe { ptr.as_ref() }.ok_or_else(|| Error::new(Status::NullArg, format!("argument `{name}` is NULL")))
+    unsafe { ptr.as_ref() }
+        .ok_or_else(|| Error::new(Status::NullArg, format!("argument `{name}` is NULL")))
 }
 
 pub(crate) fn arg_mut<'a, T>(ptr: *mut T, name: &str) -> Result<&'a mut T> {
     // SAFETY: as for `arg`.
-    unsafe { ptr.as_mut() }.ok_or_else(|| Error::new(Status::NullArg, format!("argument `{name}` is NULL")))
+    unsafe { ptr.as_mut() }
+        .ok_or_else(|| Error::new(Status::NullArg, format!("argument `{name}` is NULL")))
 }
 
 /// Reads an optional C string (`NULL` = `None`), which must be UTF-8.
@@ -126,7 +134,12 @@ pub(crate) fn opt_str<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a s
     }
     // SAFETY: non-NULL strings from the caller are NUL-terminated per the header.
     let s = unsafe { CStr::from_ptr(ptr) };
-    s.to_str().map(Some).map_err(|_| Error::new(Status::InvalidArg, format!("argument `{name}` is not UTF-8")))
+    s.to_str().map(Some).map_err(|_| {
+        Error::new(
+            Status::InvalidArg,
+            format!("argument `{name}` is not UTF-8"),
+        )
+    })
 }
 
 /// The library version, e.g. "0.1.0". Static string.
@@ -145,7 +158,10 @@ pub extern "C" fn dfd_abi_version() -> u32 {
 /// this version does not define). Never NULL.
 #[no_mangle]
 pub extern "C" fn dfd_status_str(status: dfd_status) -> *const c_char {
-    let s = usize::try_from(status).ok().and_then(|i| Status::ALL.get(i)).map_or("unknown status\0", |s| s.describe_c());
+    let s = usize::try_from(status)
+        .ok()
+        .and_then(|i| Status::ALL.get(i))
+        .map_or("unknown status\0", |s| s.describe_c());
     s.as_ptr().cast()
 }
 
@@ -181,10 +197,24 @@ mod tests {
     #[test]
     fn c_constants_match_rust() {
         let c = [
-            DFD_OK, DFD_ERR_NULL_ARG, DFD_ERR_INVALID_ARG, DFD_ERR_BAD_SAMPLES, DFD_ERR_SAMPLE_RATE, DFD_ERR_CHANNELS,
-            DFD_ERR_EMPTY_PUSH, DFD_ERR_IO, DFD_ERR_MODEL_CORRUPT, DFD_ERR_MODEL_KIND, DFD_ERR_MODEL_UNSUPPORTED,
-            DFD_ERR_PRECISION_UNAVAILABLE, DFD_ERR_PLUGIN_NOT_FOUND, DFD_ERR_PLUGIN_INCOMPATIBLE,
-            DFD_ERR_BACKEND_UNAVAILABLE, DFD_ERR_BACKEND, DFD_ERR_BUFFER_TOO_SMALL, DFD_ERR_INTERNAL,
+            DFD_OK,
+            DFD_ERR_NULL_ARG,
+            DFD_ERR_INVALID_ARG,
+            DFD_ERR_BAD_SAMPLES,
+            DFD_ERR_SAMPLE_RATE,
+            DFD_ERR_CHANNELS,
+            DFD_ERR_EMPTY_PUSH,
+            DFD_ERR_IO,
+            DFD_ERR_MODEL_CORRUPT,
+            DFD_ERR_MODEL_KIND,
+            DFD_ERR_MODEL_UNSUPPORTED,
+            DFD_ERR_PRECISION_UNAVAILABLE,
+            DFD_ERR_PLUGIN_NOT_FOUND,
+            DFD_ERR_PLUGIN_INCOMPATIBLE,
+            DFD_ERR_BACKEND_UNAVAILABLE,
+            DFD_ERR_BACKEND,
+            DFD_ERR_BUFFER_TOO_SMALL,
+            DFD_ERR_INTERNAL,
         ];
         assert_eq!(c.len(), Status::ALL.len());
         for (code, status) in c.iter().zip(Status::ALL) {
@@ -202,7 +232,10 @@ mod tests {
     #[test]
     fn panics_become_internal_errors() {
         assert_eq!(guard(|| panic!("boom")), DFD_ERR_INTERNAL);
-        let msg = unsafe { CStr::from_ptr(dfd_last_error()) }.to_str().unwrap().to_string();
+        let msg = unsafe { CStr::from_ptr(dfd_last_error()) }
+            .to_str()
+            .unwrap()
+            .to_string();
         assert!(msg.contains("panic: boom"), "{msg}");
         assert_eq!(guard_value(7, || panic!("again")), 7);
     }

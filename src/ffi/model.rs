@@ -78,7 +78,11 @@ fn options_from_c(options: *const dfd_model_options) -> Result<ModelOptions> {
     }
     let o = arg(options, "options")?;
     if (o.struct_size as usize) < std::mem::size_of::<dfd_model_options>() {
-        bail!(InvalidArg, "options.struct_size is {}; call dfd_model_options_init first", o.struct_size);
+        bail!(
+            InvalidArg,
+            "options.struct_size is {}; call dfd_model_options_init first",
+            o.struct_size
+        );
     }
     if let Some(b) = opt_str(o.backend, "options.backend")? {
         out.backend = b.to_string();
@@ -105,10 +109,16 @@ fn wrap(model: Model) -> *mut dfd_model {
 /// `<stem>.json`) or a model package directory. `options` may be NULL.
 /// On success `*out` receives the model.
 #[no_mangle]
-pub unsafe extern "C" fn dfd_model_load(path: *const c_char, options: *const dfd_model_options, out: *mut *mut dfd_model) -> dfd_status {
+pub unsafe extern "C" fn dfd_model_load(
+    path: *const c_char,
+    options: *const dfd_model_options,
+    out: *mut *mut dfd_model,
+) -> dfd_status {
     guard(|| {
         let out = arg_mut(out, "out")?;
-        let Some(path) = opt_str(path, "path")? else { bail!(NullArg, "argument `path` is NULL") };
+        let Some(path) = opt_str(path, "path")? else {
+            bail!(NullArg, "argument `path` is NULL")
+        };
         let model = Model::load(path, &options_from_c(options)?)?;
         *out = wrap(model);
         Ok(())
@@ -139,7 +149,10 @@ pub unsafe extern "C" fn dfd_model_load_from_memory(
 
 /// Describes a loaded model.
 #[no_mangle]
-pub unsafe extern "C" fn dfd_model_get_info(model: *const dfd_model, out: *mut dfd_model_info) -> dfd_status {
+pub unsafe extern "C" fn dfd_model_get_info(
+    model: *const dfd_model,
+    out: *mut dfd_model_info,
+) -> dfd_status {
     guard(|| {
         let m = arg(model, "model")?;
         let out = arg_mut(out, "out")?;

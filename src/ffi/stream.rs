@@ -55,7 +55,12 @@ fn stream_mut<'a>(s: *mut dfd_stream) -> Result<&'a mut Stream> {
 /// Opens a stream on `model` for audio at `sample_rate` Hz (1..=384000)
 /// with `channels` interleaved channels (1..=8).
 #[no_mangle]
-pub unsafe extern "C" fn dfd_open(model: *const dfd_model, sample_rate: u32, channels: u32, out: *mut *mut dfd_stream) -> dfd_status {
+pub unsafe extern "C" fn dfd_open(
+    model: *const dfd_model,
+    sample_rate: u32,
+    channels: u32,
+    out: *mut *mut dfd_stream,
+) -> dfd_status {
     guard(|| {
         let model = arg(model, "model")?;
         let out = arg_mut(out, "out")?;
@@ -74,11 +79,20 @@ fn samples<'a, T>(s: &Stream, data: *const T, frames: usize) -> Result<&'a [T]> 
         bail!(NullArg, "argument `interleaved` is NULL");
     }
     if !(data as usize).is_multiple_of(std::mem::align_of::<T>()) {
-        bail!(InvalidArg, "argument `interleaved` is not aligned for its sample type");
+        bail!(
+            InvalidArg,
+            "argument `interleaved` is not aligned for its sample type"
+        );
     }
     let channels = s.channels();
-    let Some(n) = frames.checked_mul(channels).filter(|n| n.checked_mul(std::mem::size_of::<T>()).is_some()) else {
-        bail!(InvalidArg, "{frames} frames of {channels} channels overflows");
+    let Some(n) = frames
+        .checked_mul(channels)
+        .filter(|n| n.checked_mul(std::mem::size_of::<T>()).is_some())
+    else {
+        bail!(
+            InvalidArg,
+            "{frames} frames of {channels} channels overflows"
+        );
     };
     // SAFETY: the caller provides `frames * channels` samples at `data`.
     Ok(unsafe { std::slice::from_raw_parts(data, n) })
@@ -89,7 +103,11 @@ fn samples<'a, T>(s: &Stream, data: *const T, frames: usize) -> Result<&'a [T]> 
 /// scored before this returns. A chunk containing NaN or infinity is
 /// rejected whole (`DFD_ERR_BAD_SAMPLES`) and the stream stays usable.
 #[no_mangle]
-pub unsafe extern "C" fn dfd_push_samples(stream: *mut dfd_stream, interleaved: *const f32, frames: usize) -> dfd_status {
+pub unsafe extern "C" fn dfd_push_samples(
+    stream: *mut dfd_stream,
+    interleaved: *const f32,
+    frames: usize,
+) -> dfd_status {
     guard(|| {
         let s = stream_mut(stream)?;
         let data = samples(s, interleaved, frames)?;
@@ -99,7 +117,11 @@ pub unsafe extern "C" fn dfd_push_samples(stream: *mut dfd_stream, interleaved: 
 
 /// As `dfd_push_samples`, for signed 16-bit samples.
 #[no_mangle]
-pub unsafe extern "C" fn dfd_push_samples_i16(stream: *mut dfd_stream, interleaved: *const i16, frames: usize) -> dfd_status {
+pub unsafe extern "C" fn dfd_push_samples_i16(
+    stream: *mut dfd_stream,
+    interleaved: *const i16,
+    frames: usize,
+) -> dfd_status {
     guard(|| {
         let s = stream_mut(stream)?;
         let data = samples(s, interleaved, frames)?;
@@ -141,7 +163,12 @@ pub unsafe extern "C" fn dfd_score(stream: *mut dfd_stream, out: *mut dfd_result
 /// window is returned once; at most 1024 wait, older ones are dropped and
 /// counted in `dfd_result.windows_dropped`.
 #[no_mangle]
-pub unsafe extern "C" fn dfd_read_windows(stream: *mut dfd_stream, out: *mut dfd_window, capacity: usize, count: *mut usize) -> dfd_status {
+pub unsafe extern "C" fn dfd_read_windows(
+    stream: *mut dfd_stream,
+    out: *mut dfd_window,
+    capacity: usize,
+    count: *mut usize,
+) -> dfd_status {
     guard(|| {
         let s = stream_mut(stream)?;
         let count = arg_mut(count, "count")?;
@@ -152,7 +179,13 @@ pub unsafe extern "C" fn dfd_read_windows(stream: *mut dfd_stream, out: *mut dfd
         while n < capacity {
             let Some(w) = s.next_window() else { break };
             // SAFETY: the caller provides `capacity` writable windows at `out`.
-            unsafe { out.add(n).write(dfd_window { start: w.start, end: w.end, p_fake: w.p_fake }) };
+            unsafe {
+                out.add(n).write(dfd_window {
+                    start: w.start,
+                    end: w.end,
+                    p_fake: w.p_fake,
+                })
+            };
             n += 1;
         }
         *count = n;

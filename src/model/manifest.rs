@@ -123,7 +123,10 @@ pub struct Calibration {
 
 impl Default for Calibration {
     fn default() -> Self {
-        Calibration { scale: 1.0, bias: 0.0 }
+        Calibration {
+            scale: 1.0,
+            bias: 0.0,
+        }
     }
 }
 
@@ -143,32 +146,60 @@ impl Default for Gate {
 
 impl Manifest {
     pub fn from_json(text: &str, origin: &str) -> Result<Manifest> {
-        let m: Manifest = serde_json::from_str(text)
-            .map_err(|e| Error::new(Status::ModelKind, format!("{origin}: invalid manifest: {e}")))?;
+        let m: Manifest = serde_json::from_str(text).map_err(|e| {
+            Error::new(
+                Status::ModelKind,
+                format!("{origin}: invalid manifest: {e}"),
+            )
+        })?;
         m.validate(origin)?;
         Ok(m)
     }
 
     fn validate(&self, origin: &str) -> Result<()> {
         if self.format != FORMAT {
-            bail!(ModelKind, "{origin}: manifest format is {:?}, this libdfd reads {FORMAT:?}", self.format);
+            bail!(
+                ModelKind,
+                "{origin}: manifest format is {:?}, this libdfd reads {FORMAT:?}",
+                self.format
+            );
         }
         if self.sample_rate == 0 || self.sample_rate > crate::MAX_SAMPLE_RATE {
-            bail!(ModelKind, "{origin}: manifest sample_rate {} is out of range", self.sample_rate);
+            bail!(
+                ModelKind,
+                "{origin}: manifest sample_rate {} is out of range",
+                self.sample_rate
+            );
         }
         if self.window == 0 || self.hop == 0 || self.hop > self.window {
-            bail!(ModelKind, "{origin}: manifest needs 0 < hop <= window (window {}, hop {})", self.window, self.hop);
+            bail!(
+                ModelKind,
+                "{origin}: manifest needs 0 < hop <= window (window {}, hop {})",
+                self.window,
+                self.hop
+            );
         }
         if self.input_shape.is_empty() || self.input_shape.contains(&0) {
-            bail!(ModelKind, "{origin}: manifest input_shape {:?} must be non-empty and positive", self.input_shape);
+            bail!(
+                ModelKind,
+                "{origin}: manifest input_shape {:?} must be non-empty and positive",
+                self.input_shape
+            );
         }
         if let Output::Logits { fake_index } | Output::Probs { fake_index } = self.output {
             if fake_index > 1 {
-                bail!(ModelKind, "{origin}: output fake_index {fake_index} must be 0 or 1");
+                bail!(
+                    ModelKind,
+                    "{origin}: output fake_index {fake_index} must be 0 or 1"
+                );
             }
         }
         if !(0.0..=1.0).contains(&self.threshold) {
-            bail!(ModelKind, "{origin}: threshold {} must be in [0, 1]", self.threshold);
+            bail!(
+                ModelKind,
+                "{origin}: threshold {} must be in [0, 1]",
+                self.threshold
+            );
         }
         if !self.calibration.scale.is_finite() || !self.calibration.bias.is_finite() {
             bail!(ModelKind, "{origin}: calibration must be finite");
@@ -201,18 +232,30 @@ mod tests {
     #[test]
     fn rejects_wrong_format_and_bad_fields() {
         let bad = TINY.replace("dfd-model/1", "dfd-model/9");
-        assert_eq!(Manifest::from_json(&bad, "t").unwrap_err().status, Status::ModelKind);
+        assert_eq!(
+            Manifest::from_json(&bad, "t").unwrap_err().status,
+            Status::ModelKind
+        );
         let bad = TINY.replace("\"hop\":8000", "\"hop\":32000");
-        assert!(Manifest::from_json(&bad, "t").unwrap_err().message.contains("hop"));
+        assert!(Manifest::from_json(&bad, "t")
+            .unwrap_err()
+            .message
+            .contains("hop"));
         let bad = TINY.replace("\"threshold\"", "\"thresold\"");
-        assert!(Manifest::from_json(&bad, "t").unwrap_err().message.contains("thresold"));
+        assert!(Manifest::from_json(&bad, "t")
+            .unwrap_err()
+            .message
+            .contains("thresold"));
     }
 
     #[test]
     fn output_conventions_give_the_fake_logit() {
         assert_eq!(Output::Logit.fake_logit(&[1.5]), 1.5);
         assert_eq!(Output::BonafideScore.fake_logit(&[1.5]), -1.5);
-        assert_eq!(Output::Logits { fake_index: 0 }.fake_logit(&[2.0, 0.5]), 1.5);
+        assert_eq!(
+            Output::Logits { fake_index: 0 }.fake_logit(&[2.0, 0.5]),
+            1.5
+        );
         let z = Output::Probs { fake_index: 1 }.fake_logit(&[0.25, 0.75]);
         assert!((z - 3f32.ln()).abs() < 1e-6);
     }

@@ -36,7 +36,12 @@ pub struct ModelOptions {
 
 impl Default for ModelOptions {
     fn default() -> Self {
-        ModelOptions { backend: "auto".into(), precision: "auto".into(), threads: 0, plugin_dir: None }
+        ModelOptions {
+            backend: "auto".into(),
+            precision: "auto".into(),
+            threads: 0,
+            plugin_dir: None,
+        }
     }
 }
 
@@ -84,13 +89,29 @@ impl Model {
     pub fn load_from_memory(bytes: &[u8], options: &ModelOptions) -> Result<Model> {
         let requested = parse_precision(&options.precision)?;
         let manifest = embedded_manifest(bytes, "model in memory")?.ok_or_else(|| {
-            Error::new(Status::ModelKind, "model in memory: ONNX file has no dfd.manifest metadata (not a libdfd model)")
+            Error::new(
+                Status::ModelKind,
+                "model in memory: ONNX file has no dfd.manifest metadata (not a libdfd model)",
+            )
         })?;
         let backend = backend::resolve(&options.backend, options.plugin_dir.as_deref())?;
-        Model::build(Source { onnx: bytes.to_vec(), manifest }, requested, backend, options)
+        Model::build(
+            Source {
+                onnx: bytes.to_vec(),
+                manifest,
+            },
+            requested,
+            backend,
+            options,
+        )
     }
 
-    fn build(source: Source, requested: Option<Precision>, backend: Arc<Backend>, options: &ModelOptions) -> Result<Model> {
+    fn build(
+        source: Source,
+        requested: Option<Precision>,
+        backend: Arc<Backend>,
+        options: &ModelOptions,
+    ) -> Result<Model> {
         let Source { onnx, manifest } = source;
         let precision = manifest.precision.unwrap_or(Precision::Fp32);
         if let Some(want) = requested {
@@ -105,7 +126,12 @@ impl Model {
             }
         }
         let frontend = Frontend::new(&manifest.frontend, manifest.sample_rate, manifest.window)
-            .map_err(|e| Error::new(Status::ModelKind, format!("model {:?}: front end: {e}", manifest.name)))?;
+            .map_err(|e| {
+                Error::new(
+                    Status::ModelKind,
+                    format!("model {:?}: front end: {e}", manifest.name),
+                )
+            })?;
         if frontend.output_len() != manifest.input_len() {
             bail!(
                 ModelKind,
@@ -117,9 +143,29 @@ impl Model {
                 manifest.input_len()
             );
         }
-        let net = backend.create(&onnx, &manifest.input_shape, manifest.output.len(), options.threads, MAX_BATCH as u32)?;
-        log!(Info, "model {:?} ({}) loaded on backend {}", manifest.name, precision.as_str(), backend.name());
-        Ok(Model { inner: Arc::new(Inner { manifest, precision, backend, net, frontend }) })
+        let net = backend.create(
+            &onnx,
+            &manifest.input_shape,
+            manifest.output.len(),
+            options.threads,
+            MAX_BATCH as u32,
+        )?;
+        log!(
+            Info,
+            "model {:?} ({}) loaded on backend {}",
+            manifest.name,
+            precision.as_str(),
+            backend.name()
+        );
+        Ok(Model {
+            inner: Arc::new(Inner {
+                manifest,
+                precision,
+                backend,
+                net,
+                frontend,
+            }),
+        })
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -150,7 +196,13 @@ impl Model {
     /// per window into `logits`. `scratch` holds the raw outputs; reuse it
     /// across calls to avoid allocating. Streams call this; it is public
     /// for benchmarks and for callers with their own features.
-    pub fn infer(&self, features: &[f32], batch: usize, scratch: &mut Vec<f32>, logits: &mut [f32]) -> Result<()> {
+    pub fn infer(
+        &self,
+        features: &[f32],
+        batch: usize,
+        scratch: &mut Vec<f32>,
+        logits: &mut [f32],
+    ) -> Result<()> {
         let m = &self.inner.manifest;
         let per = m.output.len();
         scratch.resize(batch * per, 0.0);
@@ -158,7 +210,11 @@ impl Model {
         for (i, out) in scratch.chunks_exact(per).enumerate() {
             let z = m.output.fake_logit(out);
             if !z.is_finite() {
-                bail!(Backend, "model {:?} produced a non-finite output {out:?}", m.name);
+                bail!(
+                    Backend,
+                    "model {:?} produced a non-finite output {out:?}",
+                    m.name
+                );
             }
             logits[i] = m.calibration.scale * z + m.calibration.bias;
         }
@@ -171,18 +227,23 @@ fn parse_precision(s: &str) -> Result<Option<Precision>> {
         "auto" | "" => Ok(None),
         other => match Precision::parse(other) {
             Some(p) => Ok(Some(p)),
-            None => bail!(InvalidArg, "unknown precision {other:?} (use auto, fp32, fp16 or int8)"),
+            None => bail!(
+                InvalidArg,
+                "unknown precision {other:?} (use auto, fp32, fp16 or int8)"
+            ),
         },
     }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::new(Status::Io, format!("cannot read {}: {e}", path.display())))
+    std::fs::read(path)
+        .map_err(|e| Error::new(Status::Io, format!("cannot read {}: {e}", path.display())))
 }
 
 /// The manifest inside an ONNX file, if it has one. Fails on bytes that are not ONNX.
 fn embedded_manifest(onnx: &[u8], origin: &str) -> Result<Option<Manifest>> {
-    let props = onnx::metadata_props(onnx).map_err(|e| Error::new(e.status, format!("{origin}: {}", e.message)))?;
+    let props = onnx::metadata_props(onnx)
+        .map_err(|e| Error::new(e.status, format!("{origin}: {}", e.message)))?;
     match props.iter().find(|(k, _)| k == manifest::METADATA_KEY) {
         Some((_, json)) => Manifest::from_json(json, origin).map(Some),
         None => Ok(None),
@@ -199,7 +260,12 @@ fn sidecar_manifest(onnx_path: &Path) -> Result<Manifest> {
             sidecar.display()
         );
     }
-    let text = std::fs::read_to_string(&sidecar).map_err(|e| Error::new(Status::Io, format!("cannot read {}: {e}", sidecar.display())))?;
+    let text = std::fs::read_to_string(&sidecar).map_err(|e| {
+        Error::new(
+            Status::Io,
+            format!("cannot read {}: {e}", sidecar.display()),
+        )
+    })?;
     Manifest::from_json(&text, &sidecar.display().to_string())
 }
 
@@ -207,11 +273,19 @@ fn sidecar_manifest(onnx_path: &Path) -> Result<Manifest> {
 /// first of the backend's fastest-first order that the package has.
 fn read_package(dir: &Path, requested: Option<Precision>, backend: &Backend) -> Result<Source> {
     let manifest_path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest_path)
-        .map_err(|e| Error::new(Status::ModelKind, format!("{}: not a model package: {e}", manifest_path.display())))?;
+    let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
+        Error::new(
+            Status::ModelKind,
+            format!("{}: not a model package: {e}", manifest_path.display()),
+        )
+    })?;
     let package = Manifest::from_json(&text, &manifest_path.display().to_string())?;
     if package.variants.is_empty() {
-        bail!(ModelKind, "{}: a package manifest must list \"variants\"", manifest_path.display());
+        bail!(
+            ModelKind,
+            "{}: a package manifest must list \"variants\"",
+            manifest_path.display()
+        );
     }
     let precision = match requested {
         Some(p) => p,
@@ -223,7 +297,13 @@ fn read_package(dir: &Path, requested: Option<Precision>, backend: &Backend) -> 
     };
     let Some(file) = package.variants.get(&precision).cloned() else {
         let have: Vec<&str> = package.variants.keys().map(|p| p.as_str()).collect();
-        bail!(PrecisionUnavailable, "{}: no {} variant (package has {})", dir.display(), precision.as_str(), have.join(", "));
+        bail!(
+            PrecisionUnavailable,
+            "{}: no {} variant (package has {})",
+            dir.display(),
+            precision.as_str(),
+            have.join(", ")
+        );
     };
     let onnx_path = dir.join(&file);
     let onnx = read(&onnx_path)?;
@@ -242,6 +322,12 @@ fn read_package(dir: &Path, requested: Option<Precision>, backend: &Backend) -> 
     };
     manifest.variants.clear();
     manifest.precision = Some(precision);
-    log!(Info, "package {}: chose {} variant {}", dir.display(), precision.as_str(), file);
+    log!(
+        Info,
+        "package {}: chose {} variant {}",
+        dir.display(),
+        precision.as_str(),
+        file
+    );
     Ok(Source { onnx, manifest })
 }

@@ -22,7 +22,11 @@ impl<'a> Reader<'a> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let Some(&byte) = self.buf.get(self.pos) else {
-                bail!(ModelCorrupt, "ONNX file ends inside a varint at byte {}", self.pos);
+                bail!(
+                    ModelCorrupt,
+                    "ONNX file ends inside a varint at byte {}",
+                    self.pos
+                );
             };
             self.pos += 1;
             value |= u64::from(byte & 0x7f) << shift;
@@ -66,7 +70,11 @@ impl<'a> Reader<'a> {
                 self.bytes(len)?
             }
             5 => self.bytes(4)?,
-            _ => bail!(ModelCorrupt, "not an ONNX file: unknown protobuf wire type {wire} at byte {}", self.pos),
+            _ => bail!(
+                ModelCorrupt,
+                "not an ONNX file: unknown protobuf wire type {wire} at byte {}",
+                self.pos
+            ),
         };
         if field == 0 {
             bail!(ModelCorrupt, "not an ONNX file: protobuf field number 0");
@@ -113,8 +121,9 @@ fn string_pair(entry: &[u8]) -> Result<(String, String)> {
     while !r.done() {
         let (field, payload) = r.field()?;
         let text = || {
-            String::from_utf8(payload.to_vec())
-                .map_err(|_| crate::Error::new(crate::Status::ModelCorrupt, "ONNX metadata is not UTF-8"))
+            String::from_utf8(payload.to_vec()).map_err(|_| {
+                crate::Error::new(crate::Status::ModelCorrupt, "ONNX metadata is not UTF-8")
+            })
         };
         match field {
             1 => key = text()?,
@@ -166,7 +175,13 @@ mod tests {
     fn reads_props() {
         let m = model(&[("dfd.manifest", "{}"), ("x", "y")]);
         let props = metadata_props(&m).unwrap();
-        assert_eq!(props, vec![("dfd.manifest".into(), "{}".into()), ("x".into(), "y".into())]);
+        assert_eq!(
+            props,
+            vec![
+                ("dfd.manifest".into(), "{}".into()),
+                ("x".into(), "y".into())
+            ]
+        );
     }
 
     #[test]

@@ -26,7 +26,10 @@ pub fn artifact_dir(file: &str) -> PathBuf {
             return dir;
         }
     }
-    panic!("{file} not found under {}: run the tests with `cargo test --workspace`", t.display());
+    panic!(
+        "{file} not found under {}: run the tests with `cargo test --workspace`",
+        t.display()
+    );
 }
 
 /// Directory with the CPU backend plugin built by this workspace.
@@ -36,7 +39,11 @@ pub fn plugin_dir() -> PathBuf {
 
 /// Options that find the workspace's CPU plugin (the shared-library path).
 pub fn cpu_options() -> dfd::ModelOptions {
-    dfd::ModelOptions { backend: "cpu".into(), plugin_dir: Some(plugin_dir()), ..Default::default() }
+    dfd::ModelOptions {
+        backend: "cpu".into(),
+        plugin_dir: Some(plugin_dir()),
+        ..Default::default()
+    }
 }
 
 /// Reads a 16-bit PCM WAV: (rate, channels, interleaved samples in [-1, 1]).
@@ -55,7 +62,10 @@ pub fn read_wav(path: &Path) -> (u32, u32, Vec<f32>) {
             rate = u32::from_le_bytes(body[4..8].try_into().unwrap());
             assert_eq!(u16::from_le_bytes([body[14], body[15]]), 16, "16-bit only");
         } else if id == b"data" {
-            let samples = body.chunks_exact(2).map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) / 32768.0).collect();
+            let samples = body
+                .chunks_exact(2)
+                .map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) / 32768.0)
+                .collect();
             return (rate, channels, samples);
         }
         pos += 8 + len + (len & 1);
