@@ -1,0 +1,114 @@
+"""The detector: a small CNN on normalised LFB features [N, 1, 60, 201].
+
+Two architectures (``arch``), both built only from ops tract runs
+(ReduceMean, Sub, Conv, Relu, MaxPool, GlobalAveragePool, Flatten, MatMul,
+Add); BN is folded into the convs at export (export.py builds the ONNX graph
+by hand from the folded weights):
+
+``td`` (default; cheap to train on 2 CPU cores)
+    x - mean(x over the window)                    (gain invariance)
+    Conv(60 x k1, full band) + BN + ReLU, MaxPool(1,2)   -> [c, 1, T/2]
+    (n-1) x [Conv(1 x 3) + BN + ReLU, MaxPool(1,2)]
+    GlobalAveragePool, Linear(c, hidden) + ReLU, Dropout, Linear(hidden, 1)
+
+``cnn``
+    x - mean(x), 4 x [Conv3x3 + BN + ReLU, MaxPool 2x2], Conv3x3 + BN + ReLU,
+    GlobalAveragePool, the same head.
+
+Output: one logit of "synthetic". The convolutional trunk is time-shift
+invariant and ends in a global average, so training may use time crops of
+the 201-frame windows while inference sees whole windows.
+"""
+
+import torch
+from torch import nn
+
+INPUT = (1, 60, 201)
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, kernel, pool):
+        super().__init__()
+        pad = (kernel[0] // 2 if kernel[0] % 2 else 0, kernel[1] // 2)
+        self.conv = nn.Conv2d(cin, cout, kernel, padding=pad, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+        self.pool = pool  # (kh, kw) or None
+
+    def forward(self, x):
+        x = torch.relu(self.bn(self.conv(x)))
+        if self.pool is not None:
+            x = nn.functional.max_pool2d(x, self.pool, self.pool)
+        return x
+
+
+def layout(arch, channels, k1=5, n_bins=60):
+    """[(cin, cout, kernel, pool)] per block."""
+    if arch == "td":
+        blocks, cin = [], 1
+        for i, c in enumerate(channels):
+            kernel = (n_bins, k1) if i == 0 else (1, 3)
+            blocks.append((cin, c, kernel, (1, 2)))
+            cin = c
+        return blocks
+    if arch == "cnn":
+        pools = [(2, 2)] * (len(channels) - 1) + [None]
+        blocks, cin = [], 1
+        for c, p in zip(channels, pools):
+            blocks.append((cin, c, (3, 3), p))
+            cin = c
+        return blocks
+    raise ValueError(arch)
+
+
+DEFAULTS = {
+    "td": {"channels": [128, 128, 128, 128], "k1": 5, "hidden": 64},
+    "cnn": {"channels": [16, 24, 48, 96, 128], "k1": 3, "hidden": 64},
+}
+
+
+class Net(nn.Module):
+    def __init__(self, arch="td", channels=None, k1=None, hidden=None, dropout=0.3):
+        super().__init__()
+        d = DEFAULTS[arch]
+        self.arch = arch
+        self.channels = list(channels or d["channels"])
+        self.k1 = k1 or d["k1"]
+        self.hidden = hidden or d["hidden"]
+        self.blocks = nn.ModuleList(Block(*b) for b in layout(arch, self.channels, self.k1))
+        self.fc1 = nn.Linear(self.channels[-1], self.hidden)
+        self.drop = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(self.hidden, 1)
+
+    def config(self):
+        return {"arch": self.arch, "channels": self.channels, "k1": self.k1,
+                "hidden": self.hidden}
+
+    def forward(self, x):
+        x = x - x.mean(dim=(1, 2, 3), keepdim=True)
+        for b in self.blocks:
+            x = b(x)
+        x = x.mean(dim=(2, 3))
+        x = self.drop(torch.relu(self.fc1(x)))
+        return self.fc2(x)
+
+
+def n_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def macs_per_window(model, input_hw=INPUT[1:]):
+    """Multiply-accumulates of the convs and dense layers for one window
+    (the mean subtraction, ReLU and pooling are not counted)."""
+    h, w = input_hw
+    total = 0
+    for b in model.blocks:
+        c = b.conv
+        kh, kw = c.kernel_size
+        ph, pw = c.padding
+        h, w = h + 2 * ph - kh + 1, w + 2 * pw - kw + 1
+        total += h * w * c.out_channels * c.in_channels * kh * kw
+        if b.pool is not None:
+            h, w = h // b.pool[0], w // b.pool[1]
+    total += model.fc1.in_features * model.fc1.out_features
+    total += model.fc2.in_features * model.fc2.out_features
+    return total

@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""Train the default libdfd detector on the recipe corpus (CPU, 2 threads).
+
+    python3 models/recipe/train.py --corpus /work/corpus --out <dir>
+
+Steps: feature cache (prepare.py, skipped when current) -> global mean/std
+of the training windows' log energies -> class-balanced training (AdamW,
+cosine LR, SpecAugment-style masks, random time crops) -> after each epoch,
+file-level EER on the validation split (file score = mean window logit, as
+libdfd's stream) -> best checkpoint by validation EER, early stopping.
+
+Writes <out>/: checkpoint.pt (best weights + net config + mean/std),
+train_log.json (per-epoch losses, EERs, wall times), and the feature cache
+in <out>/cache unless --cache is given.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+# PyTorch's OpenMP threads spin while waiting; on 2 cores shared with other
+# jobs that made training ~7x slower (measured). Must be set before import.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import metrics  # noqa: E402
+import net as netmod  # noqa: E402
+import prepare  # noqa: E402
+
+GATE_DBFS = -50.0  # the manifest's gate: windows below it are never scored
+
+
+def log(msg):
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+def group_weights(meta, keep):
+    """Sampling weight per window: both classes get half the mass; inside a
+    class each group (spoof: system, bona fide: source) gets mass
+    proportional to sqrt(its size), so small generators and sources are
+    seen more often than their share without being repeated to exhaustion."""
+    f = meta["win_file"]
+    label = meta["label"][f]
+    group = np.where(label == 1, meta["system"][f], meta["source"][f])
+    w = np.zeros(len(f))
+    for cls in (0, 1):
+        m = keep & (label == cls)
+        if not m.any():
+            continue
+        groups, inv, counts = np.unique(group[m], return_inverse=True, return_counts=True)
+        mass = np.sqrt(counts) / np.sqrt(counts).sum()
+        w[np.flatnonzero(m)] = 0.5 * mass[inv] / counts[inv]
+    return w / w.sum()
+
+
+def norm_stats(feats, keep, n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(np.flatnonzero(keep), min(n, int(keep.sum())), replace=False))
+    x = np.asarray(feats[idx], np.float64)
+    return float(x.mean()), float(x.std())
+
+
+def augment(x, rng, max_f=8, max_t=20):
+    """SpecAugment on a normalised batch [B,1,F,T] (in place): one frequency
+    and one time mask per item, filled with the item's mean (which the
+    network subtracts, so a mask reads as 'average level')."""
+    B, _, F, T = x.shape
+    mean = x.mean(dim=(1, 2, 3))
+    fw = rng.integers(0, max_f + 1, B)
+    f0 = rng.integers(0, F, B)
+    tw = rng.integers(0, max_t + 1, B)
+    t0 = rng.integers(0, T, B)
+    for i in range(B):
+        if fw[i]:
+            x[i, :, f0[i]:f0[i] + fw[i], :] = mean[i]
+        if tw[i]:
+            x[i, :, :, t0[i]:t0[i] + tw[i]] = mean[i]
+    return x
+
+
+@torch.no_grad()
+def window_logits(model, feats, idx, mean, std, batch=256):
+    model.eval()
+    out = np.empty(len(idx), np.float32)
+    for i in range(0, len(idx), batch):
+        j = idx[i:i + batch]
+        x = torch.from_numpy((np.asarray(feats[j], np.float32) - mean) / std)[:, None]
+        out[i:i + batch] = model(x)[:, 0].numpy()
+    model.train()
+    return out
+
+
+def file_eer(logits, meta, idx):
+    n_files = len(meta["label"])
+    m, _, n = metrics.file_scores(logits, meta["win_file"][idx], n_files)
+    ok = n > 0
+    lab = meta["label"].astype(bool)
+    e, _ = metrics.eer(m[ok & lab], m[ok & ~lab])
+    return e, metrics.auc(m[ok & lab], m[ok & ~lab])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--cache", help="feature cache dir (default <out>/cache)")
+    ap.add_argument("--arch", default="td", choices=sorted(netmod.DEFAULTS))
+    ap.add_argument("--channels", type=lambda s: [int(v) for v in s.split(",")])
+    ap.add_argument("--k1", type=int)
+    ap.add_argument("--hidden", type=int)
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--samples-per-epoch", type=int, default=24000)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--weight-decay", type=float, default=1e-2)
+    ap.add_argument("--crop", type=int, default=128, help="training time crop (frames), 0 = none")
+    ap.add_argument("--budget-min", type=float, default=35.0, help="wall-time budget of training")
+    ap.add_argument("--patience", type=int, default=4)
+    ap.add_argument("--val-files", type=int, default=0,
+                    help="evaluate on at most this many validation files per epoch (0 = all)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=2)
+    a = ap.parse_args()
+
+    torch.set_num_threads(2)
+    torch.manual_seed(a.seed)
+    np.random.seed(a.seed)
+    rng = np.random.default_rng(a.seed)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Path(a.cache) if a.cache else out / "cache"
+
+    t_start = time.time()
+    info = prepare.prepare(a.corpus, cache, a.jobs)
+    t_prep = time.time() - t_start
+    log(f"features ready ({t_prep:.0f} s)")
+
+    tr_feats, tr_meta = prepare.load_split(cache, "train")
+    va_feats, va_meta = prepare.load_split(cache, "val")
+    t0 = time.time()
+    tr_x = torch.from_numpy(np.array(tr_feats))  # f16 in RAM
+    log(f"train windows {tr_x.shape} loaded in {time.time() - t0:.0f} s")
+    tr_keep = tr_meta["rms_dbfs"] >= GATE_DBFS
+    va_keep = va_meta["rms_dbfs"] >= GATE_DBFS
+    mean, std = norm_stats(tr_feats, tr_keep)
+    log(f"norm mean {mean:.4f} std {std:.4f}; gated out: train {int((~tr_keep).sum())}, "
+        f"val {int((~va_keep).sum())} windows")
+    tr_label = torch.from_numpy(tr_meta["label"][tr_meta["win_file"]].astype(np.float32))
+    weights = group_weights(tr_meta, tr_keep)
+
+    va_idx = np.flatnonzero(va_keep)
+    if a.val_files:
+        files = rng.permutation(len(va_meta["label"]))[:a.val_files]
+        va_idx = va_idx[np.isin(va_meta["win_file"][va_idx], files)]
+    va_x = np.ascontiguousarray(va_feats)
+
+    model = netmod.Net(a.arch, a.channels, a.k1, a.hidden)
+    n_par = netmod.n_params(model)
+    macs = netmod.macs_per_window(model)
+    log(f"net {model.config()}: {n_par} parameters, {macs / 1e6:.2f} M MACs/window")
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+    budget = a.budget_min * 60
+    steps_per_epoch = a.samples_per_epoch // a.batch
+    hist, best = [], None
+    t_train = time.time()
+    bad_epochs = 0
+    for epoch in range(1, a.epochs + 1):
+        te = time.time()
+        model.train()
+        draw = rng.choice(len(weights), a.samples_per_epoch, p=weights)
+        losses = []
+        for s in range(steps_per_epoch):
+            progress = max((epoch - 1 + s / steps_per_epoch) / a.epochs,
+                           (time.time() - t_train) / budget)
+            lr = a.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+            warm = min(1.0, ((epoch - 1) * steps_per_epoch + s + 1) / 200)
+            for g in opt.param_groups:
+                g["lr"] = lr * warm
+            j = np.sort(draw[s * a.batch:(s + 1) * a.batch])
+            x = tr_x[j].float()
+            if a.crop and a.crop < x.shape[-1]:
+                t0c = rng.integers(0, x.shape[-1] - a.crop + 1)
+                x = x[..., t0c:t0c + a.crop]
+            x = ((x - mean) / std)[:, None]
+            x = augment(x, rng)
+            y = tr_label[j][:, None]
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            if s % 100 == 0:
+                log(f"epoch {epoch} step {s}/{steps_per_epoch} loss {np.mean(losses[-100:]):.4f} "
+                    f"lr {lr * warm:.2e}")
+        t_ep = time.time() - te
+        tv = time.time()
+        vl = window_logits(model, va_x, va_idx, mean, std)
+        vy = va_meta["label"][va_meta["win_file"][va_idx]]
+        vloss = float(np.mean(np.logaddexp(0, vl) - vy * vl))
+        ve, va_auc = file_eer(vl, va_meta, va_idx)
+        wl_e, _ = metrics.eer(vl[vy == 1], vl[vy == 0])
+        rec = {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_loss": vloss,
+               "val_file_eer": ve, "val_file_auc": va_auc, "val_window_eer": wl_e,
+               "train_s": round(t_ep, 1), "val_s": round(time.time() - tv, 1),
+               "elapsed_s": round(time.time() - t_train, 1)}
+        hist.append(rec)
+        log(json.dumps(rec))
+        if best is None or (ve, vloss) < (best["val_file_eer"], best["val_loss"]):
+            best = rec
+            bad_epochs = 0
+            torch.save({"state_dict": model.state_dict(), "net": model.config(),
+                        "mean": mean, "std": std, "epoch": epoch}, out / "checkpoint.pt")
+        else:
+            bad_epochs += 1
+        elapsed = time.time() - t_train
+        per_epoch = elapsed / epoch
+        if bad_epochs >= a.patience:
+            log("early stop: no validation improvement")
+            break
+        if elapsed + per_epoch > budget:
+            log(f"stopping: wall-time budget ({a.budget_min} min)")
+            break
+    t_total = time.time() - t_train
+    result = {
+        "args": vars(a), "net": model.config(), "parameters": n_par,
+        "macs_per_window": macs, "norm": {"mean": mean, "std": std},
+        "gate_dbfs": GATE_DBFS, "corpus": {k: v for k, v in info.items() if k != "frontend"},
+        "epochs": hist, "best": best,
+        "wall_s": {"features": round(t_prep, 1), "training": round(t_total, 1)},
+        "torch": torch.__version__,
+    }
+    (out / "train_log.json").write_text(json.dumps(result, indent=2) + "\n")
+    log(f"best epoch {best['epoch']}: val file EER {best['val_file_eer']:.4f}, "
+        f"AUC {best['val_file_auc']:.4f}; training {t_total / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
