@@ -523,6 +523,9 @@ def voc_mlsa(x, rng):
     x, f0, t = _world_feats(x)
     sp = pw.cheaptrick(x, f0, t, SR)
     order, alpha, hop = 24, 0.42, 80
+    # 60 dB per-frame spectral floor: band-limited (8 kHz-sourced) clips otherwise
+    # give extreme mel-cepstra and an unstable (NaN) MLSA filter
+    sp = np.maximum(sp, sp.max(axis=1, keepdims=True) * 1e-6)
     mc = pysptk.sp2mc(sp, order=order, alpha=alpha)
     pitch = np.where(f0 > 0, SR / np.maximum(f0, 1e-3), 0.0)
     exc = pysptk.excite(pitch.astype(np.float64), hop)
@@ -879,12 +882,16 @@ def run_job(args):
             target = 3.6 + 2.0 * rng.random()
             pieces, acc = [], 0.0
             for t in job["texts"]:
-                if job["system"] == "piper":
-                    a = tts_piper(t, rng)
-                elif job["system"] == "espeak":
-                    a = tts_espeak(t, job["voice"], job["language"], rng)
-                else:
-                    a = tts_flite(t, job["voice"], rng)
+                try:
+                    if job["system"] == "piper":
+                        a = tts_piper(t, rng)
+                    elif job["system"] == "espeak":
+                        a = tts_espeak(t, job["voice"], job["language"], rng)
+                    else:
+                        a = tts_flite(t, job["voice"], rng)
+                except Exception as e:  # e.g. a text the synthesiser rejects: skip that text
+                    print("tts failed", job["id"], repr(t[:40]), e, flush=True)
+                    continue
                 a = trim(a)
                 if len(a) > 0.2 * SR:
                     pieces.append(a)
@@ -1077,14 +1084,37 @@ def main():
     with Pool(a.jobs) as pool:
         for _ in pool.imap_unordered(channel_eval_job, cjobs, chunksize=16):
             pass
+    # drop stale eval files (clips removed by the final trim, earlier plans)
+    want = set()
+    for r in rows:
+        fn = os.path.basename(r["path"])
+        sub = "real" if r["label"] == "bonafide" else f"fake/{r['system']}"
+        if r["split"] == "test":
+            for d in ("test", "test_g711", "test_mp3_32k"):
+                want.add(os.path.join(ev, d, sub, fn))
+        elif r["split"] == "val":
+            want.add(os.path.join(ev, "val", "real" if r["label"] == "bonafide" else "fake", fn))
+    stale = [p for p in glob.glob(os.path.join(ev, "**", "*.wav"), recursive=True) if p not in want]
+    for p in stale:
+        os.unlink(p)
+    log(f"removed {len(stale)} stale eval files")
+    # wall time, accumulated over resumed invocations
+    bt_path = os.path.join(out, "build_time.json")
+    bt = json.load(open(bt_path)) if os.path.exists(bt_path) else []
+    bt.append(dict(start=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)), minutes=0.0, jobs=len(jobs)))
     # stats
-    write_stats(out, rows, time.time() - t_start, info, errors, a)
+    bt[-1]["minutes"] = round((time.time() - t_start) / 60, 1)  # stats pass (~1 min) not included
+    with open(bt_path, "w") as f:
+        json.dump(bt, f, indent=1)
+    write_stats(out, rows, time.time() - t_start, info, errors, a, bt)
     log(f"total wall time {(time.time() - t_start) / 60:.1f} min")
 
 
-def write_stats(out, rows, wall, info, errors, a):
+def write_stats(out, rows, wall, info, errors, a, bt=()):
     from multiprocessing import Pool
-    st = {"wall_time_min": round(wall / 60, 1), "args": vars(a), "per_speaker_cap_min": info["cap_min"]}
+    st = {"wall_time_min": round(wall / 60, 1), "invocations": list(bt),
+          "wall_time_total_min": round(sum(b["minutes"] for b in bt), 1) if bt else round(wall / 60, 1),
+          "args": vars(a), "per_speaker_cap_min": info["cap_min"]}
     agg = defaultdict(lambda: [0, 0.0])
     spk = defaultdict(set)
     sysagg = defaultdict(lambda: [0, 0.0])
@@ -1096,7 +1126,12 @@ def write_stats(out, rows, wall, info, errors, a):
         spk[k].add(r["speaker"])
         sysagg[(r["split"], r["system"])][0] += 1
         sysagg[(r["split"], r["system"])][1] += float(r["seconds"]) / 60
-        chan[r["label"]][r["channel"].split("+")[0].split("-")[0]] += 1
+        fam = re.sub(r"(-.*|[0-9]+db$)", "", r["channel"].split(">")[-1].split("+")[0])
+        chan[r["label"]][fam] += 1
+        if "+" in r["channel"]:
+            chan[r["label"]]["(+noise on top)"] += 1
+        if ">" in r["channel"]:
+            chan[r["label"]]["(source-channel " + r["channel"].split(">")[0] + ")"] += 1
     # checks
     bsplit = defaultdict(set)
     for r in rows:
@@ -1128,8 +1163,10 @@ def write_stats(out, rows, wall, info, errors, a):
     st["group_split"] = info["group_split"]
     with open(os.path.join(out, "stats.json"), "w") as f:
         json.dump(st, f, indent=1)
-    L = ["# Corpus statistics", "", f"Wall time of the build: {st['wall_time_min']} min "
-         f"(jobs={a.jobs}, scale={a.scale}); per-speaker cap {info['cap_min']:.2f} min.", "",
+    inv = "; ".join(f"{b['start']} {b['minutes']} min" for b in bt)
+    L = ["# Corpus statistics", "", f"Wall time of the build: {st['wall_time_total_min']} min in total over "
+         f"{len(bt)} invocation(s) [{inv}] (jobs={a.jobs}, scale={a.scale}); per-speaker cap {info['cap_min']:.2f} min.",
+         "",
          "| split | label | clips | minutes | speakers |", "|---|---|---|---|---|"]
     for k, v in st["splits"].items():
         s, l = k.split("/")
