@@ -314,7 +314,8 @@ impl Stream {
 
     /// Ends the stream: pushes the resampler's last samples through and, if
     /// the stream was shorter than one window, scores what it has (at least
-    /// half a window) zero-padded to a full window. After a flush the stream
+    /// half a window) completed to a full window by the front end's `fill`
+    /// rule (zero padding by default). After a flush the stream
     /// accepts no more audio until [`Stream::reset`].
     pub fn flush(&mut self) -> Result<()> {
         if self.flushed {
@@ -338,9 +339,13 @@ impl Stream {
         self.drain_windows()?;
         let have = self.buf.len();
         if self.windows_formed == 0 && have * 2 >= self.window {
-            self.windows_formed += 1;
+            // Completed by the manifest's `frontend.fill` rule (zeros,
+            // repeated audio, or not scored at all).
             self.buf.resize(self.window, 0.0);
-            self.take_window(have)?;
+            if self.frontend.complete_window(&mut self.buf, have) {
+                self.windows_formed += 1;
+                self.take_window(have)?;
+            }
             self.buf.truncate(have);
             self.run_batch()?;
         }

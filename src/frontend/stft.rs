@@ -156,21 +156,9 @@ mod tests {
 
     fn cfg(n_fft: usize, hop: usize, center: bool) -> SpectralConfig {
         SpectralConfig {
-            n_fft,
-            win_length: n_fft,
-            hop_length: hop,
-            window: WindowKind::Hann,
-            periodic: true,
             center,
-            pad_mode: PadMode::Constant,
-            power: 2.0,
-            pre_emphasis: None,
             log: LogKind::None,
-            log_offset: 1e-6,
-            db_ref: 1.0,
-            top_db: None,
-            mean: 0.0,
-            std: 1.0,
+            ..SpectralConfig::for_tests(n_fft, hop)
         }
     }
 
