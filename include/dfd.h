@@ -201,6 +201,10 @@ typedef struct {
 // A bug in libdfd (a caught panic); please report it with `dfd_last_error()`.
 #define DFD_ERR_INTERNAL 17
 
+// This build of libdfd leaves the feature out (e.g. `dfd_model_load_builtin`
+// in a build without the `builtin-model` cargo feature).
+#define DFD_ERR_NOT_BUILT 18
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -252,6 +256,12 @@ dfd_status dfd_model_load_from_memory(const void *data,
                                       size_t len,
                                       const dfd_model_options *options,
                                       dfd_model **out);
+
+// Loads the default detector compiled into libdfd (no file needed).
+// `options` may be NULL; its precision picks a variant as for a package.
+// Returns `DFD_ERR_NOT_BUILT` when libdfd was built without the
+// `builtin-model` cargo feature.
+dfd_status dfd_model_load_builtin(const dfd_model_options *options, dfd_model **out);
 
 // Describes a loaded model.
 dfd_status dfd_model_get_info(const dfd_model *model, dfd_model_info *out);

@@ -43,14 +43,16 @@ pub enum Status {
     BufferTooSmall = 16,
     /// A bug in libdfd (a caught panic); please report it.
     Internal = 17,
+    /// This build of libdfd leaves the feature out (e.g. the built-in model).
+    NotBuilt = 18,
 }
 
 impl Status {
     /// The highest status code defined by this version.
-    pub const LAST: Status = Status::Internal;
+    pub const LAST: Status = Status::NotBuilt;
 
     /// Every status in code order (index == code).
-    pub const ALL: [Status; 18] = [
+    pub const ALL: [Status; 19] = [
         Status::Ok,
         Status::NullArg,
         Status::InvalidArg,
@@ -69,6 +71,7 @@ impl Status {
         Status::Backend,
         Status::BufferTooSmall,
         Status::Internal,
+        Status::NotBuilt,
     ];
 
     /// A short static description, NUL-terminated for the C API.
@@ -92,6 +95,7 @@ impl Status {
             Status::Backend => "inference failed\0",
             Status::BufferTooSmall => "buffer too small\0",
             Status::Internal => "internal error (a bug in libdfd)\0",
+            Status::NotBuilt => "not part of this build of libdfd\0",
         }
     }
 

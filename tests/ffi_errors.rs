@@ -237,13 +237,13 @@ fn streams_reject_bad_input_and_stay_usable() {
 
 #[test]
 fn status_strings_and_versions() {
-    for code in DFD_OK..=DFD_ERR_INTERNAL {
+    for code in DFD_OK..=DFD_ERR_NOT_BUILT {
         let s = unsafe { CStr::from_ptr(dfd_status_str(code)) }
             .to_str()
             .unwrap();
         assert!(!s.is_empty() && s != "unknown status", "{code}");
     }
-    let unknown = unsafe { CStr::from_ptr(dfd_status_str(DFD_ERR_INTERNAL + 1)) };
+    let unknown = unsafe { CStr::from_ptr(dfd_status_str(DFD_ERR_NOT_BUILT + 1)) };
     assert_eq!(unknown.to_str().unwrap(), "unknown status");
     assert_eq!(dfd_abi_version(), DFD_ABI_VERSION);
     let v = unsafe { CStr::from_ptr(dfd_version()) };

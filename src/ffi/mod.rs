@@ -62,6 +62,9 @@ pub const DFD_ERR_BACKEND: dfd_status = 15;
 pub const DFD_ERR_BUFFER_TOO_SMALL: dfd_status = 16;
 /// A bug in libdfd (a caught panic); please report it with `dfd_last_error()`.
 pub const DFD_ERR_INTERNAL: dfd_status = 17;
+/// This build of libdfd leaves the feature out (e.g. `dfd_model_load_builtin`
+/// in a build without the `builtin-model` cargo feature).
+pub const DFD_ERR_NOT_BUILT: dfd_status = 18;
 
 /// Version of the C ABI; changes only on incompatible changes.
 pub const DFD_ABI_VERSION: u32 = 1;
@@ -215,6 +218,7 @@ mod tests {
             DFD_ERR_BACKEND,
             DFD_ERR_BUFFER_TOO_SMALL,
             DFD_ERR_INTERNAL,
+            DFD_ERR_NOT_BUILT,
         ];
         assert_eq!(c.len(), Status::ALL.len());
         for (code, status) in c.iter().zip(Status::ALL) {

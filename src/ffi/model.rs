@@ -147,6 +147,23 @@ pub unsafe extern "C" fn dfd_model_load_from_memory(
     })
 }
 
+/// Loads the default detector compiled into libdfd (no file needed).
+/// `options` may be NULL; its precision picks a variant as for a package.
+/// Returns `DFD_ERR_NOT_BUILT` when libdfd was built without the
+/// `builtin-model` cargo feature.
+#[no_mangle]
+pub unsafe extern "C" fn dfd_model_load_builtin(
+    options: *const dfd_model_options,
+    out: *mut *mut dfd_model,
+) -> dfd_status {
+    guard(|| {
+        let out = arg_mut(out, "out")?;
+        let model = Model::load_builtin(&options_from_c(options)?)?;
+        *out = wrap(model);
+        Ok(())
+    })
+}
+
 /// Describes a loaded model.
 #[no_mangle]
 pub unsafe extern "C" fn dfd_model_get_info(

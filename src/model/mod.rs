@@ -5,6 +5,7 @@
 //! - a foreign `.onnx` file with a sidecar manifest `<stem>.json` beside it;
 //! - a package directory with `manifest.json` listing precision variants.
 
+mod builtin;
 pub mod manifest;
 mod onnx;
 
@@ -287,24 +288,9 @@ fn read_package(dir: &Path, requested: Option<Precision>, backend: &Backend) -> 
             manifest_path.display()
         );
     }
-    let precision = match requested {
-        Some(p) => p,
-        None => {
-            let order = backend.precision_order();
-            let pick = order.into_iter().find(|p| package.variants.contains_key(p));
-            pick.unwrap_or_else(|| *package.variants.keys().next().expect("non-empty"))
-        }
-    };
-    let Some(file) = package.variants.get(&precision).cloned() else {
-        let have: Vec<&str> = package.variants.keys().map(|p| p.as_str()).collect();
-        bail!(
-            PrecisionUnavailable,
-            "{}: no {} variant (package has {})",
-            dir.display(),
-            precision.as_str(),
-            have.join(", ")
-        );
-    };
+    let have: Vec<Precision> = package.variants.keys().copied().collect();
+    let precision = choose_variant(requested, &have, backend, &dir.display().to_string())?;
+    let file = package.variants[&precision].clone();
     let onnx_path = dir.join(&file);
     let onnx = read(&onnx_path)?;
     // The variant's own embedded manifest wins (it may carry its own
@@ -330,4 +316,31 @@ fn read_package(dir: &Path, requested: Option<Precision>, backend: &Backend) -> 
         file
     );
     Ok(Source { onnx, manifest })
+}
+
+/// The requested variant, or under `auto` the first of the backend's
+/// fastest-first order among `have` (which is not empty).
+fn choose_variant(
+    requested: Option<Precision>,
+    have: &[Precision],
+    backend: &Backend,
+    origin: &str,
+) -> Result<Precision> {
+    match requested {
+        Some(p) if have.contains(&p) => Ok(p),
+        Some(p) => {
+            let have: Vec<&str> = have.iter().map(|p| p.as_str()).collect();
+            bail!(
+                PrecisionUnavailable,
+                "{origin}: no {} variant (package has {})",
+                p.as_str(),
+                have.join(", ")
+            )
+        }
+        None => Ok(backend
+            .precision_order()
+            .into_iter()
+            .find(|p| have.contains(p))
+            .unwrap_or(have[0])),
+    }
 }
