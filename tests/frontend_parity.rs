@@ -232,3 +232,28 @@ fn frontend_is_send_and_sync() {
     fn check<T: Send + Sync + Clone>() {}
     check::<Frontend>();
 }
+
+#[test]
+fn every_front_end_type_has_a_parity_case() {
+    let index: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("frontend/cases.json")).unwrap(),
+    )
+    .unwrap();
+    let types: std::collections::BTreeSet<&str> = index["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["config"]["type"].as_str().unwrap())
+        .collect();
+    for t in [
+        "raw",
+        "spectrogram",
+        "logmel",
+        "lfb",
+        "lfcc",
+        "mfcc",
+        "whisper",
+    ] {
+        assert!(types.contains(t), "no parity case for type {t:?}");
+    }
+}
