@@ -127,6 +127,9 @@ def main():
     ap.add_argument("--patience", type=int, default=4)
     ap.add_argument("--val-files", type=int, default=0,
                     help="evaluate on at most this many validation files per epoch (0 = all)")
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="evaluate and save an exponential moving average of the weights "
+                         "with this decay per step (0 = off)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
     a = ap.parse_args()
@@ -168,6 +171,11 @@ def main():
     macs = netmod.macs_per_window(model)
     log(f"net {model.config()}: {n_par} parameters, {macs / 1e6:.2f} M MACs/window")
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
+    ema = None
+    if a.ema:
+        ema = netmod.Net(a.arch, a.channels, a.k1, a.hidden)
+        ema.load_state_dict(model.state_dict())
+        ema.eval()
     budget = a.budget_min * 60
     steps_per_epoch = a.samples_per_epoch // a.batch
     hist, best = [], None
@@ -197,13 +205,23 @@ def main():
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if ema is not None:
+                d = min(a.ema, (1 + s + (epoch - 1) * steps_per_epoch) /
+                        (10 + s + (epoch - 1) * steps_per_epoch))
+                with torch.no_grad():
+                    for pe, pm in zip(ema.state_dict().values(), model.state_dict().values()):
+                        if pe.dtype.is_floating_point:
+                            pe.mul_(d).add_(pm, alpha=1 - d)
+                        else:
+                            pe.copy_(pm)
             losses.append(loss.item())
             if s % 100 == 0:
                 log(f"epoch {epoch} step {s}/{steps_per_epoch} loss {np.mean(losses[-100:]):.4f} "
                     f"lr {lr * warm:.2e}")
         t_ep = time.time() - te
         tv = time.time()
-        vl = window_logits(model, va_x, va_idx, mean, std)
+        scored = ema if ema is not None else model
+        vl = window_logits(scored, va_x, va_idx, mean, std)
         vy = va_meta["label"][va_meta["win_file"][va_idx]]
         vloss = float(np.mean(np.logaddexp(0, vl) - vy * vl))
         ve, va_auc = file_eer(vl, va_meta, va_idx)
@@ -217,7 +235,7 @@ def main():
         if best is None or (ve, vloss) < (best["val_file_eer"], best["val_loss"]):
             best = rec
             bad_epochs = 0
-            torch.save({"state_dict": model.state_dict(), "net": model.config(),
+            torch.save({"state_dict": scored.state_dict(), "net": model.config(),
                         "mean": mean, "std": std, "epoch": epoch}, out / "checkpoint.pt")
         else:
             bad_epochs += 1
