@@ -2,10 +2,14 @@
 //!
 //! This file holds the command line and the dispatch; the work is in
 //! [`scan`] (files → scores), [`decode`] (files → PCM), [`walk`] (arguments →
-//! files), [`report`] (scores → text/JSON) and [`backends`].
+//! files), [`report`] (scores → text/JSON), [`eval`] (labelled files →
+//! [`metrics`] and [`plot`]) and [`backends`].
 
 mod backends;
 mod decode;
+mod eval;
+mod metrics;
+mod plot;
 mod report;
 mod scan;
 mod walk;
@@ -37,14 +41,31 @@ Exit status:
   2  usage error, or the model or backend could not be loaded
 
 Environment:
-  DFD_MODEL        model used when --model is not given
+  DFD_MODEL        model used when --model is not given (else the built-in one)
   DFD_PLUGIN_PATH  colon-separated directories searched for backend plugins
                    (after --plugin-dir, before the executable's directory)
 
 Examples:
   dfd scan --model models/detector call.wav
   dfd scan --model models/detector --json recordings/ > scores.jsonl
+  dfd eval --model models/detector testset/ --json metrics.json --plot curves.png
   dfd backends";
+
+const EVAL_AFTER_HELP: &str = "\
+Exit status:
+  0  every file was scored and the metrics computed
+  1  some file could not be read or decoded (left out of the metrics, which
+     were computed from the rest), or the --json/--plot file could not be written
+  2  usage error, the model or backend could not be loaded, DIR lacks real/
+     or fake/, or a class has no file that could be scored (no metrics)
+
+Environment:
+  DFD_MODEL        model used when --model is not given (else the built-in one)
+  DFD_PLUGIN_PATH  colon-separated directories searched for backend plugins
+                   (after --plugin-dir, before the executable's directory)
+
+Example:
+  dfd eval --model models/detector testset/ --json metrics.json --plot curves.png";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -87,6 +108,27 @@ enum Command {
         after_help = AFTER_HELP
     )]
     Scan(ScanArgs),
+    /// Measure a model on labelled audio: EER, ROC AUC, confusion matrix.
+    #[command(
+        long_about = "Measure a model on labelled audio.\n\n\
+            DIR holds a directory of bona fide speech, real/ or bonafide/, and one of \
+            synthetic speech, fake/ or spoof/ (any letter case); their audio files \
+            (.wav, .flac, .mp3, .ogg, .oga) are searched at any depth. Each file is \
+            scored like `dfd scan` does (its p_fake), then the scores of both classes \
+            give:\n\n  \
+            - the equal error rate (EER) and its threshold, computed from the DET curve \
+            as the ASVspoof 2019/2021 evaluation tools do;\n  \
+            - the area under the ROC curve (AUC; ties count one half);\n  \
+            - at the model's own threshold (p_fake >= threshold is synthetic, the \
+            positive class): the confusion matrix, accuracy, precision, recall, F1 and \
+            Matthews correlation coefficient (a ratio with a zero denominator is 0), \
+            and the misclassified files, the most confidently wrong first.\n\n\
+            Files that cannot be decoded are reported on stderr and under \"failed\" \
+            in the JSON, and files with no scored window (too short or silent) under \
+            \"unscored\"; both are left out of the metrics.",
+        after_help = EVAL_AFTER_HELP
+    )]
+    Eval(EvalArgs),
     /// List the inference backends libdfd can find and whether they run here.
     Backends {
         /// Look for backend plugins (libdfd_backend_<name>.so) here first.
@@ -103,7 +145,51 @@ pub struct ScanArgs {
     #[arg(required = true, value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
 
-    /// Model package directory or .onnx model file [default: $DFD_MODEL].
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Print one JSON object per file and line (JSON Lines) instead of text.
+    ///
+    /// Keys: file, model, backend, precision, p_fake, verdict
+    /// ("synthetic", "bonafide" or "unknown"), windows, synthetic_share,
+    /// bonafide_share, seconds, speech_seconds and timeline, the scored
+    /// windows as [{"start", "end", "p_fake"}] with times in seconds.
+    /// p_fake and the shares are null when no window was scored. A file
+    /// that failed is {"file": ..., "error": ...}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Directory holding real/ (or bonafide/) and fake/ (or spoof/).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Also write the metrics as one JSON object to FILE.
+    ///
+    /// Keys: eer, eer_threshold, auc, accuracy, precision, recall, f1, mcc,
+    /// confusion {tp, fp, tn, fn} (synthetic is the positive class),
+    /// n_real, n_fake (files in the metrics), threshold (the model's),
+    /// model {name, backend, precision}, misclassified [{path, label,
+    /// p_fake}] with label "bonafide" or "synthetic", failed [{path,
+    /// error}] and unscored [path].
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Draw the ROC curve, the DET curve (probit axes) and the histograms of
+    /// p_fake of both classes into one PNG image.
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<PathBuf>,
+}
+
+/// Which model to load and how to run it (`scan` and `eval`).
+#[derive(Args, Debug)]
+pub struct ModelArgs {
+    /// Model package directory or .onnx model file [default: $DFD_MODEL, else the built-in default model].
     ///
     /// A package directory holds manifest.json and its precision variants; a
     /// .onnx file carries its manifest inside or in a sidecar <name>.json.
@@ -126,17 +212,6 @@ pub struct ScanArgs {
     /// Look for backend plugins (libdfd_backend_<name>.so) here first.
     #[arg(long, value_name = "DIR")]
     pub plugin_dir: Option<PathBuf>,
-
-    /// Print one JSON object per file and line (JSON Lines) instead of text.
-    ///
-    /// Keys: file, model, backend, precision, p_fake, verdict
-    /// ("synthetic", "bonafide" or "unknown"), windows, synthetic_share,
-    /// bonafide_share, seconds, speech_seconds and timeline, the scored
-    /// windows as [{"start", "end", "p_fake"}] with times in seconds.
-    /// p_fake and the shares are null when no window was scored. A file
-    /// that failed is {"file": ..., "error": ...}.
-    #[arg(long)]
-    pub json: bool,
 }
 
 fn main() -> ExitCode {
@@ -144,6 +219,7 @@ fn main() -> ExitCode {
     install_logger(cli.verbose);
     let code = match cli.command {
         Command::Scan(args) => scan::run(&args),
+        Command::Eval(args) => eval::run(&args),
         Command::Backends { plugin_dir } => backends::run(plugin_dir.as_deref()),
     };
     ExitCode::from(code)

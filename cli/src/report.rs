@@ -1,5 +1,5 @@
 //! Results of `dfd scan` as text or JSON lines on stdout, errors on stderr,
-//! and the progress bar on stderr: every line goes through the bar so that
+//! and the progress bar on stderr (also used by `dfd eval`): every line goes through the bar so that
 //! it is cleared first and redrawn after, never torn.
 
 use std::io::{IsTerminal, Write};
@@ -16,6 +16,12 @@ use crate::scan::FileScore;
 pub struct Reporter<'m> {
     model: &'m Model,
     json: bool,
+    progress: Progress,
+}
+
+/// The progress bar over files on stderr (drawn only if stderr is a
+/// terminal), and the stderr lines printed around it without tearing it.
+pub struct Progress {
     bar: Option<ProgressBar>,
 }
 
@@ -54,41 +60,20 @@ impl<'m> Reporter<'m> {
     /// `progress_total`: files to come when a bar is wanted (directory
     /// scans); it is drawn only if stderr is a terminal.
     pub fn new(model: &'m Model, json: bool, progress_total: Option<usize>) -> Self {
-        let bar = progress_total
-            .filter(|_| std::io::stderr().is_terminal())
-            .map(|total| {
-                let style = ProgressStyle::with_template(
-                    "{bar:30.cyan/blue} {pos}/{len} files [{elapsed}] {wide_msg}",
-                )
-                .expect("valid template")
-                .progress_chars("=> ");
-                let bar = ProgressBar::new(total as u64).with_style(style);
-                bar.enable_steady_tick(Duration::from_millis(250));
-                bar
-            });
-        Reporter { model, json, bar }
+        Reporter {
+            model,
+            json,
+            progress: Progress::new(progress_total),
+        }
     }
 
     /// A file is about to be scanned.
     pub fn start(&self, path: &Path) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(path.display().to_string());
-        }
+        self.progress.start(path);
     }
 
     pub fn scanned(&self, path: &Path, r: &FileScore) {
-        if r.truncated {
-            self.warn(
-                path,
-                "the file is truncated; scored the audio before the cut",
-            );
-        }
-        if r.skipped_packets > 0 {
-            self.warn(
-                path,
-                &format!("skipped {} corrupt packet(s)", r.skipped_packets),
-            );
-        }
+        self.progress.decode_warnings(path, r);
         let line = if self.json {
             self.json_line(path, r)
         } else {
@@ -99,7 +84,7 @@ impl<'m> Reporter<'m> {
     }
 
     pub fn failed(&self, path: &Path, msg: &str) {
-        self.stderr(&format!("dfd: {}: {msg}", path.display()));
+        self.progress.error(path, msg);
         if self.json {
             let file = path.to_string_lossy();
             self.stdout(
@@ -113,47 +98,27 @@ impl<'m> Reporter<'m> {
         self.advance();
     }
 
-    fn warn(&self, path: &Path, msg: &str) {
-        self.stderr(&format!("dfd: {}: warning: {msg}", path.display()));
-    }
-
     /// Removes the bar, leaving only the results on the terminal.
     pub fn finish(self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
+        self.progress.finish();
     }
 
     fn advance(&self) {
-        if let Some(bar) = &self.bar {
-            bar.inc(1);
-        }
-    }
-
-    fn with_bar_hidden(&self, f: impl FnOnce()) {
-        match &self.bar {
-            Some(bar) => bar.suspend(f),
-            None => f(),
-        }
+        self.progress.advance();
     }
 
     /// A result line; a closed stdout (`dfd scan … | head`) ends the scan quietly.
     fn stdout(&self, line: &str) {
         let mut result = Ok(());
-        self.with_bar_hidden(|| result = writeln!(std::io::stdout().lock(), "{line}"));
+        self.progress
+            .with_bar_hidden(|| result = writeln!(std::io::stdout().lock(), "{line}"));
         if let Err(e) = result {
-            if let Some(bar) = &self.bar {
-                bar.finish_and_clear();
-            }
+            self.progress.clear();
             if e.kind() != std::io::ErrorKind::BrokenPipe {
                 eprintln!("dfd: cannot write the results: {e}");
             }
             std::process::exit(i32::from(exit::FILE_FAILED));
         }
-    }
-
-    fn stderr(&self, line: &str) {
-        self.with_bar_hidden(|| eprintln!("{line}"));
     }
 
     fn json_line(&self, path: &Path, r: &FileScore) -> String {
@@ -188,6 +153,88 @@ impl<'m> Reporter<'m> {
                 .collect(),
         };
         serde_json::to_string(&line).expect("serialisable")
+    }
+}
+
+impl Progress {
+    /// `total`: files to come when a bar is wanted; it is drawn only if
+    /// stderr is a terminal.
+    pub fn new(total: Option<usize>) -> Self {
+        let bar = total
+            .filter(|_| std::io::stderr().is_terminal())
+            .map(|total| {
+                let style = ProgressStyle::with_template(
+                    "{bar:30.cyan/blue} {pos}/{len} files [{elapsed}] {wide_msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> ");
+                let bar = ProgressBar::new(total as u64).with_style(style);
+                bar.enable_steady_tick(Duration::from_millis(250));
+                bar
+            });
+        Progress { bar }
+    }
+
+    /// A file is about to be scanned.
+    pub fn start(&self, path: &Path) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(path.display().to_string());
+        }
+    }
+
+    /// A file is done.
+    pub fn advance(&self) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+
+    /// `dfd: PATH: MSG` on stderr.
+    pub fn error(&self, path: &Path, msg: &str) {
+        self.stderr(&format!("dfd: {}: {msg}", path.display()));
+    }
+
+    /// `dfd: PATH: warning: MSG` on stderr.
+    pub fn warn(&self, path: &Path, msg: &str) {
+        self.stderr(&format!("dfd: {}: warning: {msg}", path.display()));
+    }
+
+    /// Warnings about damage the decoder got past in a scored file.
+    pub fn decode_warnings(&self, path: &Path, r: &FileScore) {
+        if r.truncated {
+            self.warn(
+                path,
+                "the file is truncated; scored the audio before the cut",
+            );
+        }
+        if r.skipped_packets > 0 {
+            self.warn(
+                path,
+                &format!("skipped {} corrupt packet(s)", r.skipped_packets),
+            );
+        }
+    }
+
+    pub fn stderr(&self, line: &str) {
+        self.with_bar_hidden(|| eprintln!("{line}"));
+    }
+
+    /// Removes the bar, leaving only the results on the terminal.
+    pub fn finish(self) {
+        self.clear();
+    }
+
+    fn clear(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn with_bar_hidden(&self, f: impl FnOnce()) {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use crate::decode::Decoder;
 use crate::exit;
 use crate::report::Reporter;
 use crate::walk::{self, Entry};
-use crate::ScanArgs;
+use crate::{ModelArgs, ScanArgs};
 
 /// Frames pushed per call. Results are drained after each push, so the
 /// stream's bounded window queue (1024) can never overflow and drop results.
@@ -41,13 +41,7 @@ impl FileScore {
 }
 
 pub fn run(args: &ScanArgs) -> u8 {
-    let options = ModelOptions {
-        backend: args.backend.clone(),
-        precision: args.precision.clone(),
-        threads: args.threads,
-        plugin_dir: args.plugin_dir.clone(),
-    };
-    let model = match load_model(args.model.as_deref(), &options) {
+    let model = match load_model(&args.model) {
         Ok(model) => model,
         Err(msg) => {
             eprintln!("dfd: {msg}");
@@ -88,32 +82,25 @@ pub fn run(args: &ScanArgs) -> u8 {
 }
 
 /// The model: `--model`, else `$DFD_MODEL`, else the built-in default.
-fn load_model(arg: Option<&Path>, options: &ModelOptions) -> Result<Model, String> {
+pub fn load_model(args: &ModelArgs) -> Result<Model, String> {
+    let options = &ModelOptions {
+        backend: args.backend.clone(),
+        precision: args.precision.clone(),
+        threads: args.threads,
+        plugin_dir: args.plugin_dir.clone(),
+    };
+    let arg = args.model.as_deref();
     let env = std::env::var_os("DFD_MODEL")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
     let path = match arg.map(Path::to_path_buf).or(env) {
         Some(path) => path,
         None => {
-            return match builtin_model(options) {
-                Some((what, loaded)) => loaded.map_err(|e| format!("cannot load {what}: {e}")),
-                None => Err(
-                    "no model given: pass --model PATH (a model package directory or .onnx file) \
-                             or set DFD_MODEL; there is no built-in default model yet"
-                        .into(),
-                ),
-            };
+            return Model::load_builtin(options)
+                .map_err(|e| format!("cannot load the built-in default model: {e}"));
         }
     };
     Model::load(&path, options).map_err(|e| format!("cannot load model {}: {e}", path.display()))
-}
-
-/// The model used when neither `--model` nor `$DFD_MODEL` names one, with a
-/// description for errors. None until a trained default ships; this is the
-/// one place to add it (e.g. `Model::load_from_memory(include_bytes!(..))`,
-/// or a package installed next to the executable).
-fn builtin_model(_options: &ModelOptions) -> Option<(String, dfd::Result<Model>)> {
-    None
 }
 
 /// Decodes `path` packet by packet into a new stream and scores it.

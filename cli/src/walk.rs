@@ -50,6 +50,14 @@ pub fn collect(args: &[PathBuf]) -> Inputs {
     inputs
 }
 
+/// The audio files under `dir`, at any depth, in sorted order (with the
+/// paths that could not be read), as a directory argument of `scan` expands.
+pub fn audio_files_under(dir: &Path) -> Vec<Entry> {
+    let mut out = Vec::new();
+    walk_dir(dir, &mut out);
+    out
+}
+
 fn walk_dir(dir: &Path, out: &mut Vec<Entry>) {
     let listing = match fs::read_dir(dir) {
         Ok(listing) => listing,
