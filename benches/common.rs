@@ -7,11 +7,11 @@ pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The model benched: `DFD_BENCH_MODEL` or the tiny test package.
+/// The model benched: `DFD_BENCH_MODEL` or the shipped default model.
 pub fn model_path() -> PathBuf {
     std::env::var_os("DFD_BENCH_MODEL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("tests/fixtures/models/tiny-mel"))
+        .unwrap_or_else(|| root().join("models/dfd-lfb-cnn"))
 }
 
 /// Directory with libdfd_backend_cpu.so next to the bench binary's target dir.

@@ -1,5 +1,5 @@
 //! The three costs of scoring audio, on the model in `DFD_BENCH_MODEL`
-//! (default: the tiny test package), single-threaded:
+//! (default: the shipped model `models/dfd-lfb-cnn`), single-threaded:
 //! - `frontend/1s`: the front end for one second of audio at the model rate;
 //! - `inference/<precision>/batch<N>`: the network per window;
 //! - `stream/10s/<precision>`: pushing 10 s of 16 kHz speech end to end
