@@ -150,6 +150,17 @@ int main(int argc, char **argv) {
   CHECK(strcmp(info.backend, "cpu") == 0);
   CHECK(strcmp(info.precision, "fp32") == 0);
 
+  /* The built-in default model (cargo feature builtin-model, on by default). */
+  dfd_model *builtin = NULL;
+  EXPECT(dfd_model_load_builtin(&opts, NULL), DFD_ERR_NULL_ARG);
+  EXPECT(dfd_model_load_builtin(&opts, &builtin), DFD_OK);
+  EXPECT(dfd_model_get_info(builtin, &info), DFD_OK);
+  CHECK(strcmp(info.name, "dfd-lfb-cnn-v1") == 0);
+  CHECK(info.sample_rate == 16000 && info.window == 32000 && info.hop == 16000);
+  CHECK(strcmp(info.precision, "fp32") == 0 && strcmp(info.backend, "cpu") == 0);
+  dfd_model_free(builtin);
+  EXPECT(dfd_model_get_info(model, &info), DFD_OK);
+
   /* Stream argument errors. */
   dfd_stream *s = NULL;
   EXPECT(dfd_open(NULL, 16000, 1, &s), DFD_ERR_NULL_ARG);
