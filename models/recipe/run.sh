@@ -31,7 +31,7 @@ if [[ ! -f "$CORPUS/manifest.csv" || "${REBUILD_CORPUS:-0}" == 1 ]]; then
 fi
 stage features python3 "$HERE/prepare.py" --corpus "$CORPUS" --cache "$RUN/cache"
 stage train python3 "$HERE/train.py" --corpus "$CORPUS" --out "$RUN" --cache "$RUN/cache" \
-  --arch cnn --epochs 60 --samples-per-epoch 6000 --budget-min 25 --patience 100 --ema 0.998
+  --arch cnn --epochs 32 --samples-per-epoch 6000 --patience 100 --ema 0.998
 stage export python3 "$HERE/export.py" --run "$RUN" --corpus "$CORPUS" --cache "$RUN/cache" \
   --out "$PKG"
 stage evaluate python3 "$HERE/evaluate.py" --package "$PKG" --corpus "$CORPUS" \

@@ -123,7 +123,9 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--weight-decay", type=float, default=1e-2)
     ap.add_argument("--crop", type=int, default=128, help="training time crop (frames), 0 = none")
-    ap.add_argument("--budget-min", type=float, default=35.0, help="wall-time budget of training")
+    ap.add_argument("--budget-min", type=float, default=0.0,
+                    help="wall-time budget of training in minutes; 0 = none. A budget makes "
+                         "the LR schedule depend on machine speed, so the recipe uses none")
     ap.add_argument("--patience", type=int, default=4)
     ap.add_argument("--val-files", type=int, default=0,
                     help="evaluate on at most this many validation files per epoch (0 = all)")
@@ -176,7 +178,7 @@ def main():
         ema = netmod.Net(a.arch, a.channels, a.k1, a.hidden)
         ema.load_state_dict(model.state_dict())
         ema.eval()
-    budget = a.budget_min * 60
+    budget = a.budget_min * 60 if a.budget_min > 0 else math.inf
     steps_per_epoch = a.samples_per_epoch // a.batch
     hist, best = [], None
     t_train = time.time()
