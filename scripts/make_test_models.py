@@ -473,6 +473,16 @@ def build(out: Path):
     m = mel_manifest("wrong-shape", "fp32", input_shape=[1, 40, 100], window=15840, hop=7920)
     save(set_manifest(copy.deepcopy(fp32), m), out / "wrong-shape.onnx")
 
+    # Loads and runs, but the manifest says logits where the graph ends in
+    # Softmax: `dfd inspect` must warn (its exit status 1 is tested).
+    soft = raw_graph(rw)
+    soft.graph.node[-1].output[0] = "pre_softmax"
+    soft.graph.node.append(helper.make_node("Softmax", ["pre_softmax"], ["logits"], name="softmax", axis=1))
+    soft = finish(soft)
+    m = raw_manifest("softmax-as-logits")
+    m["provenance"]["note"] = "graph ends in Softmax but the manifest says logits (a manifest mistake)"
+    save(set_manifest(soft, m), out / "softmax-as-logits.onnx")
+
     # Valid protobuf, every op known, but the shapes contradict each other.
     bad = dict(w)
     bad["conv2.w"] = np.random.default_rng(30).normal(0.0, 0.1, (16, 4, 3, 3)).astype(F32)

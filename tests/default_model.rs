@@ -21,10 +21,13 @@ fn options(precision: &str) -> ModelOptions {
 
 /// Real and synthetic clips at several rates: the samples and the test audio.
 fn clips() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = ["samples/bonafide_fr_june.wav", "samples/synthetic_piper_joe.wav"]
-        .iter()
-        .map(|p| common::root().join(p))
-        .collect();
+    let mut v: Vec<PathBuf> = [
+        "samples/bonafide_fr_june.wav",
+        "samples/synthetic_piper_joe.wav",
+    ]
+    .iter()
+    .map(|p| common::root().join(p))
+    .collect();
     for f in ["speech_16k.wav", "speech_22k05.wav", "telephone_8k.wav"] {
         v.push(common::fixture(&format!("audio/{f}")));
     }
@@ -54,7 +57,10 @@ fn every_variant_loads_from_the_package() {
         assert_eq!(m.precision().as_str(), p);
         assert_eq!(m.backend_name(), "cpu");
         let man = m.manifest();
-        assert_eq!((man.sample_rate, man.window, man.hop), (16000, 32000, 16000));
+        assert_eq!(
+            (man.sample_rate, man.window, man.hop),
+            (16000, 32000, 16000)
+        );
         assert!(man.threshold > 0.0 && man.threshold < 1.0);
     }
 }

@@ -32,7 +32,10 @@ fn recipe_features_match_the_rust_front_end() {
 
     // The stored input is the committed clip itself.
     let input = read_f32("recipe/input.f32le.bin");
-    assert_eq!(input.len(), index["input_samples"].as_u64().unwrap() as usize);
+    assert_eq!(
+        input.len(),
+        index["input_samples"].as_u64().unwrap() as usize
+    );
     let speech = common::speech();
     assert_eq!(input[..], speech[..input.len()]);
 

@@ -3,11 +3,12 @@
 //! This file holds the command line and the dispatch; the work is in
 //! [`scan`] (files → scores), [`decode`] (files → PCM), [`walk`] (arguments →
 //! files), [`report`] (scores → text/JSON), [`eval`] (labelled files →
-//! [`metrics`] and [`plot`]) and [`backends`].
+//! [`metrics`] and [`plot`]), [`inspect`] and [`backends`].
 
 mod backends;
 mod decode;
 mod eval;
+mod inspect;
 mod metrics;
 mod plot;
 mod report;
@@ -49,6 +50,7 @@ Examples:
   dfd scan --model models/detector call.wav
   dfd scan --model models/detector --json recordings/ > scores.jsonl
   dfd eval --model models/detector testset/ --json metrics.json --plot curves.png
+  dfd inspect models/detector
   dfd backends";
 
 const EVAL_AFTER_HELP: &str = "\
@@ -66,6 +68,15 @@ Environment:
 
 Example:
   dfd eval --model models/detector testset/ --json metrics.json --plot curves.png";
+
+const INSPECT_AFTER_HELP: &str = "\
+Exit status:
+  0  the model loads on the backend and its manifest agrees with its graph
+  1  the model loads, with warnings
+  2  usage error, or the model cannot be read or does not load
+
+Example:
+  dfd inspect models/detector.onnx --backend cpu";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -129,6 +140,20 @@ enum Command {
         after_help = EVAL_AFTER_HELP
     )]
     Eval(EvalArgs),
+    /// Show what libdfd understands of a model, and warn where its manifest
+    /// and its ONNX graph disagree.
+    #[command(
+        long_about = "Show what libdfd understands of a model and check it.\n\n\
+            Prints the manifest as libdfd reads it (sample rate, window and hop, the \
+            front end and the feature shape it makes, output meaning, calibration, \
+            threshold), the ONNX graph's inputs, outputs and operators, then loads the \
+            model on the chosen backend and prints the backend and precision it runs \
+            on, or why it does not load. Warnings name each disagreement between the \
+            manifest and the graph (input shape, element type, output size, a graph \
+            ending in Softmax or Sigmoid where the manifest expects logits).",
+        after_help = INSPECT_AFTER_HELP
+    )]
+    Inspect(InspectArgs),
     /// List the inference backends libdfd can find and whether they run here.
     Backends {
         /// Look for backend plugins (libdfd_backend_<name>.so) here first.
@@ -158,6 +183,16 @@ pub struct ScanArgs {
     /// that failed is {"file": ..., "error": ...}.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Model package directory or .onnx model file [default: $DFD_MODEL, else the built-in default model].
+    #[arg(value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Args, Debug)]
@@ -196,6 +231,13 @@ pub struct ModelArgs {
     #[arg(short, long, value_name = "PATH")]
     pub model: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// How to run a model: backend, precision variant, threads, plugins.
+#[derive(Args, Debug)]
+pub struct RunArgs {
     /// Inference backend: "auto" picks the first that runs here (cuda, then cpu).
     #[arg(short, long, value_name = "NAME", default_value = "auto")]
     pub backend: String,
@@ -220,6 +262,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Scan(args) => scan::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
         Command::Backends { plugin_dir } => backends::run(plugin_dir.as_deref()),
     };
     ExitCode::from(code)

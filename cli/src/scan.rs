@@ -9,7 +9,7 @@ use crate::decode::Decoder;
 use crate::exit;
 use crate::report::Reporter;
 use crate::walk::{self, Entry};
-use crate::{ModelArgs, ScanArgs};
+use crate::{ModelArgs, RunArgs, ScanArgs};
 
 /// Frames pushed per call. Results are drained after each push, so the
 /// stream's bounded window queue (1024) can never overflow and drop results.
@@ -83,24 +83,32 @@ pub fn run(args: &ScanArgs) -> u8 {
 
 /// The model: `--model`, else `$DFD_MODEL`, else the built-in default.
 pub fn load_model(args: &ModelArgs) -> Result<Model, String> {
-    let options = &ModelOptions {
-        backend: args.backend.clone(),
-        precision: args.precision.clone(),
-        threads: args.threads,
-        plugin_dir: args.plugin_dir.clone(),
-    };
-    let arg = args.model.as_deref();
+    let options = &args.run.options();
+    match model_path(args.model.as_deref()) {
+        Some(path) => Model::load(&path, options)
+            .map_err(|e| format!("cannot load model {}: {e}", path.display())),
+        None => Model::load_builtin(options)
+            .map_err(|e| format!("cannot load the built-in default model: {e}")),
+    }
+}
+
+/// `arg`, else `$DFD_MODEL`; `None` means the built-in default model.
+pub fn model_path(arg: Option<&Path>) -> Option<PathBuf> {
     let env = std::env::var_os("DFD_MODEL")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
-    let path = match arg.map(Path::to_path_buf).or(env) {
-        Some(path) => path,
-        None => {
-            return Model::load_builtin(options)
-                .map_err(|e| format!("cannot load the built-in default model: {e}"));
+    arg.map(Path::to_path_buf).or(env)
+}
+
+impl RunArgs {
+    pub fn options(&self) -> ModelOptions {
+        ModelOptions {
+            backend: self.backend.clone(),
+            precision: self.precision.clone(),
+            threads: self.threads,
+            plugin_dir: self.plugin_dir.clone(),
         }
-    };
-    Model::load(&path, options).map_err(|e| format!("cannot load model {}: {e}", path.display()))
+    }
 }
 
 /// Decodes `path` packet by packet into a new stream and scores it.

@@ -918,3 +918,101 @@ fn eval_help_documents_the_layout_and_outputs() {
         assert!(help.contains(word), "{word} not in\n{help}");
     }
 }
+
+/// `dfd inspect <model> --plugin-dir …`.
+fn inspect(model: &Path) -> Output {
+    let args: Vec<OsString> = vec![
+        "inspect".into(),
+        model.into(),
+        "--plugin-dir".into(),
+        plugin_dir().into(),
+    ];
+    dfd(args)
+}
+
+#[test]
+fn inspect_describes_a_consistent_model_without_warnings() {
+    let out = inspect(&model());
+    assert_exit(&out, 0);
+    let s = text(&out.stdout);
+    for want in [
+        "model        tiny-mel",
+        "variants     fp32, fp16, int8 (showing fp32)",
+        "window 16000 samples (1.000 s), hop 8000 samples (0.500 s)",
+        "\"type\":\"logmel\"",
+        "features     [40, 101] = 4040 values per window",
+        "input      features: float32 [N, 1, 40, 101]",
+        "output       logit: one value",
+        "runs on      backend cpu",
+        "precision fp32",
+    ] {
+        assert!(s.contains(want), "{want:?} not in\n{s}");
+    }
+    assert!(!s.contains("warning"), "{s}");
+
+    // A precision variant other than the default is shown when asked for.
+    let out = dfd([
+        OsStr::new("inspect"),
+        model().as_os_str(),
+        OsStr::new("--precision"),
+        OsStr::new("int8"),
+        OsStr::new("--plugin-dir"),
+        plugin_dir().as_os_str(),
+    ]);
+    assert_exit(&out, 0);
+    let s = text(&out.stdout);
+    assert!(s.contains("(showing int8)"), "{s}");
+    assert!(
+        s.contains("QLinearConv") || s.contains("DequantizeLinear"),
+        "{s}"
+    );
+}
+
+#[test]
+fn inspect_without_a_model_describes_the_built_in_one() {
+    let out = dfd([
+        OsStr::new("inspect"),
+        OsStr::new("--plugin-dir"),
+        plugin_dir().as_os_str(),
+    ]);
+    assert_exit(&out, 0);
+    let s = text(&out.stdout);
+    assert!(s.contains("(built-in model)"), "{s}");
+    assert!(
+        s.contains("input      features: float32 [N, 1, 60, 201]"),
+        "{s}"
+    );
+}
+
+#[test]
+fn inspect_warns_on_a_manifest_that_contradicts_the_graph() {
+    let fixtures = repo().join("tests/fixtures/models");
+    // Loads and runs, but the outputs are probabilities, not logits.
+    let out = inspect(&fixtures.join("softmax-as-logits.onnx"));
+    assert_exit(&out, 1);
+    let s = text(&out.stdout);
+    assert!(s.contains("(from Softmax)"), "{s}");
+    assert!(
+        s.contains("warning: the graph ends in Softmax") && s.contains("\"kind\": \"probs\""),
+        "{s}"
+    );
+
+    // The manifest's input_shape disagrees with the graph: named, and no load.
+    let out = inspect(&fixtures.join("wrong-shape.onnx"));
+    assert_exit(&out, 2);
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("warning: input \"features\" axis 3 is 101 in the graph but 100 in input_shape"),
+        "{s}"
+    );
+    assert!(s.contains("runs on      nothing"), "{s}");
+
+    // Not a model at all.
+    let out = inspect(&fixtures.join("not-onnx.onnx"));
+    assert_exit(&out, 2);
+    assert!(
+        text(&out.stderr).contains("cannot read model"),
+        "{}",
+        text(&out.stderr)
+    );
+}

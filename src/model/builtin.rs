@@ -40,28 +40,39 @@ impl Model {
         }
         let requested = parse_precision(&options.precision)?;
         let backend = backend::resolve(&options.backend, options.plugin_dir.as_deref())?;
-        let have: Vec<Precision> = VARIANTS.iter().map(|(p, _)| *p).collect();
-        let precision = choose_variant(requested, &have, &backend, "built-in model")?;
-        let (_, bytes) = VARIANTS
-            .iter()
-            .find(|(p, _)| *p == precision)
-            .expect("chosen among VARIANTS");
-        let Some(manifest) = embedded_manifest(bytes, "built-in model")? else {
-            bail!(Internal, "built-in {} variant has no manifest", precision.as_str())
-        };
-        Model::build(
-            Source {
-                onnx: bytes.to_vec(),
-                manifest,
-            },
-            Some(precision),
-            backend,
-            options,
-        )
+        let precision = choose_variant(requested, &variants(), &backend, "built-in model")?;
+        Model::build(source(precision)?, Some(precision), backend, options)
     }
 
     /// Whether this build carries the built-in model.
     pub fn has_builtin() -> bool {
         !VARIANTS.is_empty()
     }
+}
+
+/// The precision variants built in (none without the feature).
+pub(super) fn variants() -> Vec<Precision> {
+    VARIANTS.iter().map(|(p, _)| *p).collect()
+}
+
+/// The bytes and manifest of one built-in variant.
+pub(super) fn source(precision: Precision) -> Result<Source> {
+    let Some((_, bytes)) = VARIANTS.iter().find(|(p, _)| *p == precision) else {
+        bail!(
+            PrecisionUnavailable,
+            "the built-in model has no {} variant",
+            precision.as_str()
+        )
+    };
+    let Some(manifest) = embedded_manifest(bytes, "built-in model")? else {
+        bail!(
+            Internal,
+            "built-in {} variant has no manifest",
+            precision.as_str()
+        )
+    };
+    Ok(Source {
+        onnx: bytes.to_vec(),
+        manifest,
+    })
 }

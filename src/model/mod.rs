@@ -7,7 +7,7 @@
 
 mod builtin;
 pub mod manifest;
-mod onnx;
+pub mod onnx;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -273,6 +273,13 @@ fn sidecar_manifest(onnx_path: &Path) -> Result<Manifest> {
 /// Picks a variant of a package: the requested one, or under `auto` the
 /// first of the backend's fastest-first order that the package has.
 fn read_package(dir: &Path, requested: Option<Precision>, backend: &Backend) -> Result<Source> {
+    let package = package_manifest(dir)?;
+    let have: Vec<Precision> = package.variants.keys().copied().collect();
+    let precision = choose_variant(requested, &have, backend, &dir.display().to_string())?;
+    package_variant(dir, package, precision)
+}
+
+fn package_manifest(dir: &Path) -> Result<Manifest> {
     let manifest_path = dir.join("manifest.json");
     let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
         Error::new(
@@ -288,8 +295,11 @@ fn read_package(dir: &Path, requested: Option<Precision>, backend: &Backend) -> 
             manifest_path.display()
         );
     }
-    let have: Vec<Precision> = package.variants.keys().copied().collect();
-    let precision = choose_variant(requested, &have, backend, &dir.display().to_string())?;
+    Ok(package)
+}
+
+/// Reads one listed variant of a package.
+fn package_variant(dir: &Path, package: Manifest, precision: Precision) -> Result<Source> {
     let file = package.variants[&precision].clone();
     let onnx_path = dir.join(&file);
     let onnx = read(&onnx_path)?;
@@ -316,6 +326,65 @@ fn read_package(dir: &Path, requested: Option<Precision>, backend: &Backend) -> 
         file
     );
     Ok(Source { onnx, manifest })
+}
+
+/// A model as stored, read without loading it on a backend, so that tools
+/// (`dfd inspect`) can describe a model that does not load.
+pub struct StoredModel {
+    /// The manifest of the chosen variant.
+    pub manifest: Manifest,
+    /// The ONNX bytes of the chosen variant.
+    pub onnx: Vec<u8>,
+    /// Every variant the package or built-in model has (one for a file).
+    pub variants: Vec<Precision>,
+}
+
+impl StoredModel {
+    /// Reads a model file or package directory (`None`: the built-in model).
+    /// `precision` picks a package variant; `None` picks fp32 when present.
+    pub fn read(path: Option<&Path>, precision: Option<Precision>) -> Result<StoredModel> {
+        let pick = |have: &[Precision], origin: &str| match precision {
+            Some(p) if !have.contains(&p) => {
+                bail!(PrecisionUnavailable, "{origin}: no {} variant", p.as_str())
+            }
+            Some(p) => Ok(p),
+            None => Ok(if have.contains(&Precision::Fp32) {
+                Precision::Fp32
+            } else {
+                have[0]
+            }),
+        };
+        let (source, variants) = match path {
+            None => {
+                let have = builtin::variants();
+                if have.is_empty() {
+                    bail!(NotBuilt, "this libdfd was built without the built-in model");
+                }
+                (builtin::source(pick(&have, "built-in model")?)?, have)
+            }
+            Some(dir) if dir.is_dir() => {
+                let package = package_manifest(dir)?;
+                let have: Vec<Precision> = package.variants.keys().copied().collect();
+                let chosen = pick(&have, &dir.display().to_string())?;
+                (package_variant(dir, package, chosen)?, have)
+            }
+            Some(file) => {
+                let onnx = read(file)?;
+                let manifest = match embedded_manifest(&onnx, &file.display().to_string())? {
+                    Some(m) => m,
+                    None => sidecar_manifest(file)?,
+                };
+                let have = vec![manifest.precision.unwrap_or(Precision::Fp32)];
+                pick(&have, &file.display().to_string())?;
+                (Source { onnx, manifest }, have)
+            }
+        };
+        Ok(StoredModel {
+            manifest: source.manifest,
+            onnx: source.onnx,
+            variants,
+        })
+    }
 }
 
 /// The requested variant, or under `auto` the first of the backend's

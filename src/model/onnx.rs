@@ -1,16 +1,26 @@
-//! Just enough of the ONNX protobuf wire format to find `metadata_props`.
+//! Just enough of the ONNX protobuf wire format to find `metadata_props` and
+//! to summarise the graph's interface (inputs, outputs, operators).
 //!
-//! Hand-written on purpose: the core only needs one repeated string map from
-//! the top-level `ModelProto`, which does not justify a protobuf code
-//! generator (and tract stays out of the core). The walk also rejects
-//! truncated files, since every length is checked against the buffer.
+//! Hand-written on purpose: the core only needs a handful of fields of
+//! `ModelProto`, which does not justify a protobuf code generator (and tract
+//! stays out of the core). The walk also rejects truncated files, since every
+//! length is checked against the buffer.
 
 use crate::error::{bail, Result};
 
 /// Top-level fields of `onnx.ModelProto` we look at.
 const FIELD_IR_VERSION: u64 = 1;
+const FIELD_OPSET_IMPORT: u64 = 8;
 const FIELD_GRAPH: u64 = 7;
 const FIELD_METADATA_PROPS: u64 = 14;
+
+/// One protobuf field: its number, and its payload (length-delimited and
+/// fixed fields) or value (varint fields).
+struct Field<'a> {
+    num: u64,
+    bytes: &'a [u8],
+    int: u64,
+}
 
 struct Reader<'a> {
     buf: &'a [u8],
@@ -18,6 +28,10 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf, pos: 0 }
+    }
+
     fn varint(&mut self) -> Result<u64> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
@@ -55,21 +69,18 @@ impl<'a> Reader<'a> {
         Ok(slice)
     }
 
-    /// Next (field number, payload); payload is empty for fixed/varint fields.
-    fn field(&mut self) -> Result<(u64, &'a [u8])> {
+    /// The next field.
+    fn field(&mut self) -> Result<Field<'a>> {
         let key = self.varint()?;
         let (field, wire) = (key >> 3, key & 7);
-        let payload = match wire {
-            0 => {
-                self.varint()?;
-                &[][..]
-            }
-            1 => self.bytes(8)?,
+        let (payload, int) = match wire {
+            0 => (&[][..], self.varint()?),
+            1 => (self.bytes(8)?, 0),
             2 => {
                 let len = self.varint()?;
-                self.bytes(len)?
+                (self.bytes(len)?, 0)
             }
-            5 => self.bytes(4)?,
+            5 => (self.bytes(4)?, 0),
             _ => bail!(
                 ModelCorrupt,
                 "not an ONNX file: unknown protobuf wire type {wire} at byte {}",
@@ -79,7 +90,19 @@ impl<'a> Reader<'a> {
         if field == 0 {
             bail!(ModelCorrupt, "not an ONNX file: protobuf field number 0");
         }
-        Ok((field, payload))
+        Ok(Field {
+            num: field,
+            bytes: payload,
+            int,
+        })
+    }
+
+    /// Calls `each` on every field of this message.
+    fn each(mut self, mut each: impl FnMut(Field<'a>) -> Result<()>) -> Result<()> {
+        while !self.done() {
+            each(self.field()?)?;
+        }
+        Ok(())
     }
 
     fn done(&self) -> bool {
@@ -93,18 +116,17 @@ pub fn metadata_props(bytes: &[u8]) -> Result<Vec<(String, String)>> {
     if bytes.is_empty() {
         bail!(ModelCorrupt, "model data is empty");
     }
-    let mut r = Reader { buf: bytes, pos: 0 };
     let (mut has_ir, mut has_graph) = (false, false);
     let mut props = Vec::new();
-    while !r.done() {
-        let (field, payload) = r.field()?;
-        match field {
+    Reader::new(bytes).each(|f| {
+        match f.num {
             FIELD_IR_VERSION => has_ir = true,
             FIELD_GRAPH => has_graph = true,
-            FIELD_METADATA_PROPS => props.push(string_pair(payload)?),
+            FIELD_METADATA_PROPS => props.push(string_pair(f.bytes)?),
             _ => {}
         }
-    }
+        Ok(())
+    })?;
     if !has_ir || !has_graph {
         bail!(
             ModelCorrupt,
@@ -116,22 +138,208 @@ pub fn metadata_props(bytes: &[u8]) -> Result<Vec<(String, String)>> {
 }
 
 fn string_pair(entry: &[u8]) -> Result<(String, String)> {
-    let mut r = Reader { buf: entry, pos: 0 };
     let (mut key, mut value) = (String::new(), String::new());
-    while !r.done() {
-        let (field, payload) = r.field()?;
-        let text = || {
-            String::from_utf8(payload.to_vec()).map_err(|_| {
-                crate::Error::new(crate::Status::ModelCorrupt, "ONNX metadata is not UTF-8")
-            })
-        };
-        match field {
-            1 => key = text()?,
-            2 => value = text()?,
+    Reader::new(entry).each(|f| {
+        match f.num {
+            1 => key = text(f.bytes)?,
+            2 => value = text(f.bytes)?,
             _ => {}
         }
-    }
+        Ok(())
+    })?;
     Ok((key, value))
+}
+
+fn text(bytes: &[u8]) -> Result<String> {
+    match String::from_utf8(bytes.to_vec()) {
+        Ok(s) => Ok(s),
+        Err(_) => bail!(ModelCorrupt, "ONNX file holds a string that is not UTF-8"),
+    }
+}
+
+/// One axis of a graph input or output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dim {
+    Fixed(u64),
+    /// A symbolic axis (`dim_param`, e.g. "batch").
+    Named(String),
+    Unknown,
+}
+
+impl std::fmt::Display for Dim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dim::Fixed(n) => write!(f, "{n}"),
+            Dim::Named(name) => f.write_str(name),
+            Dim::Unknown => f.write_str("?"),
+        }
+    }
+}
+
+/// A graph input or output as the ONNX file declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueInfo {
+    pub name: String,
+    /// `onnx.TensorProto.DataType` name ("float32", "float16", ...).
+    pub elem_type: &'static str,
+    /// `None` when the file declares no shape.
+    pub dims: Option<Vec<Dim>>,
+}
+
+/// The interface of an ONNX graph, read without running it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GraphSummary {
+    /// Version of the default (`ai.onnx`) operator set.
+    pub opset: Option<u64>,
+    /// Inputs that are not initializers (weights), in order.
+    pub inputs: Vec<ValueInfo>,
+    pub outputs: Vec<ValueInfo>,
+    /// Operator types with their node counts, in order of first use.
+    pub ops: Vec<(String, usize)>,
+    /// For each output, the operator of the node that produces it.
+    pub output_ops: Vec<Option<String>>,
+}
+
+/// Reads the interface of the graph of an ONNX model.
+pub fn graph_summary(bytes: &[u8]) -> Result<GraphSummary> {
+    metadata_props(bytes)?; // checks that this is a whole ModelProto
+    let mut summary = GraphSummary::default();
+    let mut graph = None;
+    Reader::new(bytes).each(|f| {
+        match f.num {
+            FIELD_GRAPH => graph = Some(f.bytes),
+            FIELD_OPSET_IMPORT => {
+                let (mut domain, mut version) = (String::new(), None);
+                Reader::new(f.bytes).each(|g| {
+                    match g.num {
+                        1 => domain = text(g.bytes)?,
+                        2 => version = Some(g.int),
+                        _ => {}
+                    }
+                    Ok(())
+                })?;
+                if domain.is_empty() || domain == "ai.onnx" {
+                    summary.opset = version;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    let graph = graph.unwrap_or_default();
+    let (mut inputs, mut initializers) = (Vec::new(), Vec::new());
+    let mut producers: Vec<(String, String)> = Vec::new(); // (output name, op)
+    Reader::new(graph).each(|f| {
+        match f.num {
+            1 => {
+                let (mut op, mut outs) = (String::new(), Vec::new());
+                Reader::new(f.bytes).each(|n| {
+                    match n.num {
+                        2 => outs.push(text(n.bytes)?),
+                        4 => op = text(n.bytes)?,
+                        _ => {}
+                    }
+                    Ok(())
+                })?;
+                match summary.ops.iter_mut().find(|(o, _)| *o == op) {
+                    Some((_, count)) => *count += 1,
+                    None => summary.ops.push((op.clone(), 1)),
+                }
+                producers.extend(outs.into_iter().map(|o| (o, op.clone())));
+            }
+            5 => {
+                Reader::new(f.bytes).each(|t| {
+                    if t.num == 8 {
+                        initializers.push(text(t.bytes)?);
+                    }
+                    Ok(())
+                })?;
+            }
+            11 => inputs.push(value_info(f.bytes)?),
+            12 => summary.outputs.push(value_info(f.bytes)?),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    summary.inputs = inputs
+        .into_iter()
+        .filter(|i| !initializers.contains(&i.name))
+        .collect();
+    summary.output_ops = summary
+        .outputs
+        .iter()
+        .map(|o| {
+            producers
+                .iter()
+                .find(|(name, _)| *name == o.name)
+                .map(|(_, op)| op.clone())
+        })
+        .collect();
+    Ok(summary)
+}
+
+/// `ValueInfoProto` { name = 1, type = 2: TypeProto { tensor_type = 1:
+/// { elem_type = 1, shape = 2: { dim = 1: { dim_value = 1, dim_param = 2 } } } } }
+fn value_info(bytes: &[u8]) -> Result<ValueInfo> {
+    let mut info = ValueInfo {
+        name: String::new(),
+        elem_type: "undefined",
+        dims: None,
+    };
+    Reader::new(bytes).each(|f| {
+        match f.num {
+            1 => info.name = text(f.bytes)?,
+            2 => Reader::new(f.bytes).each(|t| {
+                if t.num != 1 {
+                    return Ok(());
+                }
+                Reader::new(t.bytes).each(|tt| {
+                    match tt.num {
+                        1 => info.elem_type = elem_type_name(tt.int),
+                        2 => {
+                            let dims = info.dims.get_or_insert_with(Vec::new);
+                            Reader::new(tt.bytes).each(|d| {
+                                if d.num == 1 {
+                                    let mut dim = Dim::Unknown;
+                                    Reader::new(d.bytes).each(|v| {
+                                        match v.num {
+                                            1 => dim = Dim::Fixed(v.int),
+                                            2 => dim = Dim::Named(text(v.bytes)?),
+                                            _ => {}
+                                        }
+                                        Ok(())
+                                    })?;
+                                    dims.push(dim);
+                                }
+                                Ok(())
+                            })?;
+                        }
+                        _ => {}
+                    }
+                    Ok(())
+                })
+            })?,
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(info)
+}
+
+fn elem_type_name(code: u64) -> &'static str {
+    match code {
+        1 => "float32",
+        2 => "uint8",
+        3 => "int8",
+        5 => "int16",
+        6 => "int32",
+        7 => "int64",
+        9 => "bool",
+        10 => "float16",
+        11 => "float64",
+        16 => "bfloat16",
+        _ => "other",
+    }
 }
 
 #[cfg(test)]
@@ -196,6 +404,37 @@ mod tests {
                 Ok(props) => assert!(props.is_empty(), "cut at {cut} kept {props:?}"),
             }
         }
+    }
+
+    #[test]
+    fn summarises_the_default_model_graph() {
+        let bytes = include_bytes!("../../models/dfd-lfb-cnn/model.fp32.onnx");
+        let g = graph_summary(bytes).unwrap();
+        assert_eq!(g.opset, Some(17));
+        // The 14 initializers are not inputs.
+        assert_eq!(g.inputs.len(), 1);
+        assert_eq!(g.inputs[0].name, "features");
+        assert_eq!(g.inputs[0].elem_type, "float32");
+        assert_eq!(
+            g.inputs[0].dims,
+            Some(vec![
+                Dim::Named("N".into()),
+                Dim::Fixed(1),
+                Dim::Fixed(60),
+                Dim::Fixed(201)
+            ])
+        );
+        assert_eq!(g.outputs.len(), 1);
+        assert_eq!(g.outputs[0].name, "logit");
+        assert_eq!(g.output_ops, vec![Some("Add".to_string())]);
+        assert!(g.ops.contains(&("Conv".to_string(), 5)));
+        assert!(g.ops.contains(&("MaxPool".to_string(), 4)));
+    }
+
+    #[test]
+    fn graph_summary_rejects_what_is_not_onnx() {
+        let err = graph_summary(b"hello, this is not a model").unwrap_err();
+        assert_eq!(err.status, Status::ModelCorrupt);
     }
 
     #[test]
