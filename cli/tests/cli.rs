@@ -1016,3 +1016,47 @@ fn inspect_warns_on_a_manifest_that_contradicts_the_graph() {
         text(&out.stderr)
     );
 }
+
+/// The walkthrough of docs/bring-your-own-model.md: the model and reference
+/// scores that `examples/byo-model/export.py` made with PyTorch, librosa and
+/// onnxruntime; `dfd` must accept the model without warnings and reproduce
+/// every window's p_fake from the WAV file.
+#[test]
+fn bring_your_own_model_walkthrough_matches_python() {
+    let dir = repo().join("examples/byo-model");
+    let model = dir.join("detector.onnx");
+    let out = inspect(&model);
+    assert_exit(&out, 0);
+    assert!(
+        !text(&out.stdout).contains("warning"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let reference: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
+            .unwrap();
+    let wav = repo().join(reference["wav"].as_str().unwrap());
+    let out = dfd([
+        OsStr::new("scan"),
+        OsStr::new("--json"),
+        OsStr::new("--model"),
+        model.as_os_str(),
+        OsStr::new("--plugin-dir"),
+        plugin_dir().as_os_str(),
+        wav.as_os_str(),
+    ]);
+    assert_exit(&out, 0);
+    let got = &json_lines(&out)[0]["timeline"];
+    let want = reference["windows"].as_array().unwrap();
+    assert_eq!(got.as_array().unwrap().len(), want.len(), "{got}");
+    for (g, w) in got.as_array().unwrap().iter().zip(want) {
+        assert_eq!(g["start"], w["start"]);
+        let (pg, pw) = (p(g), p(w));
+        assert!(
+            (pg - pw).abs() < 1e-3,
+            "window at {}: dfd {pg}, Python {pw}",
+            w["start"]
+        );
+    }
+}
