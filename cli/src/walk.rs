@@ -20,8 +20,8 @@ pub struct Inputs {
 }
 
 /// Expands the arguments in their order; each directory recursively, sorted
-/// by name. Symlinked files are followed, symlinked directories are not
-/// (a link cycle would never end).
+/// by name. Symlinks are followed, to files and to directories; a link that
+/// loops back to one of its own parents is reported, not followed forever.
 pub fn collect(args: &[PathBuf]) -> Inputs {
     let mut inputs = Inputs {
         entries: Vec::new(),
@@ -59,26 +59,26 @@ pub fn audio_files_under(dir: &Path) -> Vec<Entry> {
 }
 
 fn walk_dir(dir: &Path, out: &mut Vec<Entry>) {
-    let listing = match fs::read_dir(dir) {
-        Ok(listing) => listing,
-        Err(e) => return out.push(Entry::Unreadable(dir.to_path_buf(), e.to_string())),
-    };
-    let mut children: Vec<PathBuf> = Vec::new();
-    for entry in listing {
+    let walk = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .min_depth(1);
+    for entry in walk {
         match entry {
-            Ok(entry) => children.push(entry.path()),
-            Err(e) => out.push(Entry::Unreadable(dir.to_path_buf(), e.to_string())),
-        }
-    }
-    children.sort();
-    for path in children {
-        let Ok(link_meta) = fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if link_meta.is_dir() {
-            walk_dir(&path, out);
-        } else if is_audio(&path) && fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-            out.push(Entry::File(path));
+            Ok(e) if e.file_type().is_file() && is_audio(e.path()) => {
+                out.push(Entry::File(e.into_path()))
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let path = e.path().unwrap_or(dir).to_path_buf();
+                let why = match e.loop_ancestor() {
+                    Some(a) => format!("symlink loop back to {}", a.display()),
+                    None => e
+                        .io_error()
+                        .map_or_else(|| e.to_string(), ToString::to_string),
+                };
+                out.push(Entry::Unreadable(path, why));
+            }
         }
     }
 }
@@ -100,5 +100,39 @@ mod tests {
         assert!(is_audio(Path::new("x.mp3")));
         assert!(!is_audio(Path::new("x.txt")));
         assert!(!is_audio(Path::new("wav")));
+    }
+
+    #[test]
+    fn follows_directory_symlinks_and_reports_loops() {
+        use std::os::unix::fs::symlink;
+        let root = std::env::temp_dir().join(format!("dfd-walk-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("data/real")).unwrap();
+        fs::write(root.join("data/real/a.wav"), b"x").unwrap();
+        fs::write(root.join("data/real/notes.txt"), b"x").unwrap();
+        fs::create_dir_all(root.join("set/fake")).unwrap();
+        fs::write(root.join("set/fake/b.WAV"), b"x").unwrap();
+        symlink(root.join("data/real"), root.join("set/real")).unwrap();
+        symlink(root.join("set"), root.join("set/fake/again")).unwrap();
+
+        let entries = audio_files_under(&root.join("set"));
+        let files: Vec<String> = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::File(p) => Some(p.strip_prefix(&root).unwrap().display().to_string()),
+                Entry::Unreadable(..) => None,
+            })
+            .collect();
+        assert_eq!(files, ["set/fake/b.WAV", "set/real/a.wav"]);
+        let loops: Vec<&String> = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Unreadable(p, why) if p.ends_with("fake/again") => Some(why),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(loops.len(), 1);
+        assert!(loops[0].contains("symlink loop"), "{}", loops[0]);
+        fs::remove_dir_all(&root).unwrap();
     }
 }
