@@ -8,6 +8,8 @@
 //! `.bin` per case, made by `scripts/make_frontend_fixtures.py` from the WAVs
 //! in `tests/fixtures/audio/`.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -17,44 +19,6 @@ use serde_json::Value;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-/// Minimal reader for 16-bit PCM mono WAV: walks the RIFF chunks for `fmt `
-/// and `data`. Returns the rate and samples scaled by 1/32768 (as soundfile
-/// and librosa do).
-fn read_wav(path: &Path) -> (u32, Vec<f32>) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(
-        bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WAVE",
-        "not a WAV file"
-    );
-    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
-    let u32_at = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap());
-    let (mut pos, mut rate, mut data) = (12, None, None);
-    while pos + 8 <= bytes.len() {
-        let (id, size) = (&bytes[pos..pos + 4], u32_at(pos + 4) as usize);
-        let body = pos + 8;
-        match id {
-            b"fmt " => {
-                assert_eq!(
-                    (u16_at(body), u16_at(body + 2), u16_at(body + 14)),
-                    (1, 1, 16),
-                    "want PCM mono 16-bit"
-                );
-                rate = Some(u32_at(body + 4));
-            }
-            b"data" => data = Some(&bytes[body..body + size]),
-            _ => {}
-        }
-        pos = body + size + (size & 1);
-    }
-    let samples = data.expect("no data chunk").chunks_exact(2);
-    (
-        rate.expect("no fmt chunk"),
-        samples
-            .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
-            .collect(),
-    )
 }
 
 fn read_f32(path: &Path) -> Vec<f32> {
@@ -121,9 +85,9 @@ fn load_cases() -> Vec<Case> {
             let sr = case["sample_rate"].as_u64().unwrap() as u32;
             let n = case["window_samples"].as_u64().unwrap() as usize;
             let offset = case["offset"].as_u64().unwrap() as usize;
-            let (wav_sr, audio) =
-                read_wav(&dir.join("audio").join(case["audio"].as_str().unwrap()));
-            assert_eq!(wav_sr, sr, "{name}: sample rate");
+            let (wav_sr, channels, audio) =
+                common::read_wav(&dir.join("audio").join(case["audio"].as_str().unwrap()));
+            assert_eq!((wav_sr, channels), (sr, 1), "{name}: rate and channels");
             let frontend = Frontend::new(&cfg, sr, n).unwrap_or_else(|e| panic!("{name}: {e}"));
             let shape: Vec<usize> = case["output_shape"]
                 .as_array()

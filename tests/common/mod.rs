@@ -1,5 +1,5 @@
 //! Shared helpers for the integration tests: fixture paths, the built
-//! plugin's directory, a tiny WAV reader.
+//! plugin's directory, a WAV reader.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -46,31 +46,22 @@ pub fn cpu_options() -> dfd::ModelOptions {
     }
 }
 
-/// Reads a 16-bit PCM WAV: (rate, channels, interleaved samples in [-1, 1]).
+/// Reads a 16-bit PCM WAV: (rate, channels, interleaved samples in [-1, 1],
+/// scaled by 1/32768 as soundfile and librosa do).
 pub fn read_wav(path: &Path) -> (u32, u32, Vec<f32>) {
-    let bytes = std::fs::read(path).unwrap();
-    assert_eq!(&bytes[0..4], b"RIFF");
-    assert_eq!(&bytes[8..12], b"WAVE");
-    let (mut pos, mut rate, mut channels) = (12, 0, 0);
-    while pos + 8 <= bytes.len() {
-        let id = &bytes[pos..pos + 4];
-        let len = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap()) as usize;
-        let body = &bytes[pos + 8..(pos + 8 + len).min(bytes.len())];
-        if id == b"fmt " {
-            assert_eq!(u16::from_le_bytes([body[0], body[1]]), 1, "PCM only");
-            channels = u16::from_le_bytes([body[2], body[3]]) as u32;
-            rate = u32::from_le_bytes(body[4..8].try_into().unwrap());
-            assert_eq!(u16::from_le_bytes([body[14], body[15]]), 16, "16-bit only");
-        } else if id == b"data" {
-            let samples = body
-                .chunks_exact(2)
-                .map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) / 32768.0)
-                .collect();
-            return (rate, channels, samples);
-        }
-        pos += 8 + len + (len & 1);
-    }
-    panic!("{}: no data chunk", path.display());
+    let reader = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let spec = reader.spec();
+    assert_eq!(
+        (spec.sample_format, spec.bits_per_sample),
+        (hound::SampleFormat::Int, 16),
+        "{}: 16-bit PCM only",
+        path.display()
+    );
+    let samples = reader
+        .into_samples::<i16>()
+        .map(|s| f32::from(s.unwrap()) / 32768.0)
+        .collect();
+    (spec.sample_rate, u32::from(spec.channels), samples)
 }
 
 /// The committed real-speech clip at 16 kHz, mono.
