@@ -74,22 +74,32 @@ pub struct Stream {
     resampler: Option<StreamResampler>,
     frontend: Frontend,
     mono: Vec<f32>,
-    /// Model-rate samples not yet consumed; `buf[0]` is sample `buf_start`.
+    /// Model-rate samples not yet consumed; `buf[0]` is sample `at.buf_start`.
     buf: Vec<f32>,
-    buf_start: u64,
     /// Feature windows waiting for inference and their start samples.
     feats: Vec<f32>,
     pending: Vec<u64>,
     net_out: Vec<f32>,
     logits: Vec<f32>,
+    queue: VecDeque<WindowScore>,
+    at: Progress,
+}
+
+/// Where a stream is: everything [`Stream::reset`] returns to zero.
+#[derive(Default)]
+struct Progress {
+    /// Model-rate index of `Stream::buf[0]`.
+    buf_start: u64,
+    /// Frames pushed, at the caller's rate.
     frames_in: u64,
     windows_formed: u64,
+    /// Windows scored (formed and above the gate).
     windows: u64,
     sum_logit: f64,
     last_logit: f32,
     speech_samples: u64,
     scored_until: u64,
-    queue: VecDeque<WindowScore>,
+    /// Per-window results dropped from the full queue, unread.
     dropped: u64,
     flushed: bool,
 }
@@ -132,21 +142,12 @@ impl Stream {
             frontend,
             mono: Vec::with_capacity(BLOCK),
             buf: Vec::with_capacity(m.window + BLOCK * 8),
-            buf_start: 0,
             feats: vec![0.0; MAX_BATCH * feat_len],
             pending: Vec::with_capacity(MAX_BATCH),
             net_out: Vec::with_capacity(MAX_BATCH * 2),
             logits: vec![0.0; MAX_BATCH],
-            frames_in: 0,
-            windows_formed: 0,
-            windows: 0,
-            sum_logit: 0.0,
-            last_logit: 0.0,
-            speech_samples: 0,
-            scored_until: 0,
             queue: VecDeque::with_capacity(64),
-            dropped: 0,
-            flushed: false,
+            at: Progress::default(),
         })
     }
 
@@ -190,7 +191,7 @@ impl Stream {
     }
 
     fn check_push(&self, samples: usize) -> Result<()> {
-        if self.flushed {
+        if self.at.flushed {
             bail!(
                 InvalidArg,
                 "the stream was flushed (ended); reset it to start a new one"
@@ -225,7 +226,7 @@ impl Stream {
     /// Resamples the converted block into the window buffer and scores
     /// every window that became complete.
     fn consume_mono(&mut self) -> Result<()> {
-        self.frames_in += self.mono.len() as u64;
+        self.at.frames_in += self.mono.len() as u64;
         let buf = &mut self.buf;
         match &mut self.resampler {
             Some(r) => r.process(&self.mono, &mut |out| {
@@ -239,10 +240,10 @@ impl Stream {
 
     fn drain_windows(&mut self) -> Result<()> {
         while self.buf.len() >= self.window {
-            self.windows_formed += 1;
+            self.at.windows_formed += 1;
             self.take_window(self.window)?;
             self.buf.drain(..self.hop);
-            self.buf_start += self.hop as u64;
+            self.at.buf_start += self.hop as u64;
         }
         self.run_batch()
     }
@@ -259,7 +260,7 @@ impl Stream {
         let slot = self.pending.len();
         self.frontend
             .compute(w, &mut self.feats[slot * n..(slot + 1) * n]);
-        self.pending.push(self.buf_start);
+        self.pending.push(self.at.buf_start);
         if self.pending.len() == MAX_BATCH {
             self.run_batch()?;
         }
@@ -286,21 +287,21 @@ impl Stream {
             ));
         }
         let rate = f64::from(self.model.manifest().sample_rate);
-        let data_end = self.buf_start + self.buf.len() as u64;
+        let data_end = self.at.buf_start + self.buf.len() as u64;
         for i in 0..batch {
             let start = self.pending[i];
             // A zero-padded final window ends where the audio ends; overlapping
             // windows add only their new samples to speech_seconds.
             let end = (start + self.window as u64).min(data_end.max(start + 1));
             let z = self.logits[i];
-            self.windows += 1;
-            self.sum_logit += f64::from(z);
-            self.last_logit = z;
-            self.speech_samples += end - start.max(self.scored_until).min(end);
-            self.scored_until = end;
+            self.at.windows += 1;
+            self.at.sum_logit += f64::from(z);
+            self.at.last_logit = z;
+            self.at.speech_samples += end - start.max(self.at.scored_until).min(end);
+            self.at.scored_until = end;
             if self.queue.len() == WINDOW_QUEUE {
                 self.queue.pop_front();
-                self.dropped += 1;
+                self.at.dropped += 1;
             }
             self.queue.push_back(WindowScore {
                 start: start as f64 / rate,
@@ -318,32 +319,32 @@ impl Stream {
     /// rule (zero padding by default). After a flush the stream
     /// accepts no more audio until [`Stream::reset`].
     pub fn flush(&mut self) -> Result<()> {
-        if self.flushed {
+        if self.at.flushed {
             return Ok(());
         }
-        self.flushed = true;
+        self.at.flushed = true;
         if let Some(r) = &mut self.resampler {
             let out_rate = u64::from(self.model.manifest().sample_rate);
-            let expected = self.frames_in * out_rate / u64::from(self.rate);
+            let expected = self.at.frames_in * out_rate / u64::from(self.rate);
             let zeros = [0.0f32; 1024];
             let buf = &mut self.buf;
-            while self.buf_start + (buf.len() as u64) < expected {
+            while self.at.buf_start + (buf.len() as u64) < expected {
                 r.process(&zeros, &mut |out| {
                     buf.extend_from_slice(out);
                     Ok(())
                 })?;
             }
-            let keep = (expected - self.buf_start.min(expected)) as usize;
+            let keep = (expected - self.at.buf_start.min(expected)) as usize;
             self.buf.truncate(keep);
         }
         self.drain_windows()?;
         let have = self.buf.len();
-        if self.windows_formed == 0 && have * 2 >= self.window {
+        if self.at.windows_formed == 0 && have * 2 >= self.window {
             // Completed by the manifest's `frontend.fill` rule (zeros,
             // repeated audio, or not scored at all).
             self.buf.resize(self.window, 0.0);
             if self.frontend.complete_window(&mut self.buf, have) {
-                self.windows_formed += 1;
+                self.at.windows_formed += 1;
                 self.take_window(have)?;
             }
             self.buf.truncate(have);
@@ -355,25 +356,25 @@ impl Stream {
     /// The scores so far.
     pub fn score(&self) -> Score {
         let m = self.model.manifest();
-        let (p_fake, last, verdict) = if self.windows == 0 {
+        let (p_fake, last, verdict) = if self.at.windows == 0 {
             (0.0, 0.0, Verdict::Unknown)
         } else {
-            let p = sigmoid(self.sum_logit / self.windows as f64) as f32;
+            let p = sigmoid(self.at.sum_logit / self.at.windows as f64) as f32;
             let v = if p >= m.threshold {
                 Verdict::Synthetic
             } else {
                 Verdict::Bonafide
             };
-            (p, sigmoid(f64::from(self.last_logit)) as f32, v)
+            (p, sigmoid(f64::from(self.at.last_logit)) as f32, v)
         };
         Score {
             p_fake,
             last_p_fake: last,
-            windows: self.windows,
-            seconds: self.frames_in as f64 / f64::from(self.rate),
-            speech_seconds: self.speech_samples as f64 / f64::from(m.sample_rate),
+            windows: self.at.windows,
+            seconds: self.at.frames_in as f64 / f64::from(self.rate),
+            speech_seconds: self.at.speech_samples as f64 / f64::from(m.sample_rate),
             verdict,
-            windows_dropped: self.dropped,
+            windows_dropped: self.at.dropped,
         }
     }
 
@@ -388,17 +389,8 @@ impl Stream {
             r.reset();
         }
         self.buf.clear();
-        self.buf_start = 0;
         self.pending.clear();
-        self.frames_in = 0;
-        self.windows_formed = 0;
-        self.windows = 0;
-        self.sum_logit = 0.0;
-        self.last_logit = 0.0;
-        self.speech_samples = 0;
-        self.scored_until = 0;
         self.queue.clear();
-        self.dropped = 0;
-        self.flushed = false;
+        self.at = Progress::default();
     }
 }
