@@ -18,13 +18,21 @@ pub fn target_dir() -> PathBuf {
     exe.parent().and_then(Path::parent).unwrap().to_path_buf()
 }
 
-/// Directory holding a built artifact, looking where cargo puts it.
+/// Directory holding a built artifact, looking where cargo puts it: the
+/// newer of `target/<profile>` (where `cargo build` copies it) and
+/// `target/<profile>/deps` (all `cargo test` refreshes), so a test never
+/// runs against a stale copy of a plugin.
 pub fn artifact_dir(file: &str) -> PathBuf {
     let t = target_dir();
-    for dir in [t.clone(), t.join("deps")] {
-        if dir.join(file).is_file() {
-            return dir;
-        }
+    let newest = [t.clone(), t.join("deps")]
+        .into_iter()
+        .filter_map(|dir| {
+            let modified = std::fs::metadata(dir.join(file)).ok()?.modified().ok()?;
+            Some((modified, dir))
+        })
+        .max_by_key(|(modified, _)| *modified);
+    if let Some((_, dir)) = newest {
+        return dir;
     }
     panic!(
         "{file} not found under {}: run the tests with `cargo test --workspace`",

@@ -20,7 +20,10 @@
 //!
 //! The plan is an `Arc<TypedSimplePlan>` (Send + Sync) shared by all calls;
 //! each call takes a run state from a small pool (or spawns one), so `run`
-//! may be called from any number of threads at once.
+//! may be called from any number of threads at once. A graph with recurrent
+//! state (tract's `Scan`, from ONNX LSTM / GRU / RNN / Scan) keeps that state
+//! between runs of one tract state, so its calls always run on a fresh state:
+//! windows are independent.
 //!
 //! Threads: with `threads > 1` (and the default `multithread` feature) the
 //! plan gets its own rayon pool of that size
@@ -95,6 +98,12 @@ pub struct CpuModel {
     max_batch: usize,
     threads: usize,
     idle: Mutex<Vec<TypedSimpleState>>,
+    /// Some node keeps state from one run to the next: tract's `Scan` (what
+    /// ONNX LSTM / GRU / RNN / Scan become) carries its hidden state over
+    /// turns, for streaming. Windows are independent items, so such a model
+    /// runs every call on a fresh state (a reused one would start the
+    /// recurrence from the previous window's final state).
+    stateful: bool,
     /// node name -> (op_type, domain), to name operators in run-time errors.
     ops: HashMap<String, (String, String)>,
 }
@@ -190,7 +199,7 @@ impl CpuModel {
             .map_err(|e| translate_error("plan", &e, &ops))?;
 
         let item_len = spec.item_shape.iter().product();
-        let m = CpuModel {
+        let mut m = CpuModel {
             magic: MAGIC,
             plan,
             batching,
@@ -200,6 +209,7 @@ impl CpuModel {
             max_batch: spec.max_batch,
             threads: spec.threads,
             idle: Mutex::new(Vec::new()),
+            stateful: false,
             ops,
         };
         // One state up front: catches plan problems at load, and the first
@@ -208,6 +218,7 @@ impl CpuModel {
             .plan
             .spawn()
             .map_err(|e| translate_error("plan", &e, &m.ops))?;
+        m.stateful = state.op_states.iter().any(Option::is_some);
         m.put_state(state);
         Ok(m)
     }
@@ -271,7 +282,9 @@ impl CpuModel {
         let outputs = state
             .run(tvec!(t.into_tvalue()))
             .map_err(|e| self.run_error(&e))?;
-        self.put_state(state);
+        if !self.stateful {
+            self.put_state(state);
+        }
         let out = outputs
             .first()
             .ok_or_else(|| Error::runtime("the model produced no output"))?;

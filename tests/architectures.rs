@@ -1,0 +1,226 @@
+//! Detector architectures researchers bring to libdfd, loaded from a foreign
+//! ONNX file plus sidecar manifest and streamed on real speech: every
+//! window's score must equal what the model's own Python pipeline
+//! (transformers / librosa / the ASVspoof baseline front end, then
+//! onnxruntime) gives on the same window.
+//!
+//! Fixtures: `tests/fixtures/arch/<name>/` made by
+//! `scripts/make_arch_models.py` (small random-weight models: wav2vec2,
+//! WavLM, Whisper encoder, AASIST-style, dB-spectrogram CNN, EfficientNet-B0,
+//! raw 1-D CNN, LFCC-LCNN).
+
+mod common;
+
+use common::*;
+use dfd::{Model, Stream};
+use serde_json::Value;
+
+/// Largest accepted |difference| of a window's p_fake and calibrated logit.
+const TOL: f64 = 1e-3;
+
+struct Expected {
+    /// (start sample, real samples, raw outputs, calibrated logit, p_fake)
+    windows: Vec<(u64, usize, Vec<f64>, f64, f64)>,
+    stream_p_fake: f64,
+}
+
+fn expected(name: &str) -> Expected {
+    let text = std::fs::read_to_string(fixture(&format!("arch/{name}/expected.json")))
+        .expect("expected.json (run scripts/make_arch_models.py)");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let windows = v["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["start"].as_u64().unwrap(),
+                w["samples"].as_u64().unwrap() as usize,
+                w["raw"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap())
+                    .collect(),
+                w["logit"].as_f64().unwrap(),
+                w["p_fake"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    Expected {
+        windows,
+        stream_p_fake: v["stream_p_fake"].as_f64().unwrap(),
+    }
+}
+
+fn load(name: &str) -> dfd::Result<Model> {
+    Model::load(fixture(&format!("arch/{name}/{name}.onnx")), &cpu_options())
+}
+
+/// Streams the speech clip through `name` and compares every window with
+/// the fixture; returns the largest |p_fake| and |logit| differences.
+fn check(name: &str) -> (f64, f64) {
+    let model = load(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(model.backend_name(), "cpu");
+    let exp = expected(name);
+    let speech = speech();
+    let m = model.manifest().clone();
+
+    // 1. The streaming engine, pushed in uneven chunks, then flushed.
+    let mut s = Stream::new(&model, 16000, 1).unwrap();
+    for chunk in speech.chunks(7919) {
+        s.push(chunk).unwrap();
+    }
+    s.flush().unwrap();
+    let mut got = Vec::new();
+    while let Some(w) = s.next_window() {
+        got.push(w);
+    }
+    assert_eq!(
+        got.len(),
+        exp.windows.len(),
+        "{name}: windows scored by the stream vs the Python pipeline"
+    );
+    let mut max_p = 0f64;
+    for (g, (start, ..)) in got.iter().zip(&exp.windows) {
+        assert_eq!(
+            (g.start * 16000.0).round() as u64,
+            *start,
+            "{name}: window start"
+        );
+    }
+    for (i, (g, e)) in got.iter().zip(&exp.windows).enumerate() {
+        let d = (f64::from(g.p_fake) - e.4).abs();
+        max_p = max_p.max(d);
+        assert!(
+            d <= TOL,
+            "{name}: window {i} (start {}) p_fake {} vs python/onnxruntime {} (|diff| {d:.2e})",
+            e.0,
+            g.p_fake,
+            e.4
+        );
+    }
+    let score = s.score();
+    assert_eq!(score.windows as usize, exp.windows.len());
+    assert!(
+        (f64::from(score.p_fake) - exp.stream_p_fake).abs() <= TOL,
+        "{name}: stream p_fake {} vs {}",
+        score.p_fake,
+        exp.stream_p_fake
+    );
+
+    // 2. The same windows through the front end and Model::infer: the
+    //    calibrated logit, which p_fake's sigmoid flattens at the extremes.
+    let mut fe = model.frontend().clone();
+    let mut feats = vec![0f32; fe.output_len()];
+    let mut scratch = Vec::new();
+    let mut logit = [0f32; 1];
+    let mut max_z = 0f64;
+    for (start, have, _raw, z, _) in &exp.windows {
+        let start = *start as usize;
+        let mut w = vec![0f32; m.window];
+        let n = (*have).min(speech.len() - start);
+        w[..n].copy_from_slice(&speech[start..start + n]);
+        if n < m.window {
+            assert!(fe.complete_window(&mut w, n));
+        }
+        fe.compute(&w, &mut feats);
+        model.infer(&feats, 1, &mut scratch, &mut logit).unwrap();
+        let d = (f64::from(logit[0]) - z).abs();
+        max_z = max_z.max(d);
+        assert!(
+            d <= TOL * z.abs().max(1.0),
+            "{name}: window at {start}: logit {} vs python/onnxruntime {z} (|diff| {d:.2e})",
+            logit[0]
+        );
+    }
+    eprintln!(
+        "{name}: {} windows, max |p_fake diff| {max_p:.2e}, max |logit diff| {max_z:.2e}",
+        exp.windows.len()
+    );
+    (max_p, max_z)
+}
+
+#[test]
+fn wav2vec2_classifier() {
+    check("wav2vec2");
+}
+
+#[test]
+fn wavlm_classifier() {
+    check("wavlm");
+}
+
+#[test]
+fn whisper_encoder_classifier() {
+    check("whisper");
+}
+
+#[test]
+fn aasist_raw_waveform() {
+    check("aasist");
+}
+
+#[test]
+fn cnn_on_db_spectrogram() {
+    check("spec_cnn");
+}
+
+#[test]
+fn efficientnet_b0_on_logmel() {
+    check("efficientnet_b0");
+}
+
+#[test]
+fn raw_1d_cnn() {
+    check("raw_cnn");
+}
+
+#[test]
+fn lfcc_lcnn() {
+    check("lfcc_lcnn");
+}
+
+/// A recurrent model (LSTM: tract turns it into a `Scan` that carries its
+/// hidden state from one run to the next) must score a window the same
+/// whatever window ran before it: run the windows forwards, then backwards,
+/// then again through a freshly loaded model.
+#[test]
+fn recurrent_state_does_not_leak_between_windows() {
+    let exp = expected("lfcc_lcnn");
+    let speech = speech();
+    let model = load("lfcc_lcnn").unwrap();
+    let window = model.manifest().window;
+    let mut fe = model.frontend().clone();
+    let mut feats = vec![0f32; fe.output_len()];
+    let mut scratch = Vec::new();
+    let mut run = |model: &Model, start: u64| {
+        let s = start as usize;
+        fe.compute(&speech[s..s + window], &mut feats);
+        let mut z = [0f32; 1];
+        model.infer(&feats, 1, &mut scratch, &mut z).unwrap();
+        z[0]
+    };
+    let forward: Vec<f32> = exp.windows.iter().map(|w| run(&model, w.0)).collect();
+    let mut backward: Vec<f32> = exp.windows.iter().rev().map(|w| run(&model, w.0)).collect();
+    backward.reverse();
+    let fresh: Vec<f32> = exp
+        .windows
+        .iter()
+        .map(|w| run(&load("lfcc_lcnn").unwrap(), w.0))
+        .collect();
+    assert_eq!(forward, backward);
+    assert_eq!(forward, fresh);
+    // And the same windows as one batch of the streaming engine's size.
+    let n = fe.output_len();
+    let mut batch = vec![0f32; exp.windows.len() * n];
+    for (i, w) in exp.windows.iter().enumerate() {
+        let s = w.0 as usize;
+        fe.compute(&speech[s..s + window], &mut batch[i * n..(i + 1) * n]);
+    }
+    let mut z = vec![0f32; exp.windows.len()];
+    model
+        .infer(&batch, exp.windows.len(), &mut scratch, &mut z)
+        .unwrap();
+    assert_eq!(forward, z);
+}
