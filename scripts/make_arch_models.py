@@ -213,6 +213,11 @@ class HFClassifier(nn.Module):
         return self.model(input_values=x).logits
 
 
+# Both SSL models use the large / XLS-R style feature encoder (layer norm,
+# conv bias, pre-norm transformer), as the SSL front ends of deepfake
+# detectors (wav2vec2 XLS-R, WavLM Large) do. (The base style's GroupNorm
+# without conv bias makes the network blind to the input's scale, so a
+# fixture could not tell zscore from no normalisation.)
 def build_wav2vec2():
     from transformers import Wav2Vec2Config, Wav2Vec2ForSequenceClassification
     cfg = Wav2Vec2Config(
@@ -220,7 +225,7 @@ def build_wav2vec2():
         conv_dim=(32,) * 7, conv_stride=(5, 2, 2, 2, 2, 2, 2),
         conv_kernel=(10, 3, 3, 3, 3, 2, 2), num_conv_pos_embeddings=16,
         num_conv_pos_embedding_groups=4, classifier_proj_size=16, num_labels=2,
-        feat_extract_norm="group", do_stable_layer_norm=False,
+        feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True,
         mask_time_prob=0.0, layerdrop=0.0, attn_implementation="eager")
     return HFClassifier(Wav2Vec2ForSequenceClassification(cfg))
 
@@ -232,6 +237,7 @@ def build_wavlm():
         conv_dim=(32,) * 7, conv_stride=(5, 2, 2, 2, 2, 2, 2),
         conv_kernel=(10, 3, 3, 3, 3, 2, 2), num_conv_pos_embeddings=16,
         num_conv_pos_embedding_groups=4, classifier_proj_size=16, num_labels=2,
+        feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True,
         num_buckets=32, max_bucket_distance=100, mask_time_prob=0.0, layerdrop=0.0,
         attn_implementation="eager")
     return HFClassifier(WavLMForSequenceClassification(cfg))
@@ -526,14 +532,14 @@ MODELS = {
         manifest=manifest(
             "wav2vec2-tiny-cls", 16000, 8000, {"type": "raw", "normalize": "zscore"}, [16000],
             {"kind": "logits", "fake_index": 1},
-            {"architecture": "transformers Wav2Vec2ForSequenceClassification (tiny config)",
+            {"architecture": "transformers Wav2Vec2ForSequenceClassification (tiny config, XLS-R style feature encoder)",
              "preprocessing": "Wav2Vec2FeatureExtractor(do_normalize=True)"})),
     "wavlm": dict(
         build=build_wavlm, pre=pre_wav2vec2,
         manifest=manifest(
             "wavlm-tiny-cls", 24000, 12000, {"type": "raw", "normalize": "zscore"}, [24000],
             {"kind": "logits", "fake_index": 0},
-            {"architecture": "transformers WavLMForSequenceClassification (tiny config)",
+            {"architecture": "transformers WavLMForSequenceClassification (tiny config, WavLM Large style feature encoder)",
              "preprocessing": "Wav2Vec2FeatureExtractor(do_normalize=True)"})),
     "whisper": dict(
         build=WhisperClassifier, pre=pre_whisper,

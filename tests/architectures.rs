@@ -224,3 +224,54 @@ fn recurrent_state_does_not_leak_between_windows() {
         .unwrap();
     assert_eq!(forward, z);
 }
+
+/// The fixtures can tell a right front end from a nearly right one: the same
+/// ONNX file with one front-end key changed in its sidecar misses the
+/// Python scores by far more than the tolerance.
+#[test]
+fn fixtures_detect_a_wrong_front_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let speech = speech();
+    for (name, key, value) in [
+        ("wav2vec2", "normalize", Value::from("none")),
+        ("spec_cnn", "db_ref", Value::from(1.0)),
+        ("lfcc_lcnn", "with_energy", Value::from(false)),
+        ("whisper", "pad_to", Value::Null),
+    ] {
+        let text = std::fs::read_to_string(fixture(&format!("arch/{name}/{name}.json"))).unwrap();
+        let mut m: Value = serde_json::from_str(&text).unwrap();
+        let fe = m["frontend"].as_object_mut().unwrap();
+        if value.is_null() {
+            // whisper without pad_to, on 2 s windows (same input shape):
+            // 0.5 s more audio where the model was given zeros.
+            fe.remove(key);
+            m["window"] = 32000.into();
+        } else {
+            fe.insert(key.into(), value);
+        }
+        let onnx = dir.path().join(format!("{name}.onnx"));
+        std::fs::copy(fixture(&format!("arch/{name}/{name}.onnx")), &onnx).unwrap();
+        std::fs::write(onnx.with_extension("json"), m.to_string()).unwrap();
+        let model = Model::load(&onnx, &cpu_options()).unwrap();
+        let window = model.manifest().window;
+        let mut fe = model.frontend().clone();
+        let mut feats = vec![0f32; fe.output_len()];
+        let mut scratch = Vec::new();
+        let mut worst = 0f64;
+        for (start, _, _, z, _) in &expected(name).windows {
+            let s = *start as usize;
+            let mut w = vec![0f32; window];
+            let n = window.min(speech.len() - s);
+            w[..n].copy_from_slice(&speech[s..s + n]);
+            fe.compute(&w, &mut feats);
+            let mut got = [0f32; 1];
+            model.infer(&feats, 1, &mut scratch, &mut got).unwrap();
+            worst = worst.max((f64::from(got[0]) - z).abs());
+        }
+        assert!(
+            worst > 20.0 * TOL,
+            "{name} with {key} changed still matches the fixture (max |logit diff| {worst:.2e})"
+        );
+        eprintln!("{name} with {key} changed: max |logit diff| {worst:.2e}");
+    }
+}
