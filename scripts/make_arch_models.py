@@ -352,7 +352,9 @@ class GraphPool(nn.Module):
 class AASISTSmall(nn.Module):
     """AASIST-style: sinc front layer on 64600 samples, residual 2-D encoder,
     spectral and temporal graph attention with top-k graph pooling, readout
-    to two logits [spoof, bonafide] (AASIST's order: index 1 is bona fide)."""
+    to two logits [spoof, bonafide] (AASIST's order: index 1 is bona fide).
+    Like AASIST's `Model.forward`, it returns `(last_hidden, output)`: the
+    ONNX graph has two outputs and the manifest's `graph_output` picks."""
 
     def __init__(self):
         super().__init__()
@@ -378,7 +380,7 @@ class AASISTSmall(nn.Module):
         t = self.pool_t(self.gat_t(e_t))
         r = torch.cat([torch.max(torch.abs(s), dim=1)[0], s.mean(dim=1),
                        torch.max(torch.abs(t), dim=1)[0], t.mean(dim=1)], dim=1)
-        return self.head(r)
+        return r, self.head(r)
 
 
 class SpecCNN(nn.Module):
@@ -515,10 +517,12 @@ class LCNN(nn.Module):
 # The models.
 
 def manifest(name, window, hop, frontend, input_shape, output, provenance,
-             calibration=None, threshold=0.5):
+             calibration=None, threshold=0.5, graph_output=None):
     m = {"format": "dfd-model/1", "name": name, "precision": "fp32", "sample_rate": SR,
          "window": window, "hop": hop, "frontend": frontend, "input_shape": input_shape,
          "output": output}
+    if graph_output is not None:
+        m["graph_output"] = graph_output
     if calibration:
         m["calibration"] = calibration
     m["threshold"] = threshold
@@ -556,7 +560,9 @@ MODELS = {
             "aasist-small", 64600, 64600, {"type": "raw", "fill": "repeat"}, [64600],
             {"kind": "logits", "fake_index": 0},
             {"architecture": "AASIST-style: sinc conv, residual 2-D encoder, graph attention, top-k graph pooling",
-             "preprocessing": "raw 64600 samples, repeat-padded (ASVspoof 2021 loader pad)"})),
+             "preprocessing": "raw 64600 samples, repeat-padded (ASVspoof 2021 loader pad)"},
+            graph_output="output"),
+        outputs=["last_hidden", "output"]),
     "spec_cnn": dict(
         build=SpecCNN, pre=pre_spec_db,
         manifest=manifest(
@@ -651,9 +657,11 @@ def make(name, audio):
     d.mkdir(parents=True, exist_ok=True)
     onnx_path = d / f"{name}.onnx"
     x0 = torch.from_numpy(inputs[0][None])
+    out_names = spec.get("outputs", ["output"])
+    scored = out_names.index(m.get("graph_output", out_names[0]))
     with torch.no_grad():
         torch.onnx.export(net, (x0,), str(onnx_path), opset_version=OPSET, dynamo=False,
-                          input_names=["input"], output_names=["output"], do_constant_folding=True)
+                          input_names=["input"], output_names=out_names, do_constant_folding=True)
     model = onnx.load(str(onnx_path))
     onnx.checker.check_model(model)
     onnx.save(model, str(onnx_path))
@@ -666,9 +674,10 @@ def make(name, audio):
     rows, max_torch = [], 0.0
     cal = m.get("calibration", {"scale": 1.0, "bias": 0.0})
     for (start, _, have), x in zip(wins, inputs):
-        out = sess.run(None, {"input": x[None]})[0].reshape(-1)
+        out = sess.run([out_names[scored]], {"input": x[None]})[0].reshape(-1)
         with torch.no_grad():
-            ref = net(torch.from_numpy(x[None])).numpy().reshape(-1)
+            ref = net(torch.from_numpy(x[None]))
+            ref = (ref[scored] if isinstance(ref, tuple) else ref).numpy().reshape(-1)
         max_torch = max(max_torch, float(np.max(np.abs(out - ref))))
         z = cal["scale"] * fake_logit(m["output"], out) + cal["bias"]
         rows.append({"start": start, "samples": have, "raw": [float(v) for v in out],
@@ -677,7 +686,8 @@ def make(name, audio):
     expected = {
         "model": f"{name}.onnx", "audio": AUDIO, "made_by": SCRIPT,
         "onnxruntime": ort.__version__, "torch": torch.__version__,
-        "onnx_ops": ops, "max_abs_onnxruntime_vs_torch": max_torch,
+        "onnx_ops": ops, "onnx_outputs": out_names, "scored_output": out_names[scored],
+        "max_abs_onnxruntime_vs_torch": max_torch,
         "stream_p_fake": sigmoid(mean), "windows": rows,
     }
     (d / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")

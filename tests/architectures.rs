@@ -275,3 +275,56 @@ fn fixtures_detect_a_wrong_front_end() {
         eprintln!("{name} with {key} changed: max |logit diff| {worst:.2e}");
     }
 }
+
+/// AASIST's `forward` returns `(last_hidden, output)`, so its ONNX graph has
+/// two outputs; the fixture's manifest picks the scores with `graph_output`.
+/// Without it the first output (the 64-value embedding) is refused, and the
+/// error says why; a name or index that is not an output is refused too.
+#[test]
+fn graph_output_picks_the_scores_of_a_two_output_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("arch/aasist/aasist.json")).unwrap();
+    let manifest: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(manifest["graph_output"], "output");
+    let with = |name: &str, graph_output: Option<Value>| {
+        let mut m = manifest.clone();
+        let obj = m.as_object_mut().unwrap();
+        match graph_output {
+            Some(v) => obj.insert("graph_output".into(), v),
+            None => obj.remove("graph_output"),
+        };
+        let onnx = dir.path().join(format!("{name}.onnx"));
+        std::fs::copy(fixture("arch/aasist/aasist.onnx"), &onnx).unwrap();
+        std::fs::write(onnx.with_extension("json"), m.to_string()).unwrap();
+        Model::load(&onnx, &cpu_options())
+    };
+
+    let e = with("first", None)
+        .err()
+        .expect("the embedding is not scores");
+    assert_eq!(e.status, dfd::Status::ModelKind);
+    assert!(
+        e.message.contains("2 outputs") && e.message.contains("1: \"output\""),
+        "{}",
+        e.message
+    );
+    for bad in [Value::from(2), Value::from("logits")] {
+        let e = with("bad", Some(bad)).err().expect("not an output");
+        assert_eq!(e.status, dfd::Status::ModelKind);
+        assert!(e.message.contains("0: \"last_hidden\""), "{}", e.message);
+    }
+
+    // By index, the same scores as by name (the fixture).
+    let by_index = with("index", Some(Value::from(1))).unwrap();
+    let by_name = load("aasist").unwrap();
+    let speech = speech();
+    let mut p = Vec::new();
+    for model in [&by_index, &by_name] {
+        let mut s = Stream::new(model, 16000, 1).unwrap();
+        s.push(&speech).unwrap();
+        s.flush().unwrap();
+        p.push(s.score().p_fake);
+    }
+    assert_eq!(p[0], p[1]);
+    assert!((f64::from(p[0]) - expected("aasist").stream_p_fake).abs() <= TOL);
+}

@@ -38,6 +38,10 @@ pub struct Manifest {
     /// equal the front end's output length.
     pub input_shape: Vec<u64>,
     pub output: Output,
+    /// Which output of the graph `output` describes, for graphs with several
+    /// (an embedding and the logits); default: the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_output: Option<GraphOutput>,
     #[serde(default)]
     pub calibration: Calibration,
     /// Stream p_fake at or above this is judged synthetic.
@@ -109,6 +113,24 @@ impl Output {
                 let p = values[fake_index].clamp(1e-7, 1.0 - 1e-7);
                 (p / (1.0 - p)).ln()
             }
+        }
+    }
+}
+
+/// One output of the ONNX graph: its position among the graph's outputs,
+/// or its name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GraphOutput {
+    Index(usize),
+    Name(String),
+}
+
+impl std::fmt::Display for GraphOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GraphOutput::Index(i) => write!(f, "{i}"),
+            GraphOutput::Name(n) => write!(f, "{n:?}"),
         }
     }
 }
@@ -246,6 +268,27 @@ mod tests {
             .unwrap_err()
             .message
             .contains("thresold"));
+    }
+
+    #[test]
+    fn graph_output_by_index_or_name() {
+        assert_eq!(Manifest::from_json(TINY, "t").unwrap().graph_output, None);
+        let with = |v: &str| {
+            TINY.replace(
+                "\"threshold\"",
+                &format!("\"graph_output\":{v},\"threshold\""),
+            )
+        };
+        let m = Manifest::from_json(&with("1"), "t").unwrap();
+        assert_eq!(m.graph_output, Some(GraphOutput::Index(1)));
+        let m = Manifest::from_json(&with("\"logits\""), "t").unwrap();
+        assert_eq!(m.graph_output, Some(GraphOutput::Name("logits".into())));
+        // It survives a round trip (the manifest is embedded as JSON).
+        let back = Manifest::from_json(&serde_json::to_string(&m).unwrap(), "t").unwrap();
+        assert_eq!(back, m);
+        for bad in ["-1", "1.5", "[0]", "{\"index\":0}"] {
+            assert!(Manifest::from_json(&with(bad), "t").is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod onnx;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use manifest::{Calibration, Gate, Manifest, Output, Precision};
+pub use manifest::{Calibration, Gate, GraphOutput, Manifest, Output, Precision};
 
 use crate::backend::{self, Backend, BackendModel, Origin};
 use crate::error::{bail, Error, Result, Status};
@@ -144,13 +144,25 @@ impl Model {
                 manifest.input_len()
             );
         }
-        let net = backend.create(
-            &onnx,
-            &manifest.input_shape,
-            manifest.output.len(),
-            options.threads,
-            MAX_BATCH as u32,
-        )?;
+        // A graph with several outputs: keep the one the manifest names.
+        let onnx = match &manifest.graph_output {
+            Some(which) => onnx::select_output(&onnx, which).map_err(|e| {
+                Error::new(
+                    e.status,
+                    format!("model {:?}: {}", manifest.name, e.message),
+                )
+            })?,
+            None => onnx,
+        };
+        let net = backend
+            .create(
+                &onnx,
+                &manifest.input_shape,
+                manifest.output.len(),
+                options.threads,
+                MAX_BATCH as u32,
+            )
+            .map_err(|e| several_outputs_hint(e, &onnx, &manifest))?;
         log!(
             Info,
             "model {:?} ({}) loaded on backend {}",
@@ -221,6 +233,36 @@ impl Model {
         }
         Ok(())
     }
+}
+
+/// A load that failed on the model's interface, of a graph with several
+/// outputs and no `graph_output` in its manifest: says so, since the first
+/// output (often an embedding) was the one checked.
+fn several_outputs_hint(e: Error, onnx: &[u8], manifest: &Manifest) -> Error {
+    if e.status != Status::ModelKind || manifest.graph_output.is_some() {
+        return e;
+    }
+    let Ok(summary) = onnx::graph_summary(onnx) else {
+        return e;
+    };
+    if summary.outputs.len() < 2 {
+        return e;
+    }
+    let names: Vec<String> = summary
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| format!("{i}: {:?}", o.name))
+        .collect();
+    Error::new(
+        e.status,
+        format!(
+            "{} (the graph has {} outputs, {}, and the first was used: set the manifest's \"graph_output\" to the index or name of the scores)",
+            e.message,
+            names.len(),
+            names.join(", ")
+        ),
+    )
 }
 
 fn parse_precision(s: &str) -> Result<Option<Precision>> {

@@ -7,6 +7,7 @@
 //! length is checked against the buffer.
 
 use crate::error::{bail, Result};
+use crate::model::manifest::GraphOutput;
 
 /// Top-level fields of `onnx.ModelProto` we look at.
 const FIELD_IR_VERSION: u64 = 1;
@@ -278,6 +279,89 @@ pub fn graph_summary(bytes: &[u8]) -> Result<GraphSummary> {
     Ok(summary)
 }
 
+/// The same model with only one of its graph outputs, chosen by position or
+/// by name (manifest `graph_output`): for graphs that also return
+/// embeddings or hidden states (AASIST's `forward` returns
+/// `(last_hidden, output)`). The other outputs are removed from
+/// `GraphProto.output`; their nodes stay and are pruned by the backend.
+/// Every other byte of the file is kept as it is.
+pub fn select_output(bytes: &[u8], which: &GraphOutput) -> Result<Vec<u8>> {
+    metadata_props(bytes)?; // a whole ModelProto with a graph
+    let mut out = Vec::with_capacity(bytes.len());
+    for (num, raw, payload) in raw_fields(bytes)? {
+        if num != FIELD_GRAPH {
+            out.extend_from_slice(raw);
+            continue;
+        }
+        let fields = raw_fields(payload)?;
+        let names: Vec<String> = fields
+            .iter()
+            .filter(|(n, ..)| *n == FIELD_GRAPH_OUTPUT)
+            .map(|(_, _, p)| value_info(p).map(|v| v.name))
+            .collect::<Result<_>>()?;
+        let keep = match which {
+            GraphOutput::Index(i) if *i < names.len() => *i,
+            GraphOutput::Name(name) if names.contains(name) => {
+                names.iter().position(|n| n == name).unwrap_or(0)
+            }
+            _ => bail!(
+                ModelKind,
+                "manifest graph_output {} is not an output of the graph (its outputs: {})",
+                which,
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| format!("{i}: {n:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let mut graph = Vec::with_capacity(payload.len());
+        let mut k = 0;
+        for (n, raw, _) in fields {
+            if n == FIELD_GRAPH_OUTPUT {
+                k += 1;
+                if k - 1 != keep {
+                    continue;
+                }
+            }
+            graph.extend_from_slice(raw);
+        }
+        put_varint(FIELD_GRAPH << 3 | 2, &mut out);
+        put_varint(graph.len() as u64, &mut out);
+        out.extend_from_slice(&graph);
+    }
+    Ok(out)
+}
+
+/// `GraphProto.output`.
+const FIELD_GRAPH_OUTPUT: u64 = 12;
+
+/// Every field of a message as (number, its raw bytes with key and length,
+/// its payload).
+fn raw_fields(buf: &[u8]) -> Result<Vec<(u64, &[u8], &[u8])>> {
+    let mut r = Reader::new(buf);
+    let mut fields = Vec::new();
+    while !r.done() {
+        let start = r.pos;
+        let f = r.field()?;
+        fields.push((f.num, &buf[start..r.pos], f.bytes));
+    }
+    Ok(fields)
+}
+
+fn put_varint(mut v: u64, out: &mut Vec<u8>) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
 /// `ValueInfoProto` { name = 1, type = 2: TypeProto { tensor_type = 1:
 /// { elem_type = 1, shape = 2: { dim = 1: { dim_value = 1, dim_param = 2 } } } } }
 fn value_info(bytes: &[u8]) -> Result<ValueInfo> {
@@ -363,6 +447,70 @@ mod tests {
         varint(field << 3 | 2, out);
         varint(payload.len() as u64, out);
         out.extend_from_slice(payload);
+    }
+
+    /// A model whose graph has the given outputs (names only) and a node.
+    fn model_with_outputs(names: &[&str]) -> Vec<u8> {
+        let mut g = Vec::new();
+        let mut node = Vec::new();
+        len_field(2, b"y", &mut node);
+        len_field(4, b"Relu", &mut node);
+        len_field(1, &node, &mut g);
+        for n in names {
+            let mut vi = Vec::new();
+            len_field(1, n.as_bytes(), &mut vi);
+            len_field(12, &vi, &mut g);
+        }
+        len_field(2, b"graph-name", &mut g);
+        let mut m = Vec::new();
+        varint(FIELD_IR_VERSION << 3, &mut m);
+        varint(8, &mut m);
+        len_field(FIELD_GRAPH, &g, &mut m);
+        let mut e = Vec::new();
+        len_field(1, b"k", &mut e);
+        len_field(2, b"v", &mut e);
+        len_field(FIELD_METADATA_PROPS, &e, &mut m);
+        m
+    }
+
+    #[test]
+    fn select_output_keeps_one_graph_output() {
+        let m = model_with_outputs(&["hidden", "logits", "probs"]);
+        let names = |b: &[u8]| -> Vec<String> {
+            graph_summary(b)
+                .unwrap()
+                .outputs
+                .into_iter()
+                .map(|o| o.name)
+                .collect()
+        };
+        assert_eq!(names(&m), ["hidden", "logits", "probs"]);
+        let by_index = select_output(&m, &GraphOutput::Index(1)).unwrap();
+        assert_eq!(names(&by_index), ["logits"]);
+        let by_name = select_output(&m, &GraphOutput::Name("probs".into())).unwrap();
+        assert_eq!(names(&by_name), ["probs"]);
+        // Everything else is untouched: the node, the graph name, metadata.
+        assert_eq!(
+            graph_summary(&by_name).unwrap().ops,
+            [("Relu".to_string(), 1)]
+        );
+        assert_eq!(
+            metadata_props(&by_name).unwrap(),
+            [("k".into(), "v".into())]
+        );
+        // Only the two dropped outputs are gone: 2 bytes of key and length
+        // around a ValueInfoProto of 2 + name bytes.
+        assert_eq!(by_index.len(), m.len() - (4 + 6) - (4 + 5));
+        for bad in [GraphOutput::Index(3), GraphOutput::Name("logit".into())] {
+            let e = select_output(&m, &bad).unwrap_err();
+            assert_eq!(e.status, Status::ModelKind);
+            assert!(
+                e.message
+                    .contains("0: \"hidden\", 1: \"logits\", 2: \"probs\""),
+                "{}",
+                e.message
+            );
+        }
     }
 
     fn model(props: &[(&str, &str)]) -> Vec<u8> {
