@@ -4,7 +4,7 @@
 
 use dfd::frontend::Frontend;
 use dfd::model::onnx::{self, Dim, GraphSummary};
-use dfd::model::{Output, StoredModel};
+use dfd::model::{GraphOutput, Output, StoredModel};
 use dfd::{Manifest, Model, Precision};
 
 use crate::exit;
@@ -58,6 +58,9 @@ pub fn run(args: &InspectArgs) -> u8 {
         m.input_shape
     );
     println!("output       {}", describe_output(m.output));
+    if let Some(o) = &m.graph_output {
+        println!("graph_output {o} (the graph output libdfd reads)");
+    }
     let (scale, bias) = (m.calibration.scale, m.calibration.bias);
     let sign = if bias < 0.0 { '-' } else { '+' };
     println!(
@@ -233,15 +236,24 @@ fn check(m: &Manifest, features: Option<usize>, g: &GraphSummary) -> Vec<String>
             }
         }
     }
-    match (
-        g.outputs.first(),
-        g.output_ops.first().and_then(|o| o.as_deref()),
-    ) {
-        (None, _) => w.push("the graph has no output".into()),
-        (Some(out), op) => {
-            if g.outputs.len() > 1 {
+    // The output libdfd reads: the manifest's `graph_output`, else the first.
+    let chosen = match &m.graph_output {
+        None => Some(0),
+        Some(GraphOutput::Index(i)) => Some(*i).filter(|&i| i < g.outputs.len()),
+        Some(GraphOutput::Name(n)) => g.outputs.iter().position(|o| &o.name == n),
+    };
+    match chosen.map(|i| (&g.outputs[i], g.output_ops[i].as_deref())) {
+        None if g.outputs.is_empty() => w.push("the graph has no output".into()),
+        None => w.push(format!(
+            "graph_output {} names no output of the graph",
+            m.graph_output
+                .as_ref()
+                .map_or(String::new(), |o| o.to_string())
+        )),
+        Some((out, op)) => {
+            if g.outputs.len() > 1 && m.graph_output.is_none() {
                 w.push(format!(
-                    "the graph has {} outputs; libdfd reads the first, {:?}",
+                    "the graph has {} outputs; libdfd reads the first, {:?} (set \"graph_output\" to choose)",
                     g.outputs.len(),
                     out.name
                 ));

@@ -1060,3 +1060,27 @@ fn bring_your_own_model_walkthrough_matches_python() {
         );
     }
 }
+
+/// Every seed architecture of `tests/fixtures/arch` (wav2vec2, WavLM,
+/// Whisper, AASIST, ...) has a manifest that agrees with its graph: inspect
+/// loads each without a warning, and names AASIST's chosen graph output.
+#[test]
+fn inspect_accepts_every_seed_architecture() {
+    let arch = repo().join("tests/fixtures/arch");
+    let mut names: Vec<String> = std::fs::read_dir(&arch)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 8, "{names:?}");
+    for name in names {
+        let out = inspect(&arch.join(&name).join(format!("{name}.onnx")));
+        assert_exit(&out, 0);
+        let s = text(&out.stdout);
+        assert!(!s.contains("warning"), "{name}:\n{s}");
+        if name == "aasist" {
+            assert!(s.contains("graph_output \"output\""), "{s}");
+            assert!(s.contains("output     last_hidden"), "{s}");
+        }
+    }
+}
