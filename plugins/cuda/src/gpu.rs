@@ -21,9 +21,16 @@ fn drv(what: &str) -> impl Fn(cudarc::driver::DriverError) -> Error + '_ {
 
 /// Compiles the embedded kernel source with NVRTC; the error carries the log.
 pub fn compile() -> Result<cudarc::nvrtc::Ptx> {
+    compile_source(&kernels::source())
+}
+
+/// Compiles CUDA C source with NVRTC (the same options the plugin uses at
+/// load time); an error carries NVRTC's log. Needs libnvrtc, not a GPU.
+pub fn compile_source(src: &str) -> Result<cudarc::nvrtc::Ptx> {
+    crate::probe::nvrtc_present()?;
     no_panic("NVRTC", || {
         compile_ptx_with_opts(
-            kernels::source(),
+            src,
             CompileOptions {
                 name: Some("dfd_kernels.cu".into()),
                 ..Default::default()
