@@ -18,6 +18,7 @@
 
 pub mod error;
 pub mod exec;
+pub mod frontend;
 pub mod gpu;
 pub mod kernels;
 pub mod onnx;

@@ -1,0 +1,299 @@
+//! CPU verification of the CUDA path, with no GPU: the kernel files are
+//! compiled as C++ with g++ and `tests/shim/cuda_shim.h` (every block and
+//! thread of a launch run in turn), and the plugin's own executor and front
+//! end schedule their launches on that simulated device, exactly the launch
+//! lists (kernels, grids, argument marshalling) the CUDA device gets.
+//! Compared on real audio (samples/*.wav, linearly resampled to 16 kHz,
+//! 2 s windows, one batch) with libdfd's CPU front end and the tract CPU
+//! backend on the default model, fp32 and fp16.
+//!
+//! What this does not verify: the cudarc driver calls in `gpu.rs`
+//! (allocation, copies, cuLaunchKernel), PTX codegen and GPU float
+//! behaviour (FMA contraction, logf/log10f ulps), concurrency between
+//! threads of a real launch (the kernels have none by construction).
+
+use std::ffi::{c_char, c_void};
+use std::path::{Path, PathBuf};
+
+use dfd_backend_cuda::error::{Error, Result};
+use dfd_backend_cuda::exec::{Arg, Device, Model};
+use dfd_backend_cuda::frontend::{FrontendTables, GpuFrontend};
+use dfd_backend_cuda::kernels;
+
+type LaunchFn = unsafe extern "C" fn(*const c_char, u32, u32, *mut *mut c_void) -> i32;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The simulated device: host buffers, kernels from the g++-built shim.
+struct CpuSim {
+    launch: LaunchFn,
+    bufs: Vec<Vec<u64>>,
+    launches: usize,
+}
+
+impl CpuSim {
+    fn new(dir: &Path) -> CpuSim {
+        let so = dir.join("kernels_cpu.so");
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let st = std::process::Command::new(std::env::var("CXX").unwrap_or_else(|_| "g++".into()))
+            .args(["-std=c++17", "-O2", "-shared", "-fPIC", "-Wall", "-Werror", "-Wno-unused-function"])
+            .arg(format!("-I{}", here.join("kernels").display()))
+            .arg("-o")
+            .arg(&so)
+            .arg(here.join("tests/shim/kernels_cpu.cpp"))
+            .status()
+            .expect("g++ is needed for the CPU verification");
+        assert!(st.success(), "g++ failed on the kernels");
+        let lib = Box::leak(Box::new(unsafe { libloading::Library::new(&so) }.unwrap()));
+        let launch = unsafe { *lib.get::<LaunchFn>(b"dfd_cpu_launch\0").unwrap() };
+        CpuSim { launch, bufs: Vec::new(), launches: 0 }
+    }
+}
+
+impl Device for CpuSim {
+    fn alloc(&mut self, bytes: usize) -> Result<usize> {
+        self.bufs.push(vec![0u64; bytes.div_ceil(8)]);
+        Ok(self.bufs.len() - 1)
+    }
+    fn upload(&mut self, buf: usize, data: &[u8]) -> Result<()> {
+        let b = &mut self.bufs[buf];
+        assert!(data.len() <= b.len() * 8, "upload overflows buffer {buf}");
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), b.as_mut_ptr().cast::<u8>(), data.len()) };
+        Ok(())
+    }
+    fn download(&mut self, buf: usize, out: &mut [u8]) -> Result<()> {
+        let b = &self.bufs[buf];
+        assert!(out.len() <= b.len() * 8);
+        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr().cast::<u8>(), out.as_mut_ptr(), out.len()) };
+        Ok(())
+    }
+    fn launch(&mut self, kernel: &'static str, n: usize, args: &[Arg]) -> Result<()> {
+        // Same marshalling as gpu.rs: one 8-byte slot per argument.
+        let mut slots: Vec<u64> = args
+            .iter()
+            .map(|a| match *a {
+                Arg::Buf(id) => self.bufs[id].as_mut_ptr() as u64,
+                Arg::Null => 0,
+                Arg::I32(v) => v as u32 as u64,
+                Arg::F32(v) => v.to_bits() as u64,
+            })
+            .collect();
+        let mut params: Vec<*mut c_void> = slots.iter_mut().map(|s| (s as *mut u64).cast()).collect();
+        let (grid, block) = kernels::launch_dims(n);
+        let name = std::ffi::CString::new(kernel).unwrap();
+        let rc = unsafe { (self.launch)(name.as_ptr(), grid, block, params.as_mut_ptr()) };
+        self.launches += 1;
+        if rc != 0 {
+            return Err(Error::internal(format!("kernel {kernel} unknown to the shim")));
+        }
+        Ok(())
+    }
+    fn sync(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// 2-s windows (hop 1 s) of both sample clips at 16 kHz.
+fn windows() -> Vec<Vec<f32>> {
+    let mut out = Vec::new();
+    for f in ["samples/bonafide_fr_june.wav", "samples/synthetic_piper_joe.wav"] {
+        let mut r = hound::WavReader::open(root().join(f)).unwrap();
+        let spec = r.spec();
+        assert_eq!(spec.channels, 1);
+        let x: Vec<f32> = r.samples::<i16>().map(|s| s.unwrap() as f32 / 32768.0).collect();
+        let ratio = spec.sample_rate as f64 / 16000.0;
+        let n = (x.len() as f64 / ratio) as usize;
+        let y: Vec<f32> = (0..n)
+            .map(|i| {
+                let p = i as f64 * ratio;
+                let j = p as usize;
+                let a = (p - j as f64) as f32;
+                x[j] * (1.0 - a) + x.get(j + 1).copied().unwrap_or(0.0) * a
+            })
+            .collect();
+        let mut s = 0;
+        while s + 32000 <= y.len() {
+            out.push(y[s..s + 32000].to_vec());
+            s += 16000;
+        }
+    }
+    out
+}
+
+fn manifest() -> serde_json::Value {
+    let text = std::fs::read_to_string(root().join("models/dfd-lfb-cnn/manifest.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The lfb tables for the GPU front end, built here independently from the
+/// manifest (librosa/scipy definitions: periodic Hann, the ASVspoof linear
+/// triangles), so a mismatch with libdfd's front end shows up below.
+fn lfb_tables() -> FrontendTables {
+    let m = manifest();
+    let fe = &m["frontend"];
+    assert_eq!(fe["type"], "lfb");
+    let n_fft = fe["n_fft"].as_u64().unwrap() as usize;
+    assert_eq!(fe["win_length"].as_u64().unwrap() as usize, n_fft);
+    assert_eq!(fe["pad_mode"], "constant");
+    assert_eq!(fe["log"], "ln");
+    let sr = m["sample_rate"].as_f64().unwrap();
+    let rows = fe["n_filters"].as_u64().unwrap() as usize;
+    let (fmin, fmax) = (fe["fmin"].as_f64().unwrap(), fe["fmax"].as_f64().unwrap());
+    let window: Vec<f64> = (0..n_fft)
+        .map(|n| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * n as f64 / n_fft as f64).cos())
+        .collect();
+    let step = (fmax - fmin) / (rows + 1) as f64;
+    let mut edges: Vec<f64> = (0..rows + 2).map(|i| i as f64 * step + fmin).collect();
+    edges[rows + 1] = fmax;
+    let bins = n_fft / 2 + 1;
+    let mut fb = Vec::with_capacity(rows * bins);
+    for e in edges.windows(3) {
+        for k in 0..bins {
+            let f = k as f64 * (sr / n_fft as f64);
+            let w = (-(e[0] - f) / (e[1] - e[0])).min((e[2] - f) / (e[2] - e[1])).max(0.0);
+            fb.push(w as f32);
+        }
+    }
+    let mean = fe["mean"].as_f64().unwrap() as f32;
+    let std = fe["std"].as_f64().unwrap() as f32;
+    FrontendTables {
+        window_samples: m["window"].as_u64().unwrap() as usize,
+        n_fft,
+        hop: fe["hop_length"].as_u64().unwrap() as usize,
+        pad: n_fft / 2,
+        reflect: false,
+        power: fe["power"].as_f64().unwrap() as u32,
+        window,
+        filterbank: Some((rows, fb)),
+        log_kind: 1,
+        log_offset: fe["log_offset"].as_f64().unwrap() as f32,
+        log_floor: None,
+        mean: vec![mean; rows],
+        std: vec![std; rows],
+    }
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+fn cpu_features(w: &[Vec<f32>]) -> Vec<f32> {
+    let text = std::fs::read_to_string(root().join("models/dfd-lfb-cnn/manifest.json")).unwrap();
+    let m = dfd::Manifest::from_json(&text, "manifest.json").unwrap();
+    let mut fe = dfd::frontend::Frontend::new(&m.frontend, m.sample_rate, m.window).unwrap();
+    let mut out = vec![0.0; w.len() * fe.output_len()];
+    for (x, o) in w.iter().zip(out.chunks_exact_mut(fe.output_len())) {
+        fe.compute(x, o);
+    }
+    out
+}
+
+/// Directory of the built CPU plugin (tract), newest of target/<profile>
+/// and its deps/ (as the workspace tests pick it), or `DFD_CPU_PLUGIN_DIR`.
+fn cpu_plugin_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("DFD_CPU_PLUGIN_DIR") {
+        return d.into();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    let name = "libdfd_backend_cpu.so";
+    [deps.to_path_buf(), deps.parent().unwrap().to_path_buf()]
+        .into_iter()
+        .filter_map(|d| Some((std::fs::metadata(d.join(name)).ok()?.modified().ok()?, d)))
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, d)| d)
+        .expect("libdfd_backend_cpu.so not built: run `cargo build --workspace` first")
+}
+
+/// The tract CPU backend, loaded through libdfd as a plugin.
+fn tract_logits(precision: &str, feats: &[f32], batch: usize) -> Vec<f32> {
+    let onnx = std::fs::read(root().join(format!("models/dfd-lfb-cnn/model.{precision}.onnx"))).unwrap();
+    let dir = cpu_plugin_dir();
+    let b = dfd::backend::resolve("cpu", Some(&dir)).unwrap();
+    let m = b.create(&onnx, &[1, 60, 201], 1, 1, batch as u32).unwrap();
+    let mut out = vec![0f32; batch];
+    m.run(feats, batch, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn kernels_on_the_cpu_match_libdfd_and_tract() {
+    let tmp = tempfile_dir();
+    let mut dev = CpuSim::new(&tmp);
+    let w = windows();
+    let batch = w.len();
+    assert!(batch >= 8, "{batch} windows");
+    let audio: Vec<f32> = w.concat();
+
+    // Front end: simulated kernels vs libdfd's CPU front end.
+    let cpu_feats = cpu_features(&w);
+    let fe = GpuFrontend::load(&mut dev, lfb_tables(), batch).unwrap();
+    assert_eq!(fe.output_len() * batch, cpu_feats.len());
+    let bytes: Vec<u8> = audio.iter().flat_map(|v| v.to_le_bytes()).collect();
+    dev.upload(fe.audio_buf(), &bytes).unwrap();
+    let feat_buf = dev.alloc(cpu_feats.len() * 4).unwrap();
+    for l in fe.launches(batch, feat_buf).unwrap() {
+        dev.launch(l.kernel, l.n, &l.args).unwrap();
+    }
+    let mut raw = vec![0u8; cpu_feats.len() * 4];
+    dev.download(feat_buf, &mut raw).unwrap();
+    let sim_feats: Vec<f32> = raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    let d_fe = max_abs_diff(&sim_feats, &cpu_feats);
+    eprintln!("front end: {batch} windows x {} values, max |kernel - libdfd CPU| = {d_fe:.3e}", fe.output_len());
+    assert!(d_fe < 1e-3, "front end differs by {d_fe}");
+
+    for precision in ["fp32", "fp16"] {
+        let onnx = std::fs::read(root().join(format!("models/dfd-lfb-cnn/model.{precision}.onnx"))).unwrap();
+        let model = Model::load(&mut dev, &onnx, &[1, 60, 201], 1, batch).unwrap();
+        let want = tract_logits(precision, &cpu_feats, batch);
+        // Model alone, on libdfd's features.
+        let got = model.run(&mut dev, &cpu_feats, batch).unwrap();
+        let d_model = max_abs_diff(&got, &want);
+        // Odd batch sizes reuse the max-batch buffers.
+        let got3 = model.run(&mut dev, &cpu_feats[..3 * 60 * 201], 3).unwrap();
+        assert_eq!(&got3[..], &got[..3], "batch 3 vs batch {batch}");
+        // End to end on the device: kernel front end straight into the model.
+        for l in fe.launches(batch, model.input_buf()).unwrap() {
+            dev.launch(l.kernel, l.n, &l.args).unwrap();
+        }
+        let e2e = model.run_on_device(&mut dev, batch).unwrap();
+        let d_e2e = max_abs_diff(&e2e, &want);
+        let spread = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        eprintln!(
+            "{precision}: logits (|max| {spread:.2}) max |kernel - tract| = {d_model:.3e} on libdfd features, {d_e2e:.3e} end to end"
+        );
+        assert!(d_model < 1e-3 && d_e2e < 1e-3, "{precision}: {d_model} / {d_e2e}");
+    }
+    eprintln!("{} simulated launches", dev.launches);
+}
+
+fn tempfile_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("dfd-cuda-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn unsupported_graph_names_the_op() {
+    let onnx = std::fs::read(root().join("models/dfd-lfb-cnn/model.int8.onnx")).unwrap();
+    let mut dev = CpuSim::new(&tempfile_dir().join("..").join(format!("dfd-cuda-sim2-{}", std::process::id())).tap_mkdir());
+    let e = match Model::load(&mut dev, &onnx, &[1, 60, 201], 1, 1) {
+        Err(e) => e,
+        Ok(_) => panic!("int8 graph loaded"),
+    };
+    assert_eq!(e.status, dfd_backend_abi::BackendStatus::UnsupportedOp);
+    assert!(e.message.contains("is not supported by the CUDA backend"), "{}", e.message);
+}
+
+trait TapMkdir {
+    fn tap_mkdir(self) -> PathBuf;
+}
+impl TapMkdir for PathBuf {
+    fn tap_mkdir(self) -> PathBuf {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}
