@@ -73,6 +73,12 @@ fn run(exe: &Path, args: &[&Path]) -> String {
                 "--show-leak-kinds=definite",
                 "-q",
             ])
+            .arg(format!(
+                "--suppressions={}",
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/c/valgrind.supp")
+                    .display()
+            ))
             .arg(exe);
             c
         }
