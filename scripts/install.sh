@@ -1,23 +1,65 @@
 #!/usr/bin/env bash
-# Builds libdfd in release mode and installs it under PREFIX:
-#   include/dfd.h, lib/libdfd.so.X.Y.Z (+ .so.X, .so), lib/libdfd.a,
-#   lib/dfd/plugins/libdfd_backend_cpu.so, lib/pkgconfig/dfd.pc, bin/dfd.
-# Installed libdfd and dfd find the plugins in lib/dfd/plugins by themselves.
-# Usage: scripts/install.sh PREFIX   (e.g. /usr/local, or $HOME/.local)
+# Installs libdfd under PREFIX:
+#   include/dfd.h, include/dfd.hpp (C++ wrapper),
+#   lib/libdfd.so.X.Y.Z (+ .so.X, .so), lib/libdfd.a,
+#   lib/dfd/plugins/libdfd_backend_*.so, lib/pkgconfig/dfd.pc,
+#   lib/cmake/dfd/dfdConfig.cmake + dfdConfigVersion.cmake, bin/dfd.
+# Installed libdfd and dfd find the plugins in lib/dfd/plugins by themselves
+# (next to libdfd, see src/backend/registry.rs); no environment variable.
+#
+# Usage: scripts/install.sh [--no-build] [--from DIR] PREFIX
+#   (default) runs `cargo build --release --workspace`, installs target/release
+#   --no-build  installs what is already built (target/release unless --from)
+#   --from DIR  takes the artifacts from DIR (e.g. target/debug); implies
+#               --no-build. bin/dfd is installed only when DIR has it.
 set -euo pipefail
-prefix=${1:?usage: scripts/install.sh PREFIX}
+build=1
+from=
+prefix=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --no-build) build=0 ;;
+    --from) from=${2:?--from needs a directory}; build=0; shift ;;
+    --from=*) from=${1#--from=}; build=0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -*) echo "install.sh: unknown option $1" >&2; exit 2 ;;
+    *) [ -z "$prefix" ] || { echo "install.sh: one PREFIX only" >&2; exit 2; }; prefix=$1 ;;
+  esac
+  shift
+done
+[ -n "$prefix" ] || { echo "usage: scripts/install.sh [--no-build] [--from DIR] PREFIX" >&2; exit 2; }
+# PREFIX and --from DIR are relative to the caller's directory.
+mkdir -p "$prefix"
+prefix=$(cd "$prefix" && pwd)
+[ -z "$from" ] || from=$(cd "$from" && pwd)
 cd "$(dirname "$0")/.."
+from=${from:-${CARGO_TARGET_DIR:-$PWD/target}/release}
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 major=${version%%.*}
 
-cargo build --release --workspace
-install -d "$prefix/include" "$prefix/lib/pkgconfig" "$prefix/lib/dfd/plugins" "$prefix/bin"
-install -m 644 include/dfd.h "$prefix/include/dfd.h"
-install -m 755 target/release/libdfd.so "$prefix/lib/libdfd.so.$version"
-ln -sf "libdfd.so.$version" "$prefix/lib/libdfd.so.$major"
-ln -sf "libdfd.so.$major" "$prefix/lib/libdfd.so"
-install -m 644 target/release/libdfd.a "$prefix/lib/libdfd.a"
-install -m 755 target/release/libdfd_backend_cpu.so "$prefix/lib/dfd/plugins/"
-install -m 755 target/release/dfd "$prefix/bin/dfd"
-sed -e "s|@PREFIX@|$prefix|" -e "s|@VERSION@|$version|" dfd.pc.in > "$prefix/lib/pkgconfig/dfd.pc"
+if [ "$build" = 1 ]; then
+  cargo build --release --workspace
+fi
+for f in libdfd.so libdfd.a libdfd_backend_cpu.so; do
+  [ -f "$from/$f" ] || { echo "install.sh: $from/$f missing (build first, or drop --no-build)" >&2; exit 1; }
+done
+
+lib=$prefix/lib
+install -d "$prefix/include" "$lib/pkgconfig" "$lib/dfd/plugins" "$lib/cmake/dfd"
+install -m 644 include/dfd.h include/dfd.hpp "$prefix/include/"
+install -m 755 "$from/libdfd.so" "$lib/libdfd.so.$version"
+ln -sf "libdfd.so.$version" "$lib/libdfd.so.$major"
+ln -sf "libdfd.so.$major" "$lib/libdfd.so"
+install -m 644 "$from/libdfd.a" "$lib/libdfd.a"
+for p in "$from"/libdfd_backend_*.so; do
+  install -m 755 "$p" "$lib/dfd/plugins/"
+done
+if [ -f "$from/dfd" ]; then
+  install -d "$prefix/bin"
+  install -m 755 "$from/dfd" "$prefix/bin/dfd"
+fi
+subst() { sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" -e "s|@MAJOR@|$major|g" "$1" > "$2"; }
+subst dfd.pc.in "$lib/pkgconfig/dfd.pc"
+subst cmake/dfdConfig.cmake.in "$lib/cmake/dfd/dfdConfig.cmake"
+subst cmake/dfdConfigVersion.cmake.in "$lib/cmake/dfd/dfdConfigVersion.cmake"
 echo "installed libdfd $version under $prefix"

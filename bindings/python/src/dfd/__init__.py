@@ -1,0 +1,367 @@
+"""libdfd for Python: deepfake-speech detection over the C API (ctypes).
+
+    import dfd
+    model = dfd.Model.builtin()                # or dfd.Model.load("model.onnx")
+    with model.open(sample_rate=16000, channels=1) as stream:
+        stream.push(pcm)                       # numpy float32 or int16
+        stream.flush()                         # end of a file
+        print(stream.score().p_fake)
+
+Every failing call raises ``dfd.Error`` with ``.status`` (a ``dfd.Status``)
+and libdfd's message. A Model may be shared by threads; a Stream is used by
+one thread at a time.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, List, Optional, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _lib
+
+__all__ = [
+    "Backend",
+    "Error",
+    "Model",
+    "ModelInfo",
+    "Result",
+    "Status",
+    "Stream",
+    "Verdict",
+    "Window",
+    "abi_version",
+    "list_backends",
+    "version",
+]
+
+_c: Optional[ctypes.CDLL] = None
+_c_lock = threading.Lock()
+
+
+def _libdfd() -> ctypes.CDLL:
+    """libdfd, loaded on first use (so importing never fails)."""
+    global _c
+    if _c is None:
+        with _c_lock:
+            if _c is None:
+                _c = _lib.load()
+    return _c
+
+
+class Status(enum.IntEnum):
+    """dfd_status codes of dfd.h."""
+
+    OK = 0
+    NULL_ARG = 1
+    INVALID_ARG = 2
+    BAD_SAMPLES = 3
+    SAMPLE_RATE = 4
+    CHANNELS = 5
+    EMPTY_PUSH = 6
+    IO = 7
+    MODEL_CORRUPT = 8
+    MODEL_KIND = 9
+    MODEL_UNSUPPORTED = 10
+    PRECISION_UNAVAILABLE = 11
+    PLUGIN_NOT_FOUND = 12
+    PLUGIN_INCOMPATIBLE = 13
+    BACKEND_UNAVAILABLE = 14
+    BACKEND = 15
+    BUFFER_TOO_SMALL = 16
+    INTERNAL = 17
+    NOT_BUILT = 18
+
+
+class Verdict(enum.IntEnum):
+    UNKNOWN = 0
+    BONAFIDE = 1
+    SYNTHETIC = 2
+
+
+class Error(Exception):
+    """A failed libdfd call. ``status`` is the code, ``message`` the detail."""
+
+    def __init__(self, status: Union[Status, int], message: str) -> None:
+        try:
+            status = Status(status)
+        except ValueError:
+            pass
+        self.status = status
+        self.message = message
+        super().__init__(f"{getattr(status, 'name', status)}: {message}")
+
+
+def _check(status: int, call: str) -> None:
+    if status != 0:
+        c = _libdfd()
+        detail = (c.dfd_last_error() or b"").decode("utf-8", "replace")
+        name = (c.dfd_status_str(status) or b"").decode()
+        raise Error(status, f"{call}: {detail or name}")
+
+
+@dataclass(frozen=True)
+class Result:
+    """Scores of a stream so far (dfd_result)."""
+
+    p_fake: float
+    last_p_fake: float
+    windows: int
+    seconds: float
+    speech_seconds: float
+    verdict: Verdict
+    windows_dropped: int
+
+
+@dataclass(frozen=True)
+class Window:
+    """One scored analysis window, times in seconds from the stream start."""
+
+    start: float
+    end: float
+    p_fake: float
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    sample_rate: int
+    window: int
+    hop: int
+    threshold: float
+    name: str
+    backend: str
+    precision: str
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    builtin: bool
+    available: bool
+    detail: str
+
+
+def version() -> str:
+    """libdfd's version, e.g. "0.1.0"."""
+    return _libdfd().dfd_version().decode()
+
+
+def abi_version() -> int:
+    return int(_libdfd().dfd_abi_version())
+
+
+def _bytes(s: Optional[Union[str, "os.PathLike[str]"]]) -> Optional[bytes]:
+    return None if s is None else os.fsencode(s)
+
+
+def list_backends(plugin_dir: Optional[Union[str, "os.PathLike[str]"]] = None) -> List[Backend]:
+    """The backends libdfd can see on this machine, probed."""
+    c = _libdfd()
+    count = ctypes.c_size_t(0)
+    _check(c.dfd_list_backends(_bytes(plugin_dir), None, 0, ctypes.byref(count)), "dfd_list_backends")
+    buf = (_lib.BackendInfoC * max(count.value, 1))()
+    _check(c.dfd_list_backends(_bytes(plugin_dir), buf, len(buf), ctypes.byref(count)), "dfd_list_backends")
+    return [
+        Backend(b.name.decode(), bool(b.builtin), bool(b.available), b.detail.decode("utf-8", "replace"))
+        for b in buf[: min(count.value, len(buf))]
+    ]
+
+
+class Model:
+    """A loaded model: immutable, shareable by threads and streams.
+
+    ``backend``: "auto" (default), "cpu", "cuda" or a plugin name;
+    ``precision``: "auto" (default), "fp32", "fp16", "int8";
+    ``plugin_dir``: searched for plugins first; ``threads``: 0 = default.
+    """
+
+    def __init__(self, _handle: ctypes.c_void_p) -> None:
+        self._handle: Optional[ctypes.c_void_p] = _handle
+        self._c = _libdfd()
+
+    @staticmethod
+    def _options(
+        backend: Optional[str], precision: Optional[str], threads: int, plugin_dir: Any
+    ) -> _lib.ModelOptions:
+        o = _lib.ModelOptions()
+        _check(_libdfd().dfd_model_options_init(ctypes.byref(o)), "dfd_model_options_init")
+        o.threads = threads
+        o.backend = _bytes(backend)
+        o.precision = _bytes(precision)
+        o.plugin_dir = _bytes(plugin_dir)
+        return o
+
+    @classmethod
+    def load(
+        cls,
+        path: Union[str, "os.PathLike[str]"],
+        *,
+        backend: Optional[str] = None,
+        precision: Optional[str] = None,
+        threads: int = 0,
+        plugin_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
+    ) -> "Model":
+        """Loads an .onnx model (manifest embedded or sidecar) or a package directory."""
+        o = cls._options(backend, precision, threads, plugin_dir)
+        h = ctypes.c_void_p()
+        _check(_libdfd().dfd_model_load(os.fsencode(path), ctypes.byref(o), ctypes.byref(h)), "dfd_model_load")
+        return cls(h)
+
+    @classmethod
+    def from_bytes(
+        cls,
+        data: bytes,
+        *,
+        backend: Optional[str] = None,
+        precision: Optional[str] = None,
+        threads: int = 0,
+        plugin_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
+    ) -> "Model":
+        """Loads an ONNX model (manifest embedded) from memory."""
+        o = cls._options(backend, precision, threads, plugin_dir)
+        h = ctypes.c_void_p()
+        data = bytes(data)
+        _check(
+            _libdfd().dfd_model_load_from_memory(data, len(data), ctypes.byref(o), ctypes.byref(h)),
+            "dfd_model_load_from_memory",
+        )
+        return cls(h)
+
+    @classmethod
+    def builtin(
+        cls,
+        *,
+        backend: Optional[str] = None,
+        precision: Optional[str] = None,
+        threads: int = 0,
+        plugin_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
+    ) -> "Model":
+        """The default detector compiled into libdfd."""
+        o = cls._options(backend, precision, threads, plugin_dir)
+        h = ctypes.c_void_p()
+        _check(_libdfd().dfd_model_load_builtin(ctypes.byref(o), ctypes.byref(h)), "dfd_model_load_builtin")
+        return cls(h)
+
+    def _h(self) -> ctypes.c_void_p:
+        if not self._handle:
+            raise Error(Status.NULL_ARG, "the model was closed")
+        return self._handle
+
+    @property
+    def info(self) -> ModelInfo:
+        i = _lib.ModelInfoC()
+        _check(self._c.dfd_model_get_info(self._h(), ctypes.byref(i)), "dfd_model_get_info")
+        s = lambda b: (b or b"").decode()  # noqa: E731
+        return ModelInfo(
+            i.sample_rate, i.window, i.hop, float(i.threshold), s(i.name), s(i.backend), s(i.precision)
+        )
+
+    def open(self, sample_rate: int, channels: int = 1) -> "Stream":
+        """A stream for audio at ``sample_rate`` Hz with ``channels`` channels."""
+        return Stream(self, sample_rate, channels)
+
+    def close(self) -> None:
+        """Frees the model now (open streams keep it alive until they close)."""
+        h, self._handle = self._handle, None
+        if h:
+            self._c.dfd_model_free(h)
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_handle", None):
+            self.close()
+
+
+class Stream:
+    """One audio stream at a fixed rate and channel count."""
+
+    def __init__(self, model: Model, sample_rate: int, channels: int = 1) -> None:
+        self._c = _libdfd()
+        self._handle: Optional[ctypes.c_void_p] = None
+        if not 0 <= sample_rate < 2**32 or not 0 <= channels < 2**32:
+            raise Error(Status.INVALID_ARG, f"sample_rate {sample_rate} / channels {channels} out of range")
+        h = ctypes.c_void_p()
+        _check(self._c.dfd_open(model._h(), sample_rate, channels, ctypes.byref(h)), "dfd_open")
+        self._handle = h
+        self.sample_rate = sample_rate
+        self.channels = channels
+
+    def _h(self) -> ctypes.c_void_p:
+        if not self._handle:
+            raise Error(Status.NULL_ARG, "the stream was closed")
+        return self._handle
+
+    def push(self, samples: npt.ArrayLike) -> None:
+        """Pushes interleaved audio: int16 samples, or float samples in
+        [-1, 1] (float32; other float dtypes are converted). Any shape whose
+        C-order flattening is interleaved frames: 1-D ``[f0c0, f0c1, f1c0, ...]``
+        or 2-D ``(frames, channels)``. The sample count must be a multiple of
+        the channel count."""
+        a = np.asarray(samples)
+        if a.dtype == np.int16:
+            a = np.ascontiguousarray(a).reshape(-1)
+            fn, ctype, call = self._c.dfd_push_samples_i16, ctypes.c_int16, "dfd_push_samples_i16"
+        elif a.dtype.kind == "f":
+            a = np.ascontiguousarray(a, dtype=np.float32).reshape(-1)
+            fn, ctype, call = self._c.dfd_push_samples, ctypes.c_float, "dfd_push_samples"
+        else:
+            raise Error(Status.INVALID_ARG, f"samples of dtype {a.dtype}: give int16, or float in [-1, 1]")
+        if a.size % self.channels:
+            raise Error(
+                Status.INVALID_ARG, f"{a.size} samples is not a whole number of {self.channels}-channel frames"
+            )
+        frames = a.size // self.channels
+        _check(fn(self._h(), a.ctypes.data_as(ctypes.POINTER(ctype)), frames), call)
+
+    def flush(self) -> None:
+        """Ends the stream (end of a file): scores the tail."""
+        _check(self._c.dfd_flush(self._h()), "dfd_flush")
+
+    def reset(self) -> None:
+        _check(self._c.dfd_reset(self._h()), "dfd_reset")
+
+    def score(self) -> Result:
+        r = _lib.ResultC()
+        _check(self._c.dfd_score(self._h(), ctypes.byref(r)), "dfd_score")
+        return Result(
+            float(r.p_fake),
+            float(r.last_p_fake),
+            int(r.windows),
+            float(r.seconds),
+            float(r.speech_seconds),
+            Verdict(r.verdict),
+            int(r.windows_dropped),
+        )
+
+    def read_windows(self, max_windows: int = 1024) -> List[Window]:
+        """Takes up to ``max_windows`` unread per-window results, oldest first."""
+        buf = (_lib.WindowC * max(max_windows, 1))()
+        n = ctypes.c_size_t(0)
+        _check(self._c.dfd_read_windows(self._h(), buf, max_windows, ctypes.byref(n)), "dfd_read_windows")
+        return [Window(w.start, w.end, float(w.p_fake)) for w in buf[: n.value]]
+
+    def close(self) -> None:
+        h, self._handle = self._handle, None
+        if h:
+            self._c.dfd_close(h)
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_handle", None):
+            self.close()

@@ -1,0 +1,131 @@
+"""Finding libdfd and declaring its C functions (ctypes mirror of dfd.h)."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from pathlib import Path
+from typing import List
+
+ABI_VERSION = 1
+
+
+class ModelOptions(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("threads", ctypes.c_uint32),
+        ("backend", ctypes.c_char_p),
+        ("precision", ctypes.c_char_p),
+        ("plugin_dir", ctypes.c_char_p),
+    ]
+
+
+class ModelInfoC(ctypes.Structure):
+    _fields_ = [
+        ("sample_rate", ctypes.c_uint32),
+        ("window", ctypes.c_uint32),
+        ("hop", ctypes.c_uint32),
+        ("threshold", ctypes.c_float),
+        ("name", ctypes.c_char_p),
+        ("backend", ctypes.c_char_p),
+        ("precision", ctypes.c_char_p),
+    ]
+
+
+class ResultC(ctypes.Structure):
+    _fields_ = [
+        ("p_fake", ctypes.c_float),
+        ("last_p_fake", ctypes.c_float),
+        ("windows", ctypes.c_uint64),
+        ("seconds", ctypes.c_double),
+        ("speech_seconds", ctypes.c_double),
+        ("verdict", ctypes.c_int32),
+        ("windows_dropped", ctypes.c_uint64),
+    ]
+
+
+class WindowC(ctypes.Structure):
+    _fields_ = [
+        ("start", ctypes.c_double),
+        ("end", ctypes.c_double),
+        ("p_fake", ctypes.c_float),
+    ]
+
+
+class BackendInfoC(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char * 32),
+        ("builtin", ctypes.c_int32),
+        ("available", ctypes.c_int32),
+        ("detail", ctypes.c_char * 256),
+    ]
+
+
+def candidates() -> List[str]:
+    """Where libdfd is looked for, in order: $DFD_LIBRARY, next to this
+    package, then the system loader (LD_LIBRARY_PATH, ld.so.cache)."""
+    out: List[str] = []
+    env = os.environ.get("DFD_LIBRARY")
+    if env:
+        return [env]
+    here = Path(__file__).resolve().parent
+    for name in ("libdfd.so", "libdfd.so.0", "libdfd.dylib"):
+        if (here / name).exists():
+            out.append(str(here / name))
+    out.append("libdfd.so.0")
+    found = ctypes.util.find_library("dfd")
+    if found:
+        out.append(found)
+    return out
+
+
+def load() -> ctypes.CDLL:
+    errors = []
+    for path in candidates():
+        try:
+            lib = ctypes.CDLL(path)
+            break
+        except OSError as e:
+            errors.append(f"{path}: {e}")
+    else:
+        raise OSError(
+            "libdfd not found (set DFD_LIBRARY to the path of libdfd.so): "
+            + "; ".join(errors)
+        )
+    _declare(lib)
+    abi = lib.dfd_abi_version()
+    if abi != ABI_VERSION:
+        raise OSError(f"libdfd at {lib._name} has C ABI {abi}, these bindings need {ABI_VERSION}")
+    return lib
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    P = ctypes.POINTER
+    st = ctypes.c_int32
+    vp = ctypes.c_void_p
+    sig = {
+        "dfd_version": (ctypes.c_char_p, []),
+        "dfd_abi_version": (ctypes.c_uint32, []),
+        "dfd_status_str": (ctypes.c_char_p, [st]),
+        "dfd_last_error": (ctypes.c_char_p, []),
+        "dfd_list_backends": (st, [ctypes.c_char_p, P(BackendInfoC), ctypes.c_size_t, P(ctypes.c_size_t)]),
+        "dfd_model_options_init": (st, [P(ModelOptions)]),
+        "dfd_model_load": (st, [ctypes.c_char_p, P(ModelOptions), P(vp)]),
+        "dfd_model_load_from_memory": (st, [ctypes.c_char_p, ctypes.c_size_t, P(ModelOptions), P(vp)]),
+        "dfd_model_load_builtin": (st, [P(ModelOptions), P(vp)]),
+        "dfd_model_get_info": (st, [vp, P(ModelInfoC)]),
+        "dfd_model_free": (None, [vp]),
+        "dfd_open": (st, [vp, ctypes.c_uint32, ctypes.c_uint32, P(vp)]),
+        "dfd_push_samples": (st, [vp, P(ctypes.c_float), ctypes.c_size_t]),
+        "dfd_push_samples_i16": (st, [vp, P(ctypes.c_int16), ctypes.c_size_t]),
+        "dfd_flush": (st, [vp]),
+        "dfd_score": (st, [vp, P(ResultC)]),
+        "dfd_read_windows": (st, [vp, P(WindowC), ctypes.c_size_t, P(ctypes.c_size_t)]),
+        "dfd_reset": (st, [vp]),
+        "dfd_close": (None, [vp]),
+    }
+    for name, (restype, argtypes) in sig.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes

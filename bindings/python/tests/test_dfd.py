@@ -1,0 +1,193 @@
+"""Tests of the Python bindings on real audio (samples/*.wav) and bad input.
+
+DFD_LIBRARY picks the libdfd to test. When DFD_EXPECTED_SCORES names a JSON
+file {"<wav file name>": {"p_fake": x, "windows": n}} (tests/bindings_python.rs
+writes it from the Rust API), the scores must match it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dfd
+from conftest import SAMPLES, read_wav
+
+
+def score_file(model: dfd.Model, path: Path, as_float: bool = False) -> dfd.Result:
+    """Pushes a file in 20 ms chunks of (frames, channels) arrays, as the C
+    and Rust sides of the tests do, then flushes."""
+    rate, channels, pcm = read_wav(path)
+    data = pcm.astype(np.float32) / 32768.0 if as_float else pcm
+    with model.open(rate, channels) as s:
+        chunk = rate // 50
+        for pos in range(0, len(data), chunk):
+            s.push(data[pos : pos + chunk])
+        s.flush()
+        r = s.score()
+        windows = s.read_windows()
+    assert len(windows) == r.windows
+    assert all(0.0 <= w.p_fake <= 1.0 and w.end > w.start for w in windows)
+    return r
+
+
+def test_version_and_info(model: dfd.Model) -> None:
+    assert dfd.version() == "0.1.0"
+    assert dfd.abi_version() == 1
+    info = model.info
+    assert info.backend == "cpu"
+    assert info.sample_rate == 16000 and 0 < info.hop <= info.window
+    assert 0.0 < info.threshold < 1.0
+    assert any(b.name == "cpu" and b.available for b in dfd.list_backends())
+
+
+def test_samples_are_there() -> None:
+    names = {p.name for p in SAMPLES}
+    assert {"bonafide_fr_june.wav", "synthetic_piper_joe.wav"} <= names
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
+def test_sample_scores(model: dfd.Model, path: Path) -> None:
+    r = score_file(model, path)
+    assert r.windows > 0
+    assert 0.0 <= r.p_fake <= 1.0
+    assert r.seconds == pytest.approx(read_wav(path)[2].shape[0] / read_wav(path)[0], abs=1e-3)
+    want = dfd.Verdict.SYNTHETIC if "synthetic" in path.name else dfd.Verdict.BONAFIDE
+    assert r.verdict == want
+    # float32 in [-1, 1] is the same audio as int16 / 32768.
+    rf = score_file(model, path, as_float=True)
+    assert rf.windows == r.windows
+    assert rf.p_fake == pytest.approx(r.p_fake, abs=1e-6)
+
+
+def test_scores_match_rust_api(model: dfd.Model) -> None:
+    expected_file = os.environ.get("DFD_EXPECTED_SCORES")
+    if not expected_file:
+        pytest.skip("DFD_EXPECTED_SCORES not set (tests/bindings_python.rs sets it)")
+    expected = json.loads(Path(expected_file).read_text())
+    assert set(expected) == {p.name for p in SAMPLES}
+    for path in SAMPLES:
+        r = score_file(model, path)
+        assert r.windows == expected[path.name]["windows"], path.name
+        assert r.p_fake == pytest.approx(expected[path.name]["p_fake"], abs=1e-6), path.name
+
+
+def test_shapes_interleaved(model: dfd.Model) -> None:
+    """Stereo as 1-D interleaved, as (frames, 2), and as float64 give the
+    same score as the mono signal duplicated on both channels."""
+    rate, _, pcm = read_wav(SAMPLES[0])
+    mono = pcm[:, 0]
+    results = []
+    for data, channels in [
+        (mono, 1),
+        (np.repeat(mono, 2), 2),  # 1-D interleaved
+        (np.stack([mono, mono], axis=1), 2),  # (frames, channels)
+        (np.stack([mono, mono], axis=1)[:, :].astype(np.float64) / 32768.0, 2),
+    ]:
+        with model.open(rate, channels) as s:
+            s.push(data)
+            s.flush()
+            results.append(s.score())
+    for r in results[1:]:
+        assert r.windows == results[0].windows
+        assert r.p_fake == pytest.approx(results[0].p_fake, abs=1e-5)
+
+
+def test_nan_samples_rejected_and_stream_usable(model: dfd.Model) -> None:
+    with model.open(16000, 1) as s:
+        bad = np.zeros(1600, dtype=np.float32)
+        bad[100] = np.nan
+        with pytest.raises(dfd.Error) as e:
+            s.push(bad)
+        assert e.value.status == dfd.Status.BAD_SAMPLES
+        assert "NaN" in str(e.value) or "nan" in str(e.value).lower()
+        bad[100] = np.inf
+        with pytest.raises(dfd.Error) as e:
+            s.push(bad)
+        assert e.value.status == dfd.Status.BAD_SAMPLES
+        s.push(np.zeros(1600, dtype=np.float32))
+        assert s.score().seconds == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("rate", [0, 10_000_000])
+def test_bad_rate(model: dfd.Model, rate: int) -> None:
+    with pytest.raises(dfd.Error) as e:
+        model.open(rate, 1)
+    assert e.value.status == dfd.Status.SAMPLE_RATE
+
+
+def test_bad_channels(model: dfd.Model) -> None:
+    with pytest.raises(dfd.Error) as e:
+        model.open(16000, 0)
+    assert e.value.status == dfd.Status.CHANNELS
+
+
+def test_bad_pushes(model: dfd.Model) -> None:
+    with model.open(16000, 2) as s:
+        with pytest.raises(dfd.Error) as e:
+            s.push(np.zeros(3, dtype=np.int16))  # not whole stereo frames
+        assert e.value.status == dfd.Status.INVALID_ARG
+        with pytest.raises(dfd.Error) as e:
+            s.push(np.zeros(0, dtype=np.float32))
+        assert e.value.status == dfd.Status.EMPTY_PUSH
+        with pytest.raises(dfd.Error) as e:
+            s.push(np.zeros(4, dtype=np.int32))
+        assert e.value.status == dfd.Status.INVALID_ARG
+        s.flush()
+        with pytest.raises(dfd.Error) as e:
+            s.push(np.zeros(4, dtype=np.int16))  # after flush, until reset
+        assert e.value.status == dfd.Status.INVALID_ARG
+        s.reset()
+        s.push(np.zeros(4, dtype=np.int16))
+
+
+def test_missing_model_file(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model.onnx"
+    with pytest.raises(dfd.Error) as e:
+        dfd.Model.load(missing)
+    assert e.value.status == dfd.Status.IO
+    assert str(missing) in e.value.message
+
+
+def test_corrupt_model(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07not an onnx model")
+    with pytest.raises(dfd.Error) as e:
+        dfd.Model.load(bad)
+    assert e.value.status in (dfd.Status.MODEL_CORRUPT, dfd.Status.MODEL_KIND)
+    with pytest.raises(dfd.Error) as e:
+        dfd.Model.from_bytes(b"garbage")
+    assert e.value.status in (dfd.Status.MODEL_CORRUPT, dfd.Status.MODEL_KIND)
+
+
+def test_bad_precision_and_backend() -> None:
+    with pytest.raises(dfd.Error) as e:
+        dfd.Model.builtin(precision="fp64")
+    assert e.value.status == dfd.Status.INVALID_ARG
+    with pytest.raises(dfd.Error) as e:
+        dfd.Model.builtin(backend="nosuchbackend")
+    assert e.value.status == dfd.Status.PLUGIN_NOT_FOUND
+
+
+def test_closed_handles(model: dfd.Model) -> None:
+    s = model.open(16000, 1)
+    s.close()
+    s.close()  # closing twice is fine
+    with pytest.raises(dfd.Error) as e:
+        s.push(np.zeros(10, dtype=np.int16))
+    assert e.value.status == dfd.Status.NULL_ARG
+
+
+def test_model_freed_while_stream_open() -> None:
+    m = dfd.Model.builtin()
+    s = m.open(16000, 1)
+    m.close()
+    s.push(np.zeros(16000, dtype=np.int16))
+    s.flush()
+    assert math.isfinite(s.score().p_fake)
+    s.close()
