@@ -43,9 +43,12 @@ fn no_driver_at_all() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return; // the child runs only `child_probe`
     }
-    let have_driver = ["/usr/lib/x86_64-linux-gnu/libcuda.so.1", "/usr/lib64/libcuda.so.1"]
-        .iter()
-        .any(|p| std::path::Path::new(p).exists());
+    let have_driver = [
+        "/usr/lib/x86_64-linux-gnu/libcuda.so.1",
+        "/usr/lib64/libcuda.so.1",
+    ]
+    .iter()
+    .any(|p| std::path::Path::new(p).exists());
     if have_driver {
         eprintln!("a CUDA driver is installed: the no-driver case cannot be tested here");
         return;

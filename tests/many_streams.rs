@@ -134,7 +134,10 @@ fn sixty_four_streams_on_eight_threads_match_each_stream_alone() {
     let clips = clips();
     let inputs: Arc<Vec<Input>> = Arc::new((0..STREAMS).map(|i| input(i, &clips)).collect());
     // The four chunk styles are all there, from 1 frame to seconds.
-    let sizes: Vec<usize> = inputs.iter().flat_map(|x| x.chunks.iter().copied()).collect();
+    let sizes: Vec<usize> = inputs
+        .iter()
+        .flat_map(|x| x.chunks.iter().copied())
+        .collect();
     assert_eq!(sizes.iter().min(), Some(&1));
     assert!(*sizes.iter().max().unwrap() >= 16000);
     let reference: Vec<_> = inputs.iter().map(|x| alone(&model, x)).collect();
@@ -189,7 +192,10 @@ fn sixty_four_streams_on_eight_threads_match_each_stream_alone() {
         for (i, score, windows) in h.join().unwrap() {
             let (want, want_windows) = &reference[i];
             assert!(want.windows > 0, "stream {i}: no window scored");
-            assert_eq!(&score, want, "stream {i}: result differs from the stream alone");
+            assert_eq!(
+                &score, want,
+                "stream {i}: result differs from the stream alone"
+            );
             assert_eq!(
                 &windows, want_windows,
                 "stream {i}: per-window scores differ from the stream alone"

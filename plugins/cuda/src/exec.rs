@@ -296,14 +296,16 @@ impl Model {
         );
         for node in &self.graph.nodes {
             let out = self.node(node, &vals, buffer, &mut launches)?;
-            let name = node
-                .outputs
-                .first()
-                .ok_or_else(|| Error::invalid_model(format!("node {:?} has no output", node.name)))?;
+            let name = node.outputs.first().ok_or_else(|| {
+                Error::invalid_model(format!("node {:?} has no output", node.name))
+            })?;
             vals.insert(name.clone(), out);
         }
         let out = vals.get(&self.output_name).ok_or_else(|| {
-            Error::invalid_model(format!("graph output {} is never computed", self.output_name))
+            Error::invalid_model(format!(
+                "graph output {} is never computed",
+                self.output_name
+            ))
         })?;
         if out.dtype != DType::F32
             || out.shape.first() != Some(&batch)
@@ -326,9 +328,13 @@ impl Model {
     ) -> Result<Val> {
         let op = node.op_type.as_str();
         let input = |i: usize| -> Result<&Val> {
-            let name = node.inputs.get(i).filter(|s| !s.is_empty()).ok_or_else(|| {
-                Error::invalid_model(format!("{op} node {:?} lacks input {i}", node.name))
-            })?;
+            let name = node
+                .inputs
+                .get(i)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    Error::invalid_model(format!("{op} node {:?} lacks input {i}", node.name))
+                })?;
             vals.get(name)
                 .ok_or_else(|| Error::invalid_model(format!("{op}: input {name} is undefined")))
         };
@@ -389,7 +395,10 @@ impl Model {
                 axes.sort_unstable();
                 axes.dedup();
                 let first = axes.first().copied().unwrap_or(x.shape.len());
-                if axes.is_empty() || first == 0 || axes != (first..x.shape.len()).collect::<Vec<_>>() {
+                if axes.is_empty()
+                    || first == 0
+                    || axes != (first..x.shape.len()).collect::<Vec<_>>()
+                {
                     return Err(unsupported(format!(
                         "axes {axes:?}: only trailing axes after the batch axis are supported"
                     )));
@@ -405,7 +414,12 @@ impl Model {
                 launches.push(Launch {
                     kernel: "reduce_mean_f32",
                     n: outer,
-                    args: vec![Arg::Buf(x.buf), Arg::Buf(y.buf), i32_of(outer, "outer")?, i32_of(inner, "inner")?],
+                    args: vec![
+                        Arg::Buf(x.buf),
+                        Arg::Buf(y.buf),
+                        i32_of(outer, "outer")?,
+                        i32_of(inner, "inner")?,
+                    ],
                 });
                 Ok(y)
             }
@@ -427,7 +441,11 @@ impl Model {
                     _ => 2,
                 };
                 launches.push(Launch {
-                    kernel: if b.dtype == DType::F16 { "binary_f16b" } else { "binary_f32" },
+                    kernel: if b.dtype == DType::F16 {
+                        "binary_f16b"
+                    } else {
+                        "binary_f32"
+                    },
                     n,
                     args: vec![
                         Arg::Buf(a.buf),
@@ -464,7 +482,10 @@ impl Model {
                     return Err(unsupported("weights must be constants".into()));
                 }
                 if x.shape.len() != 4 || w.shape.len() != 4 {
-                    return Err(unsupported(format!("only 2-D convolution (input {:?})", x.shape)));
+                    return Err(unsupported(format!(
+                        "only 2-D convolution (input {:?})",
+                        x.shape
+                    )));
                 }
                 if node.int("group").unwrap_or(1) != 1 {
                     return Err(unsupported("group != 1".into()));
@@ -491,14 +512,25 @@ impl Model {
                 let d = node.ints("dilations").unwrap_or(&[1, 1]);
                 let p = node.ints("pads").unwrap_or(&[0, 0, 0, 0]);
                 if s.len() != 2 || d.len() != 2 || p.len() != 4 || p[0] != p[2] || p[1] != p[3] {
-                    return Err(unsupported(format!("strides {s:?}, dilations {d:?}, pads {p:?}")));
+                    return Err(unsupported(format!(
+                        "strides {s:?}, dilations {d:?}, pads {p:?}"
+                    )));
                 }
-                let (sh, sw, dh, dw, ph, pw) =
-                    (s[0] as usize, s[1] as usize, d[0] as usize, d[1] as usize, p[0] as usize, p[1] as usize);
+                let (sh, sw, dh, dw, ph, pw) = (
+                    s[0] as usize,
+                    s[1] as usize,
+                    d[0] as usize,
+                    d[1] as usize,
+                    p[0] as usize,
+                    p[1] as usize,
+                );
                 let span_h = dh * (kh - 1) + 1;
                 let span_w = dw * (kw - 1) + 1;
                 if h + 2 * ph < span_h || wd + 2 * pw < span_w || sh == 0 || sw == 0 {
-                    return Err(Error::shape(format!("Conv {:?}: kernel larger than input", node.name)));
+                    return Err(Error::shape(format!(
+                        "Conv {:?}: kernel larger than input",
+                        node.name
+                    )));
                 }
                 let oh = (h + 2 * ph - span_h) / sh + 1;
                 let ow = (wd + 2 * pw - span_w) / sw + 1;
@@ -510,16 +542,32 @@ impl Model {
                     Arg::Buf(y.buf),
                 ];
                 for (v, what) in [
-                    (n, "N"), (c, "C"), (h, "H"), (wd, "W"), (k, "K"), (kh, "KH"), (kw, "KW"),
-                    (oh, "OH"), (ow, "OW"), (sh, "sh"), (sw, "sw"), (ph, "ph"), (pw, "pw"),
-                    (dh, "dh"), (dw, "dw"),
+                    (n, "N"),
+                    (c, "C"),
+                    (h, "H"),
+                    (wd, "W"),
+                    (k, "K"),
+                    (kh, "KH"),
+                    (kw, "KW"),
+                    (oh, "OH"),
+                    (ow, "OW"),
+                    (sh, "sh"),
+                    (sw, "sw"),
+                    (ph, "ph"),
+                    (pw, "pw"),
+                    (dh, "dh"),
+                    (dw, "dw"),
                 ] {
                     args.push(i32_of(v, what)?);
                 }
                 args.push(Arg::I32(bias.is_some() as i32));
                 i32_of(n * k * oh * ow, "outputs")?;
                 launches.push(Launch {
-                    kernel: if w.dtype == DType::F16 { "conv2d_f16w" } else { "conv2d_f32" },
+                    kernel: if w.dtype == DType::F16 {
+                        "conv2d_f16w"
+                    } else {
+                        "conv2d_f32"
+                    },
                     n: n * k * oh * ow,
                     args,
                 });
@@ -529,37 +577,69 @@ impl Model {
                 let x = input(0)?;
                 need_f32(x, "input")?;
                 if x.shape.len() != 4 {
-                    return Err(unsupported(format!("only 2-D pooling (input {:?})", x.shape)));
+                    return Err(unsupported(format!(
+                        "only 2-D pooling (input {:?})",
+                        x.shape
+                    )));
                 }
                 let k = node.ints("kernel_shape").unwrap_or(&[]);
                 let s = node.ints("strides").unwrap_or(&[1, 1]);
                 let p = node.ints("pads").unwrap_or(&[0, 0, 0, 0]);
-                let dil_ok = node.ints("dilations").is_none_or(|d| d.iter().all(|&v| v == 1));
-                if k.len() != 2 || s.len() != 2 || p.len() != 4 || p[0] != p[2] || p[1] != p[3]
-                    || node.int("ceil_mode").unwrap_or(0) != 0 || !dil_ok
+                let dil_ok = node
+                    .ints("dilations")
+                    .is_none_or(|d| d.iter().all(|&v| v == 1));
+                if k.len() != 2
+                    || s.len() != 2
+                    || p.len() != 4
+                    || p[0] != p[2]
+                    || p[1] != p[3]
+                    || node.int("ceil_mode").unwrap_or(0) != 0
+                    || !dil_ok
                     || node.outputs.len() > 1
                 {
                     return Err(unsupported(format!(
                         "kernel {k:?}, strides {s:?}, pads {p:?}, ceil_mode, dilations or indices output"
                     )));
                 }
-                let (kh, kw, sh, sw, ph, pw) =
-                    (k[0] as usize, k[1] as usize, s[0] as usize, s[1] as usize, p[0] as usize, p[1] as usize);
+                let (kh, kw, sh, sw, ph, pw) = (
+                    k[0] as usize,
+                    k[1] as usize,
+                    s[0] as usize,
+                    s[1] as usize,
+                    p[0] as usize,
+                    p[1] as usize,
+                );
                 let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
                 if h + 2 * ph < kh || w + 2 * pw < kw || sh == 0 || sw == 0 {
-                    return Err(Error::shape(format!("MaxPool {:?}: window larger than input", node.name)));
+                    return Err(Error::shape(format!(
+                        "MaxPool {:?}: window larger than input",
+                        node.name
+                    )));
                 }
                 let oh = (h + 2 * ph - kh) / sh + 1;
                 let ow = (w + 2 * pw - kw) / sw + 1;
                 let y = new(vec![n, c, oh, ow])?;
                 let mut args = vec![Arg::Buf(x.buf), Arg::Buf(y.buf)];
                 for (v, what) in [
-                    (n * c, "NC"), (h, "H"), (w, "W"), (kh, "KH"), (kw, "KW"), (sh, "sh"),
-                    (sw, "sw"), (ph, "ph"), (pw, "pw"), (oh, "OH"), (ow, "OW"),
+                    (n * c, "NC"),
+                    (h, "H"),
+                    (w, "W"),
+                    (kh, "KH"),
+                    (kw, "KW"),
+                    (sh, "sh"),
+                    (sw, "sw"),
+                    (ph, "ph"),
+                    (pw, "pw"),
+                    (oh, "OH"),
+                    (ow, "OW"),
                 ] {
                     args.push(i32_of(v, what)?);
                 }
-                launches.push(Launch { kernel: "maxpool2d_f32", n: n * c * oh * ow, args });
+                launches.push(Launch {
+                    kernel: "maxpool2d_f32",
+                    n: n * c * oh * ow,
+                    args,
+                });
                 Ok(y)
             }
             "GlobalAveragePool" => {
@@ -576,7 +656,12 @@ impl Model {
                 launches.push(Launch {
                     kernel: "global_avg_pool_f32",
                     n: nc,
-                    args: vec![Arg::Buf(x.buf), Arg::Buf(y.buf), i32_of(nc, "NC")?, i32_of(hw, "HW")?],
+                    args: vec![
+                        Arg::Buf(x.buf),
+                        Arg::Buf(y.buf),
+                        i32_of(nc, "NC")?,
+                        i32_of(hw, "HW")?,
+                    ],
                 });
                 Ok(y)
             }
@@ -586,7 +671,9 @@ impl Model {
                 let axis = node.int("axis").unwrap_or(1);
                 let axis = if axis < 0 { axis + rank } else { axis };
                 if axis != 1 {
-                    return Err(unsupported(format!("axis {axis} (only 1 keeps the batch axis)")));
+                    return Err(unsupported(format!(
+                        "axis {axis} (only 1 keeps the batch axis)"
+                    )));
                 }
                 // A view: same buffer, new shape.
                 Ok(Val {
@@ -598,7 +685,10 @@ impl Model {
             "MatMul" => {
                 let (a, b) = (input(0)?, input(1)?);
                 need_f32(a, "the first operand")?;
-                if a.shape.len() != 2 || b.shape.len() != 2 || !self.consts.values().any(|c| c.buf == b.buf) {
+                if a.shape.len() != 2
+                    || b.shape.len() != 2
+                    || !self.consts.values().any(|c| c.buf == b.buf)
+                {
                     return Err(unsupported(format!(
                         "only [M, K] x constant [K, N] (got {:?} x {:?})",
                         a.shape, b.shape
@@ -606,11 +696,18 @@ impl Model {
                 }
                 let (m, k, n) = (a.shape[0], a.shape[1], b.shape[1]);
                 if b.shape[0] != k {
-                    return Err(Error::invalid_model(format!("MatMul {:?}: {:?} x {:?}", node.name, a.shape, b.shape)));
+                    return Err(Error::invalid_model(format!(
+                        "MatMul {:?}: {:?} x {:?}",
+                        node.name, a.shape, b.shape
+                    )));
                 }
                 let y = new(vec![m, n])?;
                 launches.push(Launch {
-                    kernel: if b.dtype == DType::F16 { "matmul_f16w" } else { "matmul_f32" },
+                    kernel: if b.dtype == DType::F16 {
+                        "matmul_f16w"
+                    } else {
+                        "matmul_f32"
+                    },
                     n: m * n,
                     args: vec![
                         Arg::Buf(a.buf),
@@ -653,7 +750,10 @@ mod tests {
 
     #[test]
     fn broadcast_rules() {
-        assert_eq!(broadcast(&[4, 1, 60, 201], &[4, 1, 1, 1]), Some((60 * 201, 4)));
+        assert_eq!(
+            broadcast(&[4, 1, 60, 201], &[4, 1, 1, 1]),
+            Some((60 * 201, 4))
+        );
         assert_eq!(broadcast(&[4, 64], &[64]), Some((1, 64)));
         assert_eq!(broadcast(&[4, 64], &[4, 64]), Some((1, 256)));
         assert_eq!(broadcast(&[4, 64], &[1]), Some((1, 1)));

@@ -59,7 +59,10 @@ impl FrontendTables {
             && (0..=2).contains(&self.log_kind)
             && self.mean.len() == self.rows()
             && self.std.len() == self.rows()
-            && self.filterbank.as_ref().is_none_or(|(r, w)| w.len() == r * self.bins());
+            && self
+                .filterbank
+                .as_ref()
+                .is_none_or(|(r, w)| w.len() == r * self.bins());
         if ok {
             Ok(())
         } else {
@@ -90,7 +93,11 @@ pub struct GpuFrontend {
 }
 
 impl GpuFrontend {
-    pub fn load<D: Device>(dev: &mut D, t: FrontendTables, max_batch: usize) -> Result<GpuFrontend> {
+    pub fn load<D: Device>(
+        dev: &mut D,
+        t: FrontendTables,
+        max_batch: usize,
+    ) -> Result<GpuFrontend> {
         t.check()?;
         let n = t.n_fft;
         let up = |dev: &mut D, bytes: Vec<u8>| -> Result<usize> {
@@ -112,7 +119,18 @@ impl GpuFrontend {
         };
         let mean = up(dev, f32_bytes(&t.mean))?;
         let std = up(dev, f32_bytes(&t.std))?;
-        Ok(GpuFrontend { t, max_batch, audio, win, cos, sin, spec, fb, mean, std })
+        Ok(GpuFrontend {
+            t,
+            max_batch,
+            audio,
+            win,
+            cos,
+            sin,
+            spec,
+            fb,
+            mean,
+            std,
+        })
     }
 
     /// Where the host writes `batch * window_samples` f32 samples.
@@ -128,7 +146,10 @@ impl GpuFrontend {
     /// Launches computing `batch` windows into `out` (`batch * output_len` f32).
     pub fn launches(&self, batch: usize, out: usize) -> Result<Vec<Launch>> {
         if batch == 0 || batch > self.max_batch {
-            return Err(Error::arg(format!("front end: batch {batch} > max {}", self.max_batch)));
+            return Err(Error::arg(format!(
+                "front end: batch {batch} > max {}",
+                self.max_batch
+            )));
         }
         let t = &self.t;
         let (frames, bins, rows) = (t.frames(), t.bins(), t.rows());
@@ -137,29 +158,61 @@ impl GpuFrontend {
             kernel: "stft_power",
             n: batch * frames * bins,
             args: vec![
-                Arg::Buf(self.audio), Arg::Buf(self.win), Arg::Buf(self.cos), Arg::Buf(self.sin),
-                Arg::Buf(self.spec), i(batch), i(t.window_samples), i(t.n_fft), i(t.hop), i(t.pad),
-                Arg::I32(t.reflect as i32), i(frames), i(bins), i(t.power as usize),
+                Arg::Buf(self.audio),
+                Arg::Buf(self.win),
+                Arg::Buf(self.cos),
+                Arg::Buf(self.sin),
+                Arg::Buf(self.spec),
+                i(batch),
+                i(t.window_samples),
+                i(t.n_fft),
+                i(t.hop),
+                i(t.pad),
+                Arg::I32(t.reflect as i32),
+                i(frames),
+                i(bins),
+                i(t.power as usize),
             ],
         }];
         l.push(match self.fb {
             Some(fb) => Launch {
                 kernel: "filterbank_apply",
                 n: batch * rows * frames,
-                args: vec![Arg::Buf(self.spec), Arg::Buf(fb), Arg::Buf(out), i(batch), i(frames), i(bins), i(rows)],
+                args: vec![
+                    Arg::Buf(self.spec),
+                    Arg::Buf(fb),
+                    Arg::Buf(out),
+                    i(batch),
+                    i(frames),
+                    i(bins),
+                    i(rows),
+                ],
             },
             None => Launch {
                 kernel: "spec_transpose",
                 n: batch * bins * frames,
-                args: vec![Arg::Buf(self.spec), Arg::Buf(out), i(batch), i(frames), i(bins)],
+                args: vec![
+                    Arg::Buf(self.spec),
+                    Arg::Buf(out),
+                    i(batch),
+                    i(frames),
+                    i(bins),
+                ],
             },
         });
         l.push(Launch {
             kernel: "log_normalize",
             n: batch * rows * frames,
             args: vec![
-                Arg::Buf(out), Arg::Buf(self.mean), Arg::Buf(self.std), i(batch), i(rows), i(frames),
-                Arg::I32(t.log_kind), Arg::F32(t.log_offset), Arg::I32(t.log_floor.is_some() as i32),
+                Arg::Buf(out),
+                Arg::Buf(self.mean),
+                Arg::Buf(self.std),
+                i(batch),
+                i(rows),
+                i(frames),
+                Arg::I32(t.log_kind),
+                Arg::F32(t.log_offset),
+                Arg::I32(t.log_floor.is_some() as i32),
                 Arg::F32(t.log_floor.unwrap_or(0.0)),
             ],
         });

@@ -127,10 +127,8 @@ impl Device for Gpu {
                 Arg::F32(v) => v.to_bits() as u64,
             };
         }
-        let mut params: Vec<*mut std::ffi::c_void> = slots
-            .iter_mut()
-            .map(|s| (s as *mut u64).cast())
-            .collect();
+        let mut params: Vec<*mut std::ffi::c_void> =
+            slots.iter_mut().map(|s| (s as *mut u64).cast()).collect();
         let (grid, block) = kernels::launch_dims(n);
         // SAFETY: the parameter list matches the kernel's signature (the
         // executor builds it from the same table the CPU simulation checks);

@@ -77,7 +77,9 @@ fn install_panic_hook() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if IN_GUARD.with(Cell::get) {
-                let at = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+                let at = info
+                    .location()
+                    .map(|l| format!("{}:{}", l.file(), l.line()));
                 PANIC_AT.with(|p| *p.borrow_mut() = at);
             } else {
                 previous(info);
@@ -202,7 +204,11 @@ unsafe fn read_desc(desc: *const ModelDesc) -> Result<(ModelDesc, Vec<usize>)> {
     let mut item = Vec::with_capacity(shape.len());
     let mut len: usize = 1;
     for &s in shape {
-        match usize::try_from(s).ok().filter(|&s| s > 0).and_then(|s| len.checked_mul(s).map(|l| (s, l))) {
+        match usize::try_from(s)
+            .ok()
+            .filter(|&s| s > 0)
+            .and_then(|s| len.checked_mul(s).map(|l| (s, l)))
+        {
             Some((s, l)) if l <= (1 << 31) => {
                 item.push(s);
                 len = l;
@@ -235,7 +241,13 @@ unsafe extern "C" fn create(
             // message is the same on every machine.
             exec::check_ops(&onnx::parse(onnx_bytes)?)?;
             let mut dev = gpu::Gpu::new()?;
-            let model = exec::Model::load(&mut dev, onnx_bytes, &item, d.output_len, d.max_batch as usize)?;
+            let model = exec::Model::load(
+                &mut dev,
+                onnx_bytes,
+                &item,
+                d.output_len,
+                d.max_batch as usize,
+            )?;
             let m = CudaModel {
                 model,
                 gpu: Mutex::new(dev),
@@ -268,7 +280,9 @@ unsafe extern "C" fn run(
             }
             let max = m.model.max_batch();
             if batch == 0 || batch > max {
-                return Err(Error::arg(format!("run: batch is {batch}, expected 1..={max}")));
+                return Err(Error::arg(format!(
+                    "run: batch is {batch}, expected 1..={max}"
+                )));
             }
             let input = std::slice::from_raw_parts(input, batch * m.model.item_len());
             let mut dev = m.gpu.lock().unwrap_or_else(|e| e.into_inner());
@@ -298,7 +312,9 @@ mod tests {
         let mut buf = [0 as c_char; 128];
         let rc = unsafe { guard(buf.as_mut_ptr(), buf.len(), || panic!("boom {}", 42)) };
         assert_eq!(rc, BackendStatus::Internal as i32);
-        let msg = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap();
+        let msg = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+            .to_str()
+            .unwrap();
         assert!(msg.contains("boom 42"), "{msg}");
     }
 
@@ -312,7 +328,11 @@ mod tests {
         .unwrap();
         let e = exec::check_ops(&onnx::parse(&bytes).unwrap()).unwrap_err();
         assert_eq!(e.status, BackendStatus::UnsupportedOp);
-        assert!(e.message.contains("operator ") && e.message.contains("not supported"), "{}", e.message);
+        assert!(
+            e.message.contains("operator ") && e.message.contains("not supported"),
+            "{}",
+            e.message
+        );
         let fp32 = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../models/dfd-lfb-cnn/model.fp32.onnx"

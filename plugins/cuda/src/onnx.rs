@@ -93,7 +93,10 @@ impl<'a> Reader<'a> {
     fn varint(&mut self) -> Result<u64> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
-            let b = *self.buf.get(self.pos).ok_or_else(|| corrupt("truncated varint"))?;
+            let b = *self
+                .buf
+                .get(self.pos)
+                .ok_or_else(|| corrupt("truncated varint"))?;
             self.pos += 1;
             v |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
@@ -156,7 +159,10 @@ fn push_floats(v: Value<'_>, out: &mut Vec<f32>) -> Result<()> {
             if b.len() % 4 != 0 {
                 return Err(corrupt("packed floats"));
             }
-            out.extend(b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())));
+            out.extend(
+                b.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().unwrap())),
+            );
         }
         _ => return Err(corrupt("bad repeated float")),
     }
@@ -191,7 +197,10 @@ fn tensor(b: &[u8]) -> Result<Tensor> {
         t.raw = match t.data_type {
             FLOAT => floats.iter().flat_map(|x| x.to_le_bytes()).collect(),
             // float16 values live in int32_data, one per entry (low 16 bits).
-            FLOAT16 => int32s.iter().flat_map(|&x| (x as u16).to_le_bytes()).collect(),
+            FLOAT16 => int32s
+                .iter()
+                .flat_map(|&x| (x as u16).to_le_bytes())
+                .collect(),
             INT64 => int64s.iter().flat_map(|x| x.to_le_bytes()).collect(),
             _ => Vec::new(),
         };
@@ -243,7 +252,9 @@ fn value_info(b: &[u8]) -> Result<ValueInfo> {
             (2, Value::Bytes(tp)) => {
                 let mut r = Reader::new(tp);
                 while let Some((f, v)) = r.next()? {
-                    let (1, Value::Bytes(tt)) = (f, v) else { continue };
+                    let (1, Value::Bytes(tt)) = (f, v) else {
+                        continue;
+                    };
                     let mut r = Reader::new(tt);
                     while let Some((f, v)) = r.next()? {
                         match (f, v) {
@@ -251,7 +262,9 @@ fn value_info(b: &[u8]) -> Result<ValueInfo> {
                             (2, Value::Bytes(shape)) => {
                                 let mut r = Reader::new(shape);
                                 while let Some((f, v)) = r.next()? {
-                                    let (1, Value::Bytes(dim)) = (f, v) else { continue };
+                                    let (1, Value::Bytes(dim)) = (f, v) else {
+                                        continue;
+                                    };
                                     let mut d = None;
                                     let mut r = Reader::new(dim);
                                     while let Some((f, v)) = r.next()? {
@@ -316,8 +329,15 @@ mod tests {
         assert_eq!(g.inputs[0].dims, vec![None, Some(1), Some(60), Some(201)]);
         let conv = g.nodes.iter().find(|n| n.op_type == "Conv").unwrap();
         assert_eq!(conv.ints("pads").unwrap(), &[1, 1, 1, 1]);
-        let w = g.initializers.iter().find(|t| t.name == "conv2.w.f16").unwrap();
-        assert_eq!((w.dims.as_slice(), w.data_type, w.raw.len()), (&[24i64, 16, 3, 3][..], FLOAT16, 24 * 16 * 9 * 2));
+        let w = g
+            .initializers
+            .iter()
+            .find(|t| t.name == "conv2.w.f16")
+            .unwrap();
+        assert_eq!(
+            (w.dims.as_slice(), w.data_type, w.raw.len()),
+            (&[24i64, 16, 3, 3][..], FLOAT16, 24 * 16 * 9 * 2)
+        );
     }
 
     #[test]

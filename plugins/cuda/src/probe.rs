@@ -62,7 +62,9 @@ pub fn probe() -> Result<Found> {
 
 fn probe_uncached() -> Result<Found> {
     // SAFETY: only tries to dlopen the library names cudarc knows.
-    if !no_panic("looking for libcuda", || Ok(unsafe { cudarc::driver::sys::is_culib_present() }))? {
+    if !no_panic("looking for libcuda", || {
+        Ok(unsafe { cudarc::driver::sys::is_culib_present() })
+    })? {
         return Err(Error::unavailable(
             "no CUDA driver: libcuda.so.1 not found (install the NVIDIA driver; \
              it is searched on the dynamic loader's path)",

@@ -38,7 +38,15 @@ impl CpuSim {
         let so = dir.join("kernels_cpu.so");
         let here = Path::new(env!("CARGO_MANIFEST_DIR"));
         let st = std::process::Command::new(std::env::var("CXX").unwrap_or_else(|_| "g++".into()))
-            .args(["-std=c++17", "-O2", "-shared", "-fPIC", "-Wall", "-Werror", "-Wno-unused-function"])
+            .args([
+                "-std=c++17",
+                "-O2",
+                "-shared",
+                "-fPIC",
+                "-Wall",
+                "-Werror",
+                "-Wno-unused-function",
+            ])
             .arg(format!("-I{}", here.join("kernels").display()))
             .arg("-o")
             .arg(&so)
@@ -48,7 +56,11 @@ impl CpuSim {
         assert!(st.success(), "g++ failed on the kernels");
         let lib = Box::leak(Box::new(unsafe { libloading::Library::new(&so) }.unwrap()));
         let launch = unsafe { *lib.get::<LaunchFn>(b"dfd_cpu_launch\0").unwrap() };
-        CpuSim { launch, bufs: Vec::new(), launches: 0 }
+        CpuSim {
+            launch,
+            bufs: Vec::new(),
+            launches: 0,
+        }
     }
 }
 
@@ -60,13 +72,17 @@ impl Device for CpuSim {
     fn upload(&mut self, buf: usize, data: &[u8]) -> Result<()> {
         let b = &mut self.bufs[buf];
         assert!(data.len() <= b.len() * 8, "upload overflows buffer {buf}");
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), b.as_mut_ptr().cast::<u8>(), data.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), b.as_mut_ptr().cast::<u8>(), data.len())
+        };
         Ok(())
     }
     fn download(&mut self, buf: usize, out: &mut [u8]) -> Result<()> {
         let b = &self.bufs[buf];
         assert!(out.len() <= b.len() * 8);
-        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr().cast::<u8>(), out.as_mut_ptr(), out.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(b.as_ptr().cast::<u8>(), out.as_mut_ptr(), out.len())
+        };
         Ok(())
     }
     fn launch(&mut self, kernel: &'static str, n: usize, args: &[Arg]) -> Result<()> {
@@ -80,13 +96,16 @@ impl Device for CpuSim {
                 Arg::F32(v) => v.to_bits() as u64,
             })
             .collect();
-        let mut params: Vec<*mut c_void> = slots.iter_mut().map(|s| (s as *mut u64).cast()).collect();
+        let mut params: Vec<*mut c_void> =
+            slots.iter_mut().map(|s| (s as *mut u64).cast()).collect();
         let (grid, block) = kernels::launch_dims(n);
         let name = std::ffi::CString::new(kernel).unwrap();
         let rc = unsafe { (self.launch)(name.as_ptr(), grid, block, params.as_mut_ptr()) };
         self.launches += 1;
         if rc != 0 {
-            return Err(Error::internal(format!("kernel {kernel} unknown to the shim")));
+            return Err(Error::internal(format!(
+                "kernel {kernel} unknown to the shim"
+            )));
         }
         Ok(())
     }
@@ -98,11 +117,17 @@ impl Device for CpuSim {
 /// 2-s windows (hop 1 s) of both sample clips at 16 kHz.
 fn windows() -> Vec<Vec<f32>> {
     let mut out = Vec::new();
-    for f in ["samples/bonafide_fr_june.wav", "samples/synthetic_piper_joe.wav"] {
+    for f in [
+        "samples/bonafide_fr_june.wav",
+        "samples/synthetic_piper_joe.wav",
+    ] {
         let mut r = hound::WavReader::open(root().join(f)).unwrap();
         let spec = r.spec();
         assert_eq!(spec.channels, 1);
-        let x: Vec<f32> = r.samples::<i16>().map(|s| s.unwrap() as f32 / 32768.0).collect();
+        let x: Vec<f32> = r
+            .samples::<i16>()
+            .map(|s| s.unwrap() as f32 / 32768.0)
+            .collect();
         let ratio = spec.sample_rate as f64 / 16000.0;
         let n = (x.len() as f64 / ratio) as usize;
         let y: Vec<f32> = (0..n)
@@ -152,7 +177,9 @@ fn lfb_tables() -> FrontendTables {
     for e in edges.windows(3) {
         for k in 0..bins {
             let f = k as f64 * (sr / n_fft as f64);
-            let w = (-(e[0] - f) / (e[1] - e[0])).min((e[2] - f) / (e[2] - e[1])).max(0.0);
+            let w = (-(e[0] - f) / (e[1] - e[0]))
+                .min((e[2] - f) / (e[2] - e[1]))
+                .max(0.0);
             fb.push(w as f32);
         }
     }
@@ -177,7 +204,10 @@ fn lfb_tables() -> FrontendTables {
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn cpu_features(w: &[Vec<f32>]) -> Vec<f32> {
@@ -210,7 +240,8 @@ fn cpu_plugin_dir() -> PathBuf {
 
 /// The tract CPU backend, loaded through libdfd as a plugin.
 fn tract_logits(precision: &str, feats: &[f32], batch: usize) -> Vec<f32> {
-    let onnx = std::fs::read(root().join(format!("models/dfd-lfb-cnn/model.{precision}.onnx"))).unwrap();
+    let onnx =
+        std::fs::read(root().join(format!("models/dfd-lfb-cnn/model.{precision}.onnx"))).unwrap();
     let dir = cpu_plugin_dir();
     let b = dfd::backend::resolve("cpu", Some(&dir)).unwrap();
     let m = b.create(&onnx, &[1, 60, 201], 1, 1, batch as u32).unwrap();
@@ -240,19 +271,33 @@ fn kernels_on_the_cpu_match_libdfd_and_tract() {
     }
     let mut raw = vec![0u8; cpu_feats.len() * 4];
     dev.download(feat_buf, &mut raw).unwrap();
-    let sim_feats: Vec<f32> = raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    let sim_feats: Vec<f32> = raw
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
     let d_fe = max_abs_diff(&sim_feats, &cpu_feats);
-    eprintln!("front end: {batch} windows x {} values, max |kernel - libdfd CPU| = {d_fe:.3e}", fe.output_len());
+    eprintln!(
+        "front end: {batch} windows x {} values, max |kernel - libdfd CPU| = {d_fe:.3e}",
+        fe.output_len()
+    );
     assert!(d_fe < 1e-5, "front end differs by {d_fe}");
 
     for precision in ["fp32", "fp16"] {
-        let onnx = std::fs::read(root().join(format!("models/dfd-lfb-cnn/model.{precision}.onnx"))).unwrap();
+        let onnx = std::fs::read(root().join(format!("models/dfd-lfb-cnn/model.{precision}.onnx")))
+            .unwrap();
         let model = Model::load(&mut dev, &onnx, &[1, 60, 201], 1, batch).unwrap();
         let want = tract_logits(precision, &cpu_feats, batch);
         // fp16 runs on f16 weight storage (the widening kernels), fp32 not.
         let (launches, _) = model.launches(batch).unwrap();
-        let f16_kernels = launches.iter().filter(|l| l.kernel.ends_with("_f16w") || l.kernel == "binary_f16b").count();
-        assert_eq!(f16_kernels > 0, precision == "fp16", "{precision}: {f16_kernels} f16-weight launches");
+        let f16_kernels = launches
+            .iter()
+            .filter(|l| l.kernel.ends_with("_f16w") || l.kernel == "binary_f16b")
+            .count();
+        assert_eq!(
+            f16_kernels > 0,
+            precision == "fp16",
+            "{precision}: {f16_kernels} f16-weight launches"
+        );
         // Model alone, on libdfd's features.
         let got = model.run(&mut dev, &cpu_feats, batch).unwrap();
         let d_model = max_abs_diff(&got, &want);
@@ -269,7 +314,10 @@ fn kernels_on_the_cpu_match_libdfd_and_tract() {
         eprintln!(
             "{precision}: logits (|max| {spread:.2}) max |kernel - tract| = {d_model:.3e} on libdfd features, {d_e2e:.3e} end to end"
         );
-        assert!(d_model < 1e-4 && d_e2e < 1e-4, "{precision}: {d_model} / {d_e2e}");
+        assert!(
+            d_model < 1e-4 && d_e2e < 1e-4,
+            "{precision}: {d_model} / {d_e2e}"
+        );
     }
     eprintln!("{} simulated launches", dev.launches);
 }
@@ -283,13 +331,22 @@ fn tempfile_dir() -> PathBuf {
 #[test]
 fn unsupported_graph_names_the_op() {
     let onnx = std::fs::read(root().join("models/dfd-lfb-cnn/model.int8.onnx")).unwrap();
-    let mut dev = CpuSim::new(&tempfile_dir().join("..").join(format!("dfd-cuda-sim2-{}", std::process::id())).tap_mkdir());
+    let mut dev = CpuSim::new(
+        &tempfile_dir()
+            .join("..")
+            .join(format!("dfd-cuda-sim2-{}", std::process::id()))
+            .tap_mkdir(),
+    );
     let e = match Model::load(&mut dev, &onnx, &[1, 60, 201], 1, 1) {
         Err(e) => e,
         Ok(_) => panic!("int8 graph loaded"),
     };
     assert_eq!(e.status, dfd_backend_abi::BackendStatus::UnsupportedOp);
-    assert!(e.message.contains("is not supported by the CUDA backend"), "{}", e.message);
+    assert!(
+        e.message.contains("is not supported by the CUDA backend"),
+        "{}",
+        e.message
+    );
 }
 
 trait TapMkdir {

@@ -52,7 +52,11 @@ fn every_kernel_compiles() {
             "kernel {k} missing from the PTX"
         );
     }
-    eprintln!("NVRTC compiled {} kernels in {:?}", kernels::all_kernels().count(), t.elapsed());
+    eprintln!(
+        "NVRTC compiled {} kernels in {:?}",
+        kernels::all_kernels().count(),
+        t.elapsed()
+    );
 }
 
 #[test]
@@ -64,5 +68,9 @@ fn a_broken_kernel_fails_the_check() {
     );
     assert_ne!(broken, kernels::source(), "the edit must hit relu_f32");
     let e = gpu::compile_source(&broken).unwrap_err();
-    assert!(e.message.contains("NVRTC") && e.message.contains("error"), "{}", e.message);
+    assert!(
+        e.message.contains("NVRTC") && e.message.contains("error"),
+        "{}",
+        e.message
+    );
 }
