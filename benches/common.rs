@@ -34,11 +34,19 @@ pub fn load(precision: &str) -> dfd::Model {
     dfd::Model::load(model_path(), &opts).unwrap()
 }
 
-/// 16 kHz real speech from the fixtures (16-bit PCM WAV, 44-byte header).
+/// The 16-bit samples of a fixture WAV (path relative to the repository).
+pub fn wav_i16(rel: &str) -> Vec<i16> {
+    hound::WavReader::open(root().join(rel))
+        .unwrap()
+        .into_samples::<i16>()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// 16 kHz real speech from the fixtures.
 pub fn speech() -> Vec<f32> {
-    let bytes = std::fs::read(root().join("tests/fixtures/audio/speech_16k.wav")).unwrap();
-    bytes[44..]
-        .chunks_exact(2)
-        .map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) / 32768.0)
+    wav_i16("tests/fixtures/audio/speech_16k.wav")
+        .into_iter()
+        .map(|s| f32::from(s) / 32768.0)
         .collect()
 }

@@ -17,17 +17,9 @@ const RATE: usize = 8000;
 const SECONDS: usize = 2;
 const PACKET: usize = 160;
 
-fn telephone() -> Vec<i16> {
-    let bytes = std::fs::read(common::root().join("tests/fixtures/audio/telephone_8k.wav")).unwrap();
-    bytes[44..]
-        .chunks_exact(2)
-        .map(|c| i16::from_le_bytes([c[0], c[1]]))
-        .collect()
-}
-
 fn many_streams(c: &mut Criterion) {
     let model = common::load("fp32");
-    let speech = telephone();
+    let speech = common::wav_i16("tests/fixtures/audio/telephone_8k.wav");
     // Stream i: 2 s starting at its own offset, looping over the clip.
     let audio: Vec<Vec<i16>> = (0..64)
         .map(|i| {

@@ -1,27 +1,118 @@
 //! The Python bindings (bindings/python): runs their pytest suite against
-//! the libdfd.so this test run built (DFD_LIBRARY), from the source tree
-//! (no pip install), with the Rust API's scores of samples/*.wav handed over
-//! in DFD_EXPECTED_SCORES so the bindings must reproduce them. Fails, never
-//! skips, when python3, numpy or pytest is missing.
+//! the libdfd.so this test run built (DFD_LIBRARY), from the source tree,
+//! with the Rust API's scores of samples/*.wav handed over in
+//! DFD_EXPECTED_SCORES so the bindings must reproduce them, and the C
+//! compiler's layout of dfd.h's structs in DFD_C_LAYOUT so the ctypes
+//! mirrors must match it. A second test runs `pip install ./bindings/python`
+//! into a fresh virtual environment (offline: no build isolation, no index)
+//! and scores a sample through the installed package. Fails, never skips,
+//! when python3, numpy, pytest, setuptools or wheel is missing.
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
 
-#[test]
-fn python_bindings_pytest() {
+fn python(modules: &str) -> String {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let probe = Command::new(&python)
-        .args(["-c", "import numpy, pytest"])
+        .args(["-c", &format!("import {modules}")])
         .output()
         .unwrap_or_else(|e| panic!("{python} not found ({e}): the Python bindings need it"));
     assert!(
         probe.status.success(),
-        "{python} lacks numpy or pytest (pip install numpy pytest):\n{}",
+        "{python} lacks one of {modules} (pip install {}):\n{}",
+        modules.replace(',', ""),
         String::from_utf8_lossy(&probe.stderr)
     );
+    python
+}
+
+/// Offsets and sizes of the C structs the bindings mirror, as the C
+/// compiler lays them out from include/dfd.h: `struct field offset size`
+/// lines, and `struct - 0 sizeof` for each struct.
+fn c_layout(dir: &Path) -> PathBuf {
+    let fields: [(&str, &[&str]); 5] = [
+        (
+            "dfd_model_options",
+            &[
+                "struct_size",
+                "threads",
+                "backend",
+                "precision",
+                "plugin_dir",
+            ],
+        ),
+        (
+            "dfd_model_info",
+            &[
+                "sample_rate",
+                "window",
+                "hop",
+                "threshold",
+                "name",
+                "backend",
+                "precision",
+            ],
+        ),
+        (
+            "dfd_result",
+            &[
+                "p_fake",
+                "last_p_fake",
+                "windows",
+                "seconds",
+                "speech_seconds",
+                "verdict",
+                "windows_dropped",
+            ],
+        ),
+        ("dfd_window", &["start", "end", "p_fake"]),
+        (
+            "dfd_backend_info",
+            &["name", "builtin", "available", "detail"],
+        ),
+    ];
+    let mut c = String::from(
+        "#include <stddef.h>\n#include <stdio.h>\n#include \"dfd.h\"\nint main(void) {\n",
+    );
+    for (s, fs) in fields {
+        for f in fs {
+            c += &format!(
+                "  printf(\"{s} {f} %zu %zu\\n\", offsetof({s}, {f}), sizeof((({s} *)0)->{f}));\n"
+            );
+        }
+        c += &format!("  printf(\"{s} - 0 %zu\\n\", sizeof({s}));\n");
+    }
+    c += "  return 0;\n}\n";
+    let src = dir.join("layout.c");
+    let exe = dir.join("layout");
+    std::fs::write(&src, c).unwrap();
+    let cc = Command::new("cc")
+        .arg("-I")
+        .arg(root().join("include"))
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .expect("cc is needed to lay out dfd.h's structs");
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let out = Command::new(&exe).output().unwrap();
+    assert!(out.status.success());
+    let file = dir.join("layout.txt");
+    std::fs::write(&file, out.stdout).unwrap();
+    file
+}
+
+#[test]
+fn python_bindings_pytest() {
+    let python = python("numpy, pytest");
 
     // What the Rust API gives for each sample, pushed as the tests push it.
     let model = dfd::Model::load_builtin(&cpu_options()).unwrap();
@@ -66,6 +157,7 @@ fn python_bindings_pytest() {
         .env("DFD_LIBRARY", &lib)
         .env("DFD_PLUGIN_PATH", plugin_dir())
         .env("DFD_EXPECTED_SCORES", &expected_file)
+        .env("DFD_C_LAYOUT", c_layout(tmp.path()))
         .output()
         .unwrap();
     let text = format!(
@@ -78,7 +170,85 @@ fn python_bindings_pytest() {
         text.contains("test_scores_match_rust_api PASSED"),
         "the Rust-API comparison did not run:\n{text}"
     );
+    assert!(
+        text.contains("test_struct_layouts_match_c_header PASSED"),
+        "the struct layout check did not run:\n{text}"
+    );
     assert!(!text.contains("SKIPPED"), "a test was skipped:\n{text}");
     let summary = text.lines().last().unwrap_or("");
     assert!(summary.contains("passed"), "{text}");
+}
+
+/// `pip install ./bindings/python` as the README says, into a fresh
+/// virtual environment that sees the system's numpy, setuptools and wheel
+/// (so no download), then the installed package, imported from outside the
+/// source tree, scores a sample.
+#[test]
+fn pip_install_into_a_venv() {
+    let python = python("numpy, setuptools, wheel");
+    let tmp = tempfile::tempdir().unwrap();
+    let venv = tmp.path().join("venv");
+    let run = |cmd: &mut Command, what: &str| {
+        let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{what} failed:\n{text}");
+        text
+    };
+    run(
+        Command::new(&python)
+            .args(["-m", "venv", "--system-site-packages"])
+            .arg(&venv),
+        "python3 -m venv",
+    );
+    // A copy of the package, so the build leaves nothing in the repository.
+    let pkg = tmp.path().join("python");
+    run(
+        Command::new("cp")
+            .arg("-r")
+            .arg(root().join("bindings/python"))
+            .arg(&pkg),
+        "copying bindings/python",
+    );
+    let py = venv.join("bin/python");
+    run(
+        Command::new(&py)
+            .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+            .args(["--no-build-isolation", "--no-index"])
+            .arg(&pkg)
+            .env_remove("PYTHONPATH"),
+        "pip install ./bindings/python",
+    );
+    let sample = root().join("samples/synthetic_piper_joe.wav");
+    let script = r#"
+import sys, wave, numpy as np, dfd
+assert "site-packages" in dfd.__file__, dfd.__file__
+with wave.open(sys.argv[1]) as w:
+    rate, ch = w.getframerate(), w.getnchannels()
+    pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+model = dfd.Model.builtin()
+with model.open(sample_rate=rate, channels=ch) as s:
+    s.push(pcm)
+    s.flush()
+    r = s.score()
+print(dfd.version(), r.windows, r.p_fake, r.verdict.name)
+"#;
+    let text = run(
+        Command::new(&py)
+            .arg("-c")
+            .arg(script)
+            .arg(&sample)
+            .current_dir(tmp.path())
+            .env_remove("PYTHONPATH")
+            .env("DFD_LIBRARY", artifact_dir("libdfd.so").join("libdfd.so"))
+            .env("DFD_PLUGIN_PATH", plugin_dir()),
+        "the installed package",
+    );
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(fields[0], dfd::VERSION, "{text}");
+    assert!(fields[1].parse::<u64>().unwrap() > 0, "{text}");
+    assert_eq!(fields[3], "SYNTHETIC", "{text}");
 }

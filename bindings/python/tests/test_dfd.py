@@ -7,6 +7,7 @@ writes it from the Rust API), the scores must match it.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import os
@@ -191,3 +192,34 @@ def test_model_freed_while_stream_open() -> None:
     s.flush()
     assert math.isfinite(s.score().p_fake)
     s.close()
+
+
+def test_struct_layouts_match_c_header() -> None:
+    """The ctypes mirrors have the offsets and sizes the C compiler gives
+    dfd.h's structs (DFD_C_LAYOUT: lines `struct field offset size` and
+    `struct - 0 sizeof`, written by tests/bindings_python.rs)."""
+    path = os.environ.get("DFD_C_LAYOUT")
+    if not path:
+        pytest.skip("DFD_C_LAYOUT not set (tests/bindings_python.rs sets it)")
+    from dfd import _lib
+
+    mirrors = {
+        "dfd_model_options": _lib.ModelOptions,
+        "dfd_model_info": _lib.ModelInfoC,
+        "dfd_result": _lib.ResultC,
+        "dfd_window": _lib.WindowC,
+        "dfd_backend_info": _lib.BackendInfoC,
+    }
+    seen = set()
+    for line in Path(path).read_text().splitlines():
+        struct, field, offset, size = line.split()
+        mirror = mirrors[struct]
+        if field == "-":
+            assert ctypes.sizeof(mirror) == int(size), f"sizeof({struct})"
+            continue
+        desc = getattr(mirror, field)
+        assert (desc.offset, desc.size) == (int(offset), int(size)), f"{struct}.{field}"
+        seen.add((struct, field))
+    for struct, mirror in mirrors.items():
+        for name, _ in mirror._fields_:
+            assert (struct, name) in seen, f"{struct}.{name} is not in dfd.h"

@@ -2,17 +2,17 @@
 //! which Python's `audioop` and most VoIP stacks use).
 
 /// One mu-law (PCMU) byte to a linear 16-bit sample.
-pub fn ulaw_to_linear(u: u8) -> i16 {
+pub const fn ulaw_to_linear(u: u8) -> i16 {
     let u = !u;
-    let t = ((i32::from(u & 0x0F) << 3) + 0x84) << ((u & 0x70) >> 4);
+    let t = ((((u & 0x0F) as i32) << 3) + 0x84) << ((u & 0x70) >> 4);
     (if u & 0x80 != 0 { 0x84 - t } else { t - 0x84 }) as i16
 }
 
 /// One A-law (PCMA) byte to a linear 16-bit sample.
-pub fn alaw_to_linear(a: u8) -> i16 {
+pub const fn alaw_to_linear(a: u8) -> i16 {
     let a = a ^ 0x55;
     let seg = (a & 0x70) >> 4;
-    let mut t = i32::from(a & 0x0F) << 4;
+    let mut t = ((a & 0x0F) as i32) << 4;
     match seg {
         0 => t += 8,
         1 => t += 0x108,
@@ -21,7 +21,7 @@ pub fn alaw_to_linear(a: u8) -> i16 {
     (if a & 0x80 != 0 { t } else { -t }) as i16
 }
 
-/// Decoding tables, built once at compile time.
+/// Decoding tables, built once at compile time from the functions above.
 pub static ULAW: [i16; 256] = table(true);
 pub static ALAW: [i16; 256] = table(false);
 
@@ -29,24 +29,10 @@ const fn table(ulaw: bool) -> [i16; 256] {
     let mut out = [0i16; 256];
     let mut i = 0;
     while i < 256 {
-        let b = i as u8;
         out[i] = if ulaw {
-            let u = !b;
-            let t = (((u & 0x0F) as i32) << 3) + 0x84;
-            let t = t << ((u & 0x70) >> 4);
-            (if u & 0x80 != 0 { 0x84 - t } else { t - 0x84 }) as i16
+            ulaw_to_linear(i as u8)
         } else {
-            let a = b ^ 0x55;
-            let seg = (a & 0x70) >> 4;
-            let mut t = ((a & 0x0F) as i32) << 4;
-            if seg == 0 {
-                t += 8;
-            } else if seg == 1 {
-                t += 0x108;
-            } else {
-                t = (t + 0x108) << (seg - 1);
-            }
-            (if a & 0x80 != 0 { t } else { -t }) as i16
+            alaw_to_linear(i as u8)
         };
         i += 1;
     }

@@ -47,7 +47,10 @@ pub struct Packet {
 pub enum Release {
     Audio(Packet),
     /// Silence standing in for `packets` lost packets.
-    Silence { frames: usize, packets: u64 },
+    Silence {
+        frames: usize,
+        packets: u64,
+    },
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -303,7 +306,13 @@ mod tests {
         assert_eq!(order(&out), want);
         assert_eq!(st.lost, 2);
         assert_eq!(st.concealed_frames, 2 * FRAMES as u64);
-        assert!(matches!(out[2], Release::Silence { frames: 320, packets: 2 }));
+        assert!(matches!(
+            out[2],
+            Release::Silence {
+                frames: 320,
+                packets: 2
+            }
+        ));
     }
 
     #[test]
@@ -325,7 +334,10 @@ mod tests {
         assert_eq!(jb.pop(t0 + Duration::from_millis(99)), None);
         assert_eq!(
             jb.pop(t0 + Duration::from_millis(100)),
-            Some(Release::Silence { frames: FRAMES, packets: 1 })
+            Some(Release::Silence {
+                frames: FRAMES,
+                packets: 1
+            })
         );
         assert!(matches!(jb.pop(t0), Some(Release::Audio(p)) if p.seq == 3));
         assert_eq!(jb.pop(t0), None);
@@ -356,7 +368,7 @@ mod tests {
         // The timestamp wraps too: silence comes from the timestamp gap.
         let mut jb = JitterBuffer::new(cfg());
         let t0 = Instant::now();
-        let mut p = |seq: u16, ts: u32| Packet {
+        let p = |seq: u16, ts: u32| Packet {
             seq,
             timestamp: ts,
             frames: FRAMES,
@@ -365,13 +377,22 @@ mod tests {
         jb.insert(p(65535, u32::MAX - 159), t0);
         jb.insert(p(1, 160), t0);
         let out = jb.drain(t0);
-        assert_eq!(out[1], Release::Silence { frames: FRAMES, packets: 1 });
+        assert_eq!(
+            out[1],
+            Release::Silence {
+                frames: FRAMES,
+                packets: 1
+            }
+        );
     }
 
     #[test]
     fn a_sequence_jump_restarts_the_stream() {
         let (out, st) = run(&[100, 101, 40000, 40001], 100);
-        assert_eq!(order(&out), [Some(100), Some(101), Some(40000), Some(40001)]);
+        assert_eq!(
+            order(&out),
+            [Some(100), Some(101), Some(40000), Some(40001)]
+        );
         assert_eq!((st.resyncs, st.lost), (1, 0));
     }
 }

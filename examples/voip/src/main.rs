@@ -104,10 +104,11 @@ fn run(args: Args) -> Result<(), String> {
         .set_read_timeout(Some(Duration::from_millis(10)))
         .map_err(|e| e.to_string())?;
     let local = socket.local_addr().map_err(|e| e.to_string())?;
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
     // SAFETY: the handler only stores to an atomic.
     unsafe {
-        libc::signal(libc::SIGINT, on_signal as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as libc::sighandler_t);
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
     }
     eprintln!(
         "dfd-voip-monitor: listening on {local} (udp), model {:?} on {}",

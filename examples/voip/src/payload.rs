@@ -161,7 +161,13 @@ mod tests {
         m.add("97=pcma/16000").unwrap();
         assert_eq!(m.get(96).unwrap().to_string(), "L16/16000/1");
         assert_eq!(m.get(97).unwrap().to_string(), "PCMA/16000/1");
-        for bad in ["96", "128=L16/8000", "96=opus/48000/2", "96=L16/0", "96=L16/8000/9"] {
+        for bad in [
+            "96",
+            "128=L16/8000",
+            "96=opus/48000/2",
+            "96=L16/0",
+            "96=L16/8000/9",
+        ] {
             assert!(m.add(bad).is_err(), "{bad}");
         }
     }
@@ -171,15 +177,22 @@ mod tests {
         let f = Format::parse("L16/8000/2").unwrap();
         let mut out = Vec::new();
         // Two stereo frames and a trailing odd byte (dropped).
-        f.decode(&[0x12, 0x34, 0xFF, 0xFE, 0x80, 0x00, 0x7F, 0xFF, 0x01], &mut out);
+        f.decode(
+            &[0x12, 0x34, 0xFF, 0xFE, 0x80, 0x00, 0x7F, 0xFF, 0x01],
+            &mut out,
+        );
         assert_eq!(out, [0x1234, -2, i16::MIN, i16::MAX]);
     }
 
     #[test]
     fn g711_payloads_decode_per_byte() {
         let mut out = Vec::new();
-        Format::parse("PCMU/8000").unwrap().decode(&[0x00, 0xFF], &mut out);
-        Format::parse("PCMA/8000").unwrap().decode(&[0xD5, 0xAA], &mut out);
+        Format::parse("PCMU/8000")
+            .unwrap()
+            .decode(&[0x00, 0xFF], &mut out);
+        Format::parse("PCMA/8000")
+            .unwrap()
+            .decode(&[0xD5, 0xAA], &mut out);
         assert_eq!(out, [-32124, 0, 8, 32256]);
     }
 }

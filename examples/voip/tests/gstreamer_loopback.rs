@@ -10,39 +10,17 @@
 //! gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good);
 //! without it these tests fail, they do not skip.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+use common::{clip_seconds, plugin_dir, root};
 
 const BONAFIDE: &str = "samples/bonafide_fr_june.wav";
 const SYNTHETIC: &str = "samples/synthetic_piper_joe.wav";
 const SSRC_BONAFIDE: u32 = 0x0B0A_F1DE;
 const SSRC_SYNTHETIC: u32 = 0x5EE7_0001;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The newer of `target/<profile>` and its `deps/` holding the CPU plugin
-/// (as tests/common/mod.rs of the core crate does).
-fn plugin_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    [target.clone(), target.join("deps")]
-        .into_iter()
-        .filter_map(|d| {
-            let m = std::fs::metadata(d.join("libdfd_backend_cpu.so")).ok()?;
-            Some((m.modified().ok()?, d))
-        })
-        .max_by_key(|(m, _)| *m)
-        .map(|(_, d)| d)
-        .expect("libdfd_backend_cpu.so not built: run `cargo test --workspace`")
-}
-
-fn clip_seconds(rel: &str) -> f64 {
-    let r = hound::WavReader::open(root().join(rel)).unwrap();
-    r.duration() as f64 / f64::from(r.spec().sample_rate)
-}
 
 /// The payloading part of a gst-launch pipeline and the --pt mapping.
 struct Codec {
@@ -69,7 +47,10 @@ fn run_codec(codec: &Codec) {
         .arg("--plugin-dir")
         .arg(plugin_dir())
         .arg("--on-synthetic")
-        .arg(format!("echo \"$SSRC $P_FAKE\" >> '{}'", hook_log.display()))
+        .arg(format!(
+            "echo \"$SSRC $P_FAKE\" >> '{}'",
+            hook_log.display()
+        ))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if let Some(m) = codec.pt_map {
@@ -112,7 +93,11 @@ fn run_codec(codec: &Codec) {
         .collect();
     for mut s in senders {
         let status = s.wait().unwrap();
-        assert!(status.success(), "{}: gst-launch-1.0 failed: {status}", codec.name);
+        assert!(
+            status.success(),
+            "{}: gst-launch-1.0 failed: {status}",
+            codec.name
+        );
     }
 
     let out = monitor.wait_with_output().unwrap();
@@ -135,7 +120,13 @@ fn run_codec(codec: &Codec) {
     for (e, clip) in [(&b, BONAFIDE), (&s, SYNTHETIC)] {
         eprintln!(
             "{}: {clip}: verdict {} p_fake {:.4} ({} windows, {:.2} s, packets {}, lost {})",
-            codec.name, e["verdict"], e["p_fake"], e["windows"], e["seconds"], e["packets"], e["lost"]
+            codec.name,
+            e["verdict"],
+            e["p_fake"],
+            e["windows"],
+            e["seconds"],
+            e["packets"],
+            e["lost"]
         );
         // Every packet arrived, in order, and the whole clip was scored.
         assert_eq!(e["lost"], 0, "{}: {clip}: {e}", codec.name);
@@ -190,7 +181,8 @@ fn pcma_8k() {
 fn l16_16k_mono_dynamic_pt() {
     run_codec(&Codec {
         name: "L16/16000/1",
-        pipeline: "audio/x-raw,format=S16BE,rate=16000,channels=1 ! rtpL16pay pt=96 ssrc={ssrc} {ptime}",
+        pipeline:
+            "audio/x-raw,format=S16BE,rate=16000,channels=1 ! rtpL16pay pt=96 ssrc={ssrc} {ptime}",
         pt_map: Some("96=L16/16000/1"),
     });
 }
@@ -199,7 +191,8 @@ fn l16_16k_mono_dynamic_pt() {
 fn l16_44k1_stereo_static_pt() {
     run_codec(&Codec {
         name: "L16/44100/2",
-        pipeline: "audio/x-raw,format=S16BE,rate=44100,channels=2 ! rtpL16pay pt=10 ssrc={ssrc} {ptime}",
+        pipeline:
+            "audio/x-raw,format=S16BE,rate=44100,channels=2 ! rtpL16pay pt=10 ssrc={ssrc} {ptime}",
         pt_map: None,
     });
 }

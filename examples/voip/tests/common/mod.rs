@@ -1,0 +1,29 @@
+//! Shared by the monitor's integration tests.
+
+use std::path::{Path, PathBuf};
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The newer of `target/<profile>` and its `deps/` holding the CPU plugin
+/// (as tests/common/mod.rs of the core crate does).
+pub fn plugin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    [target.clone(), target.join("deps")]
+        .into_iter()
+        .filter_map(|d| {
+            let m = std::fs::metadata(d.join("libdfd_backend_cpu.so")).ok()?;
+            Some((m.modified().ok()?, d))
+        })
+        .max_by_key(|(m, _)| *m)
+        .map(|(_, d)| d)
+        .expect("libdfd_backend_cpu.so not built: run `cargo test --workspace`")
+}
+
+/// Length of a WAV clip (path relative to the repository) in seconds.
+pub fn clip_seconds(rel: &str) -> f64 {
+    let r = hound::WavReader::open(root().join(rel)).unwrap();
+    r.duration() as f64 / f64::from(r.spec().sample_rate)
+}
