@@ -161,8 +161,8 @@ fn schedule(n: usize, imp: Impairment, rng: &mut Rng) -> Schedule {
         }
     }
     arrivals.sort_by_key(|(slot, _)| *slot); // stable: same-slot order kept
-    // Reordered: a first arrival (not a copy, not a packet given up as
-    // late) below the highest index already seen.
+                                             // Reordered: a first arrival (not a copy, not a packet given up as
+                                             // late) below the highest index already seen.
     let mut seen = vec![false; n];
     let mut top = None;
     let mut reordered = 0;
