@@ -11,23 +11,6 @@ use std::process::Command;
 
 use common::*;
 
-fn run_ok(cmd: &mut Command, what: &str) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e} (a JDK and cc are needed)"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{text}",
-        out.status
-    );
-    text
-}
-
 /// $JAVA_HOME, or the JDK that the `javac` on PATH belongs to.
 fn java_home() -> PathBuf {
     if let Some(h) = std::env::var_os("JAVA_HOME").filter(|h| !h.is_empty()) {
@@ -104,10 +87,7 @@ fn java_bindings_score_samples_and_report_errors() {
         "cc dfd_jni.c",
     );
 
-    let samples = [
-        root().join("samples/bonafide_fr_june.wav"),
-        root().join("samples/synthetic_piper_joe.wav"),
-    ];
+    let samples: Vec<PathBuf> = SAMPLES.iter().map(|s| root().join(s)).collect();
     let text = run_ok(
         Command::new(jh.join("bin/java"))
             .arg("-Xcheck:jni")
@@ -125,34 +105,5 @@ fn java_bindings_score_samples_and_report_errors() {
 
     // Same scores as the Rust API, pushed the same way.
     let model = dfd::Model::load_builtin(&cpu_options()).unwrap();
-    for path in &samples {
-        let reader = hound::WavReader::open(path).unwrap();
-        let spec = reader.spec();
-        let pcm: Vec<i16> = reader.into_samples::<i16>().map(Result::unwrap).collect();
-        let mut s = dfd::Stream::new(&model, spec.sample_rate, u32::from(spec.channels)).unwrap();
-        for c in pcm.chunks((spec.sample_rate / 50) as usize * usize::from(spec.channels)) {
-            s.push_i16(c).unwrap();
-        }
-        s.flush().unwrap();
-        let want = s.score();
-        let prefix = format!("{} p_fake ", path.display());
-        let line = text
-            .lines()
-            .find(|l| l.starts_with(&prefix))
-            .unwrap_or_else(|| panic!("no line for {}:\n{text}", path.display()));
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let got: f32 = f[2].parse().unwrap();
-        assert!(
-            (got - want.p_fake).abs() <= 2e-6,
-            "{line}: Rust gives {}",
-            want.p_fake
-        );
-        assert_eq!(f[4], want.windows.to_string(), "{line}");
-        let verdict = match want.verdict {
-            dfd::Verdict::Synthetic => "synthetic",
-            dfd::Verdict::Bonafide => "bonafide",
-            dfd::Verdict::Unknown => "unknown",
-        };
-        assert_eq!(f[6], verdict, "{line}");
-    }
+    check_app_scores("java", &text, &model, &samples, true);
 }

@@ -125,15 +125,7 @@ fn python_bindings_pytest() {
     samples.sort();
     assert!(samples.len() >= 2);
     for path in &samples {
-        let reader = hound::WavReader::open(path).unwrap();
-        let spec = reader.spec();
-        let pcm: Vec<i16> = reader.into_samples::<i16>().map(Result::unwrap).collect();
-        let mut s = dfd::Stream::new(&model, spec.sample_rate, u32::from(spec.channels)).unwrap();
-        for c in pcm.chunks((spec.sample_rate / 50) as usize * usize::from(spec.channels)) {
-            s.push_i16(c).unwrap();
-        }
-        s.flush().unwrap();
-        let score = s.score();
+        let score = score_wav_i16(&model, path);
         expected.insert(
             path.file_name().unwrap().to_string_lossy().into_owned(),
             serde_json::json!({ "p_fake": score.p_fake, "windows": score.windows }),
@@ -188,17 +180,7 @@ fn pip_install_into_a_venv() {
     let python = python("numpy, setuptools, wheel");
     let tmp = tempfile::tempdir().unwrap();
     let venv = tmp.path().join("venv");
-    let run = |cmd: &mut Command, what: &str| {
-        let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "{what} failed:\n{text}");
-        text
-    };
-    run(
+    run_ok(
         Command::new(&python)
             .args(["-m", "venv", "--system-site-packages"])
             .arg(&venv),
@@ -206,7 +188,7 @@ fn pip_install_into_a_venv() {
     );
     // A copy of the package, so the build leaves nothing in the repository.
     let pkg = tmp.path().join("python");
-    run(
+    run_ok(
         Command::new("cp")
             .arg("-r")
             .arg(root().join("bindings/python"))
@@ -214,7 +196,7 @@ fn pip_install_into_a_venv() {
         "copying bindings/python",
     );
     let py = venv.join("bin/python");
-    run(
+    run_ok(
         Command::new(&py)
             .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
             .args(["--no-build-isolation", "--no-index"])
@@ -236,7 +218,7 @@ with model.open(sample_rate=rate, channels=ch) as s:
     r = s.score()
 print(dfd.version(), r.windows, r.p_fake, r.verdict.name)
 "#;
-    let text = run(
+    let text = run_ok(
         Command::new(&py)
             .arg("-c")
             .arg(script)

@@ -84,23 +84,10 @@ fn run(exe: &Path, args: &[&Path]) -> String {
         }
         None => Command::new(exe),
     };
-    let out = cmd
-        .args(args)
-        .env_remove("DFD_PLUGIN_PATH")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{} failed ({}):\n{text}",
-        exe.display(),
-        out.status
-    );
-    text
+    run_ok(
+        cmd.args(args).env_remove("DFD_PLUGIN_PATH"),
+        &exe.display().to_string(),
+    )
 }
 
 #[test]

@@ -10,31 +10,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use common::*;
-
-const SAMPLES: [&str; 2] = [
-    "samples/bonafide_fr_june.wav",
-    "samples/synthetic_piper_joe.wav",
-];
-
-fn run_ok(cmd: &mut Command, what: &str) -> String {
-    let out: Output = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e} (is it installed?)"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{text}",
-        out.status
-    );
-    text
-}
 
 /// A directory holding the newest built libdfd.so, libdfd.a and CPU plugin
 /// (cargo test leaves them in target/<profile>/deps, cargo build in
@@ -46,58 +24,6 @@ fn stage(tmp: &Path) -> PathBuf {
         std::os::unix::fs::symlink(artifact_dir(f).join(f), dir.join(f)).unwrap();
     }
     dir
-}
-
-/// (p_fake, windows, verdict) of the Rust API for one file, pushed as the
-/// apps push it: 16-bit samples in 20 ms chunks, then flush.
-fn rust_score(model: &dfd::Model, path: &Path) -> (f32, u64, dfd::Verdict) {
-    let reader = hound::WavReader::open(path).unwrap();
-    let spec = reader.spec();
-    let pcm: Vec<i16> = reader.into_samples::<i16>().map(Result::unwrap).collect();
-    let mut s = dfd::Stream::new(model, spec.sample_rate, u32::from(spec.channels)).unwrap();
-    let chunk = (spec.sample_rate / 50) as usize * usize::from(spec.channels);
-    for c in pcm.chunks(chunk) {
-        s.push_i16(c).unwrap();
-    }
-    s.flush().unwrap();
-    let score = s.score();
-    (score.p_fake, score.windows, score.verdict)
-}
-
-/// The `FILE p_fake X windows N` line an app printed for `file`.
-fn app_line<'a>(text: &'a str, file: &Path) -> &'a str {
-    let prefix = format!("{} p_fake ", file.display());
-    text.lines()
-        .find(|l| l.starts_with(&prefix))
-        .unwrap_or_else(|| panic!("no line for {}:\n{text}", file.display()))
-}
-
-fn check_scores(app: &str, text: &str, model: &dfd::Model) {
-    for rel in SAMPLES {
-        let file = root().join(rel);
-        let (p, windows, verdict) = rust_score(model, &file);
-        let line = app_line(text, &file);
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let got: f32 = fields[2].parse().unwrap();
-        assert!(
-            (got - p).abs() <= 2e-6,
-            "{app} {rel}: p_fake {got}, the Rust API gives {p}\n{text}"
-        );
-        assert_eq!(
-            fields[4],
-            windows.to_string(),
-            "{app} {rel}: windows\n{text}"
-        );
-        assert!(windows > 0, "{rel}: no window scored");
-        if let Some(v) = fields.get(6) {
-            let want = match verdict {
-                dfd::Verdict::Synthetic => "synthetic",
-                dfd::Verdict::Bonafide => "bonafide",
-                dfd::Verdict::Unknown => "unknown",
-            };
-            assert_eq!(*v, want, "{app} {rel}: verdict\n{text}");
-        }
-    }
 }
 
 #[test]
@@ -192,7 +118,7 @@ fn installed_tree_builds_c_with_pkg_config_and_cpp_with_cmake() {
         "C app",
     );
     assert!(text.contains("on cpu"), "{text}");
-    check_scores("C app", &text, &model);
+    check_app_scores("C app", &text, &model, &samples, false);
 
     // C++ with CMake, through dfd.hpp.
     let build = tmp.path().join("cmake-build");
@@ -220,7 +146,7 @@ fn installed_tree_builds_c_with_pkg_config_and_cpp_with_cmake() {
     assert!(text.contains(&format!("libdfd {version} abi 1")), "{text}");
     assert!(text.contains("on cpu"), "{text}");
     assert!(text.contains("error path ok"), "{text}");
-    check_scores("C++ app", &text, &model);
+    check_app_scores("C++ app", &text, &model, &samples, false);
 
     // dfd::dfd_static links; a static app finds the plugins in
     // ../lib/dfd/plugins next to its own bin/ directory, and nowhere else.

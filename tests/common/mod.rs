@@ -1,8 +1,10 @@
 //! Shared helpers for the integration tests: fixture paths, the built
-//! plugin's directory, a WAV reader.
+//! plugin's directory, a WAV reader, running tools, and checking the scores
+//! that apps built against libdfd print.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -77,4 +79,81 @@ pub fn speech() -> Vec<f32> {
     let (rate, channels, s) = read_wav(&fixture("audio/speech_16k.wav"));
     assert_eq!((rate, channels), (16000, 1));
     s
+}
+
+/// The committed sample clips: a real one and a Piper-synthesised one.
+pub const SAMPLES: [&str; 2] = [
+    "samples/bonafide_fr_june.wav",
+    "samples/synthetic_piper_joe.wav",
+];
+
+/// Runs `cmd`, which must succeed; returns its stdout then stderr.
+pub fn run_ok(cmd: &mut Command, what: &str) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e} (is it installed?)"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{text}",
+        out.status
+    );
+    text
+}
+
+/// The Rust API's score of a 16-bit WAV pushed as the apps and bindings
+/// under test push it: 20 ms chunks of int16, then flush.
+pub fn score_wav_i16(model: &dfd::Model, path: &Path) -> dfd::Score {
+    let reader = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let spec = reader.spec();
+    let pcm: Vec<i16> = reader.into_samples::<i16>().map(Result::unwrap).collect();
+    let mut s = dfd::Stream::new(model, spec.sample_rate, u32::from(spec.channels)).unwrap();
+    for c in pcm.chunks((spec.sample_rate / 50) as usize * usize::from(spec.channels)) {
+        s.push_i16(c).unwrap();
+    }
+    s.flush().unwrap();
+    s.score()
+}
+
+/// Checks the `FILE p_fake X windows N [verdict V]` lines that `app`
+/// printed for `files` against `score_wav_i16`: p_fake within 2e-6, the
+/// same window count (at least one), and the same verdict where printed;
+/// with `verdict_required` every line must print it.
+pub fn check_app_scores(
+    app: &str,
+    text: &str,
+    model: &dfd::Model,
+    files: &[PathBuf],
+    verdict_required: bool,
+) {
+    for file in files {
+        let want = score_wav_i16(model, file);
+        let prefix = format!("{} p_fake ", file.display());
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("{app}: no line for {}:\n{text}", file.display()));
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let got: f32 = fields[2].parse().unwrap();
+        assert!(
+            (got - want.p_fake).abs() <= 2e-6,
+            "{app} {line}: the Rust API gives p_fake {}\n{text}",
+            want.p_fake
+        );
+        assert_eq!(fields[4], want.windows.to_string(), "{app} {line}: windows");
+        assert!(want.windows > 0, "{}: no window scored", file.display());
+        let verdict = match want.verdict {
+            dfd::Verdict::Synthetic => "synthetic",
+            dfd::Verdict::Bonafide => "bonafide",
+            dfd::Verdict::Unknown => "unknown",
+        };
+        match fields.get(6) {
+            Some(v) => assert_eq!(*v, verdict, "{app} {line}: verdict"),
+            None => assert!(!verdict_required, "{app} {line}: no verdict printed"),
+        }
+    }
 }

@@ -15,12 +15,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use common::{clip_seconds, plugin_dir, root};
-
-const BONAFIDE: &str = "samples/bonafide_fr_june.wav";
-const SYNTHETIC: &str = "samples/synthetic_piper_joe.wav";
-const SSRC_BONAFIDE: u32 = 0x0B0A_F1DE;
-const SSRC_SYNTHETIC: u32 = 0x5EE7_0001;
+use common::*;
 
 /// The payloading part of a gst-launch pipeline and the --pt mapping.
 struct Codec {

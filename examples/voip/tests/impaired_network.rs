@@ -19,19 +19,19 @@ use dfd_voip_monitor::jitter::Stats;
 use dfd_voip_monitor::monitor::{Event, EventKind, Monitor, Options};
 use dfd_voip_monitor::payload::PayloadMap;
 
-use common::{clip_seconds, plugin_dir, root};
+use common::*;
 
-const BONAFIDE: &str = "samples/bonafide_fr_june.wav";
-const SYNTHETIC: &str = "samples/synthetic_piper_joe.wav";
 const PTIME_MS: u64 = 20;
 /// First sequence number: the 16-bit counter wraps a few packets in.
 const SEQ0: u16 = 65_500;
 
-/// One call: its SSRC, payload type and RTP packets in send order.
+/// One call: its SSRC, payload type (and its `--pt` mapping) and RTP
+/// packets in send order.
 struct Call {
     clip: &'static str,
     ssrc: u32,
     pt: u8,
+    rtpmap: String,
     frames_per_packet: usize,
     packets: Vec<Vec<u8>>,
 }
@@ -48,7 +48,7 @@ fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, pcm: &[i16]) -> Vec<u8> {
     p
 }
 
-fn call(clip: &'static str, ssrc: u32, pt: u8) -> (Call, String) {
+fn call(clip: &'static str, ssrc: u32, pt: u8) -> Call {
     let r = hound::WavReader::open(root().join(clip)).unwrap();
     let spec = r.spec();
     assert_eq!(spec.channels, 1);
@@ -68,17 +68,14 @@ fn call(clip: &'static str, ssrc: u32, pt: u8) -> (Call, String) {
             )
         })
         .collect();
-    let map = format!("{pt}=L16/{}/1", spec.sample_rate);
-    (
-        Call {
-            clip,
-            ssrc,
-            pt,
-            frames_per_packet: n,
-            packets,
-        },
-        map,
-    )
+    Call {
+        clip,
+        ssrc,
+        pt,
+        rtpmap: format!("{pt}=L16/{}/1", spec.sample_rate),
+        frames_per_packet: n,
+        packets,
+    }
 }
 
 /// Deterministic xorshift, so a failure replays.
@@ -128,6 +125,8 @@ struct Schedule {
 }
 
 fn schedule(n: usize, imp: Impairment, rng: &mut Rng) -> Schedule {
+    // Only full-length packets go missing: never the (shorter) last one.
+    assert!(imp.late.iter().all(|(p, _)| p + 1 < n));
     let mut order: Vec<usize> = (0..n).collect();
     let mut swapped = 0;
     let mut i = 1;
@@ -195,10 +194,10 @@ fn model() -> Model {
 
 /// Plays both calls through one monitor with the given impairments and
 /// returns each call's end event, after checking the accounting.
-fn run(model: &Model, calls: &[Call], maps: &[String], imp: Impairment, seed: u64) -> Vec<Event> {
+fn run(model: &Model, calls: &[Call], imp: Impairment, seed: u64) -> Vec<Event> {
     let mut payloads = PayloadMap::default();
-    for m in maps {
-        payloads.add(m).unwrap();
+    for c in calls {
+        payloads.add(&c.rtpmap).unwrap();
     }
     let mut monitor = Monitor::new(
         model.clone(),
@@ -262,23 +261,15 @@ fn run(model: &Model, calls: &[Call], maps: &[String], imp: Impairment, seed: u6
             assert_eq!(j.lost, dropped + late, "{}: {j:?}", c.clip);
             assert_eq!(j.played, sent - dropped - late, "{}: {j:?}", c.clip);
             assert_eq!(j.reordered, s.reordered as u64, "{}: {j:?}", c.clip);
-            // Concealment: every missing packet replaced by exactly its
-            // length, so the call keeps its length.
-            let missing: Vec<usize> = s
-                .dropped
-                .iter()
-                .copied()
-                .chain(imp.late.iter().map(|(p, _)| *p))
-                .collect();
-            let last_index = c.packets.len() - 1;
-            let want_frames: u64 = missing
-                .iter()
-                .map(|&p| {
-                    assert_ne!(p, last_index);
-                    c.frames_per_packet as u64
-                })
-                .sum();
-            assert_eq!(j.concealed_frames, want_frames, "{}: {j:?}", c.clip);
+            // Concealment: every missing packet (all full 20 ms ones)
+            // replaced by exactly its length, so the call keeps its length.
+            let missing = (s.dropped.len() + imp.late.len()) as u64;
+            assert_eq!(
+                j.concealed_frames,
+                missing * c.frames_per_packet as u64,
+                "{}: {j:?}",
+                c.clip
+            );
             let secs = e.score.seconds;
             let want = clip_seconds(c.clip);
             assert!(
@@ -294,12 +285,12 @@ fn run(model: &Model, calls: &[Call], maps: &[String], imp: Impairment, seed: u6
 #[test]
 fn reordering_duplicates_loss_and_late_packets() {
     let model = model();
-    let (b, mb) = call(BONAFIDE, 0x0B0A_F1DE, 96);
-    let (s, ms) = call(SYNTHETIC, 0x5EE7_0001, 97);
-    let calls = [b, s];
-    let maps = [mb, ms];
+    let calls = [
+        call(BONAFIDE, SSRC_BONAFIDE, 96),
+        call(SYNTHETIC, SSRC_SYNTHETIC, 97),
+    ];
 
-    let clean = run(&model, &calls, &maps, CLEAN, 1);
+    let clean = run(&model, &calls, CLEAN, 1);
     assert_eq!(
         clean[0].score.verdict,
         Verdict::Bonafide,
@@ -320,7 +311,7 @@ fn reordering_duplicates_loss_and_late_packets() {
         duplicate: 5,
         ..CLEAN
     };
-    let got = run(&model, &calls, &maps, shuffled, 7);
+    let got = run(&model, &calls, shuffled, 7);
     for (g, c) in got.iter().zip(&clean) {
         assert!(
             g.jitter.reordered > 0 && g.jitter.duplicates > 0,
@@ -341,7 +332,7 @@ fn reordering_duplicates_loss_and_late_packets() {
         drop: 3,
         late: &[(40, 20)],
     };
-    let got = run(&model, &calls, &maps, lossy, 11);
+    let got = run(&model, &calls, lossy, 11);
     for (g, c) in got.iter().zip(&clean) {
         assert!(g.jitter.lost > 1, "{:?}", g.jitter);
         assert_eq!(g.score.windows, c.score.windows, "ssrc {:#x}", g.ssrc);

@@ -19,7 +19,7 @@ import enum
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, List, Optional, Union
+from typing import Any, List, Optional, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -173,16 +173,54 @@ def list_backends(plugin_dir: Optional[Union[str, "os.PathLike[str]"]] = None) -
     ]
 
 
-class Model:
-    """A loaded model: immutable, shareable by threads and streams.
+_O = TypeVar("_O", bound="_Owned")
+
+
+class _Owned:
+    """Owns one libdfd handle, freed by the C function named ``_free`` on
+    ``close()``, at the end of a ``with`` block, or when collected."""
+
+    _free = ""
+    _what = ""
+    _handle: Optional[ctypes.c_void_p] = None
+    _c: ctypes.CDLL
+
+    def _h(self) -> ctypes.c_void_p:
+        if not self._handle:
+            raise Error(Status.NULL_ARG, f"the {self._what} was closed")
+        return self._handle
+
+    def close(self) -> None:
+        """Frees the handle now; later calls raise ``Error(NULL_ARG)``."""
+        h, self._handle = self._handle, None
+        if h:
+            getattr(self._c, self._free)(h)
+
+    def __enter__(self: _O) -> _O:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_handle", None):
+            self.close()
+
+
+class Model(_Owned):
+    """A loaded model: immutable, shareable by threads and streams. Open
+    streams keep it alive: closing it while they are open is safe.
 
     ``backend``: "auto" (default), "cpu", "cuda" or a plugin name;
     ``precision``: "auto" (default), "fp32", "fp16", "int8";
     ``plugin_dir``: searched for plugins first; ``threads``: 0 = default.
     """
 
+    _free = "dfd_model_free"
+    _what = "model"
+
     def __init__(self, _handle: ctypes.c_void_p) -> None:
-        self._handle: Optional[ctypes.c_void_p] = _handle
+        self._handle = _handle
         self._c = _libdfd()
 
     @staticmethod
@@ -248,11 +286,6 @@ class Model:
         _check(_libdfd().dfd_model_load_builtin(ctypes.byref(o), ctypes.byref(h)), "dfd_model_load_builtin")
         return cls(h)
 
-    def _h(self) -> ctypes.c_void_p:
-        if not self._handle:
-            raise Error(Status.NULL_ARG, "the model was closed")
-        return self._handle
-
     @property
     def info(self) -> ModelInfo:
         i = _lib.ModelInfoC()
@@ -266,29 +299,15 @@ class Model:
         """A stream for audio at ``sample_rate`` Hz with ``channels`` channels."""
         return Stream(self, sample_rate, channels)
 
-    def close(self) -> None:
-        """Frees the model now (open streams keep it alive until they close)."""
-        h, self._handle = self._handle, None
-        if h:
-            self._c.dfd_model_free(h)
 
-    def __enter__(self) -> "Model":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_handle", None):
-            self.close()
-
-
-class Stream:
+class Stream(_Owned):
     """One audio stream at a fixed rate and channel count."""
+
+    _free = "dfd_close"
+    _what = "stream"
 
     def __init__(self, model: Model, sample_rate: int, channels: int = 1) -> None:
         self._c = _libdfd()
-        self._handle: Optional[ctypes.c_void_p] = None
         if not 0 <= sample_rate < 2**32 or not 0 <= channels < 2**32:
             raise Error(Status.INVALID_ARG, f"sample_rate {sample_rate} / channels {channels} out of range")
         h = ctypes.c_void_p()
@@ -296,11 +315,6 @@ class Stream:
         self._handle = h
         self.sample_rate = sample_rate
         self.channels = channels
-
-    def _h(self) -> ctypes.c_void_p:
-        if not self._handle:
-            raise Error(Status.NULL_ARG, "the stream was closed")
-        return self._handle
 
     def push(self, samples: npt.ArrayLike) -> None:
         """Pushes interleaved audio: int16 samples, or float samples in
@@ -350,18 +364,3 @@ class Stream:
         n = ctypes.c_size_t(0)
         _check(self._c.dfd_read_windows(self._h(), buf, max_windows, ctypes.byref(n)), "dfd_read_windows")
         return [Window(w.start, w.end, float(w.p_fake)) for w in buf[: n.value]]
-
-    def close(self) -> None:
-        h, self._handle = self._handle, None
-        if h:
-            self._c.dfd_close(h)
-
-    def __enter__(self) -> "Stream":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_handle", None):
-            self.close()

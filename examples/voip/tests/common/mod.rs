@@ -2,6 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
+/// The repository's sample clips, and the SSRCs the tests send them as.
+pub const BONAFIDE: &str = "samples/bonafide_fr_june.wav";
+pub const SYNTHETIC: &str = "samples/synthetic_piper_joe.wav";
+pub const SSRC_BONAFIDE: u32 = 0x0B0A_F1DE;
+pub const SSRC_SYNTHETIC: u32 = 0x5EE7_0001;
+
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
