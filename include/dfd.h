@@ -32,6 +32,12 @@
 // Highest channel count `dfd_open` accepts.
 #define DFD_MAX_CHANNELS 8
 
+// Most windows a stream holds back when deferred (`dfd_set_deferred`).
+#define DFD_MAX_DEFERRED 16
+
+// Most windows in one backend call of `dfd_infer_streams`.
+#define DFD_BACKEND_BATCH 256
+
 // Log levels for `dfd_set_log_callback`; lower is more severe.
 #define DFD_LOG_ERROR 0
 
@@ -279,7 +285,8 @@ dfd_status dfd_open(const dfd_model *model,
 
 // Pushes `frames` interleaved float frames (nominal range [-1, 1]) of any
 // count: from one frame to minutes. Windows that become complete are
-// scored before this returns. A chunk containing NaN or infinity is
+// scored before this returns (a deferred stream queues them, see
+// `dfd_set_deferred`). A chunk containing NaN or infinity is
 // rejected whole (`DFD_ERR_BAD_SAMPLES`) and the stream stays usable.
 dfd_status dfd_push_samples(dfd_stream *stream, const float *interleaved, size_t frames);
 
@@ -300,6 +307,25 @@ dfd_status dfd_score(dfd_stream *stream, dfd_result *out);
 // window is returned once; at most 1024 wait, older ones are dropped and
 // counted in `dfd_result.windows_dropped`.
 dfd_status dfd_read_windows(dfd_stream *stream, dfd_window *out, size_t capacity, size_t *count);
+
+// Deferred (`deferred` != 0): pushes only queue the windows they complete,
+// and `dfd_infer_streams` scores the windows of many streams together, in
+// one backend call where possible. At most `DFD_MAX_DEFERRED` wait: the
+// push that completes one more scores the queue itself, so nothing is lost.
+// `dfd_flush` scores what waits; setting 0 scores what waits now. A new
+// stream is not deferred.
+dfd_status dfd_set_deferred(dfd_stream *stream, int32_t deferred);
+
+// Scores the windows that the `count` streams of `streams` hold back
+// (`dfd_set_deferred`): the windows of all streams on one model go to the
+// backend together, up to `DFD_BACKEND_BATCH` per call, which is what a GPU
+// needs to serve hundreds of calls. Streams may be on different models
+// and may hold no windows. Writes the number of windows scored into
+// `*windows` unless it is NULL. No stream may appear twice, and none may be
+// used by another thread during the call. After a backend error the
+// windows of the failed call and of later calls on that model are lost
+// (the message says how many); the others are scored.
+dfd_status dfd_infer_streams(dfd_stream *const *streams, size_t count, size_t *windows);
 
 // Forgets all audio and scores: the stream is as newly opened.
 dfd_status dfd_reset(dfd_stream *stream);

@@ -201,6 +201,11 @@ class Stream {
   }
   void flush() { detail::check(dfd_flush(handle_), "dfd_flush"); }
   void reset() { detail::check(dfd_reset(handle_), "dfd_reset"); }
+  /* Deferred: pushes queue the windows they complete for dfd::infer_streams
+   * (see dfd_set_deferred). */
+  void set_deferred(bool deferred) {
+    detail::check(dfd_set_deferred(handle_, deferred ? 1 : 0), "dfd_set_deferred");
+  }
 
   Result score() const {
     dfd_result r;
@@ -240,6 +245,17 @@ class Stream {
   dfd_stream *handle_ = nullptr;
   uint32_t channels_ = 0;
 };
+
+/* Scores the windows the streams hold back, the windows of many streams in
+ * one backend call (dfd_infer_streams). Returns the number scored. */
+inline size_t infer_streams(const std::vector<Stream *> &streams) {
+  std::vector<dfd_stream *> handles;
+  handles.reserve(streams.size());
+  for (Stream *s : streams) handles.push_back(s ? s->get() : nullptr);
+  size_t n = 0;
+  detail::check(dfd_infer_streams(handles.data(), handles.size(), &n), "dfd_infer_streams");
+  return n;
+}
 
 }  // namespace dfd
 

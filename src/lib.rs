@@ -19,7 +19,9 @@ pub mod stream;
 
 pub use error::{Error, Result, Status};
 pub use model::{Manifest, Model, ModelOptions, Precision};
-pub use stream::{Score, Stream, Verdict, WindowScore, MAX_CHANNELS, MAX_SAMPLE_RATE};
+pub use stream::{
+    infer_streams, InferReport, Score, Stream, Verdict, WindowScore, MAX_CHANNELS, MAX_SAMPLE_RATE,
+};
 
 /// libdfd's version (the crate version).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

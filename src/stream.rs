@@ -4,6 +4,13 @@
 //! energy gate → front end → batched inference → per-window p(fake) →
 //! running aggregate and verdict.
 //!
+//! A stream batches its own windows (up to [`MAX_BATCH`]). A *deferred*
+//! stream holds its complete windows back instead, and [`infer_streams`]
+//! runs the held windows of many streams in as few backend calls as
+//! possible (up to [`BACKEND_BATCH`] windows each): one launch for hundreds
+//! of calls on a GPU. When the backend computes the front end
+//! ([`Model::frontend_on_backend`]), windows are handed over as raw samples.
+//!
 //! Memory is bounded whatever the stream length: input is converted in
 //! blocks of [`BLOCK`] frames, the window buffer never holds more than one
 //! window plus one resampled block, and per-window results wait in a queue
@@ -14,7 +21,7 @@ use std::collections::VecDeque;
 
 use crate::error::{bail, Error, Result};
 use crate::frontend::Frontend;
-use crate::model::{Model, MAX_BATCH};
+use crate::model::{Model, BACKEND_BATCH, MAX_BATCH};
 use crate::resample::StreamResampler;
 
 /// Highest accepted input sample rate.
@@ -73,10 +80,15 @@ pub struct Stream {
     min_rms: f32,
     resampler: Option<StreamResampler>,
     frontend: Frontend,
+    /// Values per window handed to the backend (features or samples).
+    input_len: usize,
+    /// Complete windows wait for [`infer_streams`] (or a full batch).
+    deferred: bool,
     mono: Vec<f32>,
     /// Model-rate samples not yet consumed; `buf[0]` is sample `at.buf_start`.
     buf: Vec<f32>,
-    /// Feature windows waiting for inference and their start samples.
+    /// Windows waiting for inference (features, or samples when the backend
+    /// computes the front end) and their start samples.
     feats: Vec<f32>,
     pending: Vec<u64>,
     net_out: Vec<f32>,
@@ -129,7 +141,7 @@ impl Stream {
             Some(StreamResampler::new(sample_rate, m.sample_rate)?)
         };
         let frontend = model.frontend().clone();
-        let feat_len = frontend.output_len();
+        let input_len = model.window_input_len();
         Ok(Stream {
             model: model.clone(),
             rate: sample_rate,
@@ -140,9 +152,11 @@ impl Stream {
             min_rms: 10f32.powf(m.gate.min_dbfs / 20.0),
             resampler,
             frontend,
+            input_len,
+            deferred: false,
             mono: Vec::with_capacity(BLOCK),
             buf: Vec::with_capacity(m.window + BLOCK * 8),
-            feats: vec![0.0; MAX_BATCH * feat_len],
+            feats: vec![0.0; MAX_BATCH * input_len],
             pending: Vec::with_capacity(MAX_BATCH),
             net_out: Vec::with_capacity(MAX_BATCH * 2),
             logits: vec![0.0; MAX_BATCH],
@@ -158,6 +172,30 @@ impl Stream {
     /// Interleaved channels per pushed frame.
     pub fn channels(&self) -> usize {
         self.channels
+    }
+
+    /// Deferred: pushes only queue complete windows, and [`infer_streams`]
+    /// scores them together with other streams' windows. At most
+    /// [`MAX_BATCH`] wait; the push that completes one more scores the
+    /// queue itself, so nothing is lost or unbounded. [`flush`](Self::flush)
+    /// scores what waits. Turning it off scores what waits now.
+    pub fn set_deferred(&mut self, deferred: bool) -> Result<()> {
+        self.deferred = deferred;
+        if deferred {
+            Ok(())
+        } else {
+            self.run_batch()
+        }
+    }
+
+    pub fn is_deferred(&self) -> bool {
+        self.deferred
+    }
+
+    /// Windows formed and waiting for inference (only a deferred stream
+    /// keeps any between calls).
+    pub fn pending_windows(&self) -> usize {
+        self.pending.len()
     }
 
     /// Pushes interleaved f32 frames (nominal range [-1, 1]). A chunk with
@@ -245,25 +283,34 @@ impl Stream {
             self.buf.drain(..self.hop);
             self.at.buf_start += self.hop as u64;
         }
-        self.run_batch()
+        if self.deferred {
+            Ok(())
+        } else {
+            self.run_batch()
+        }
     }
 
     /// Gates the window at the head of the buffer (`len` real samples, the
     /// rest zero padding) and queues its features for inference.
     fn take_window(&mut self, len: usize) -> Result<()> {
-        let w = &self.buf[..self.window];
-        let rms = (w[..len].iter().map(|x| x * x).sum::<f32>() / len as f32).sqrt();
+        let head = &self.buf[..len];
+        let rms = (head.iter().map(|x| x * x).sum::<f32>() / len as f32).sqrt();
         if rms < self.min_rms {
             return Ok(());
         }
-        let n = self.frontend.output_len();
-        let slot = self.pending.len();
-        self.frontend
-            .compute(w, &mut self.feats[slot * n..(slot + 1) * n]);
-        self.pending.push(self.at.buf_start);
         if self.pending.len() == MAX_BATCH {
             self.run_batch()?;
         }
+        let w = &self.buf[..self.window];
+        let n = self.input_len;
+        let slot = self.pending.len();
+        let dst = &mut self.feats[slot * n..(slot + 1) * n];
+        if self.model.frontend_on_backend() {
+            dst.copy_from_slice(w);
+        } else {
+            self.frontend.compute(w, dst);
+        }
+        self.pending.push(self.at.buf_start);
         Ok(())
     }
 
@@ -272,9 +319,8 @@ impl Stream {
         if batch == 0 {
             return Ok(());
         }
-        let n = self.frontend.output_len();
-        let result = self.model.infer(
-            &self.feats[..batch * n],
+        let result = self.model.run_windows(
+            &self.feats[..batch * self.input_len],
             batch,
             &mut self.net_out,
             &mut self.logits[..batch],
@@ -286,14 +332,27 @@ impl Stream {
                 format!("{} ({batch} windows lost)", e.message),
             ));
         }
+        let logits = std::mem::take(&mut self.logits);
+        self.apply(&logits[..batch]);
+        self.logits = logits;
+        Ok(())
+    }
+
+    /// The waiting windows as backend input, `input_len` values each.
+    fn pending_input(&self) -> &[f32] {
+        &self.feats[..self.pending.len() * self.input_len]
+    }
+
+    /// Accounts the calibrated logits of the first `logits.len()` waiting
+    /// windows and forgets all waiting windows.
+    fn apply(&mut self, logits: &[f32]) {
         let rate = f64::from(self.model.manifest().sample_rate);
         let data_end = self.at.buf_start + self.buf.len() as u64;
-        for i in 0..batch {
+        for (i, &z) in logits.iter().enumerate() {
             let start = self.pending[i];
             // A zero-padded final window ends where the audio ends; overlapping
             // windows add only their new samples to speech_seconds.
             let end = (start + self.window as u64).min(data_end.max(start + 1));
-            let z = self.logits[i];
             self.at.windows += 1;
             self.at.sum_logit += f64::from(z);
             self.at.last_logit = z;
@@ -310,7 +369,6 @@ impl Stream {
             });
         }
         self.pending.clear();
-        Ok(())
     }
 
     /// Ends the stream: pushes the resampler's last samples through and, if
@@ -348,9 +406,8 @@ impl Stream {
                 self.take_window(have)?;
             }
             self.buf.truncate(have);
-            self.run_batch()?;
         }
-        Ok(())
+        self.run_batch()
     }
 
     /// The scores so far.
@@ -392,5 +449,103 @@ impl Stream {
         self.pending.clear();
         self.queue.clear();
         self.at = Progress::default();
+    }
+}
+
+/// What one [`infer_streams`] call did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InferReport {
+    /// Windows scored.
+    pub windows: usize,
+    /// Backend calls made (at most [`BACKEND_BATCH`] windows each).
+    pub calls: usize,
+}
+
+/// Scores the windows that the given streams hold back (see
+/// [`Stream::set_deferred`]), packing the windows of all streams of one
+/// model into as few backend calls as possible. Streams of several models
+/// are grouped by model. Each stream's results are exactly those it would
+/// get scoring alone, batch composition aside.
+///
+/// On a backend error the windows of the failed call and of later calls of
+/// that model are lost (the error says how many); windows of earlier calls
+/// are scored.
+pub fn infer_streams(streams: &mut [&mut Stream]) -> Result<InferReport> {
+    let mut report = InferReport::default();
+    let mut grouped = vec![false; streams.len()];
+    for first in 0..streams.len() {
+        if grouped[first] {
+            continue;
+        }
+        let model = streams[first].model.clone();
+        let mut group = Vec::new();
+        for (j, s) in streams.iter().enumerate().skip(first) {
+            if !grouped[j] && s.model.same(&model) {
+                grouped[j] = true;
+                if !s.pending.is_empty() {
+                    group.push(j);
+                }
+            }
+        }
+        infer_group(&model, streams, &group, &mut report)?;
+    }
+    Ok(report)
+}
+
+/// One model's share of [`infer_streams`]: `group` indexes streams with
+/// waiting windows.
+fn infer_group(
+    model: &Model,
+    streams: &mut [&mut Stream],
+    group: &[usize],
+    report: &mut InferReport,
+) -> Result<()> {
+    let total: usize = group.iter().map(|&i| streams[i].pending.len()).sum();
+    if total == 0 {
+        return Ok(());
+    }
+    let len = model.window_input_len();
+    let mut input = Vec::with_capacity(total.min(BACKEND_BATCH) * len);
+    let mut logits = vec![0.0f32; total];
+    let mut scratch = Vec::new();
+    // (stream, its first window not yet copied) walks all waiting windows.
+    let (mut at, mut from) = (0usize, 0usize);
+    let mut done = 0;
+    let mut failure = None;
+    while done < total {
+        input.clear();
+        while input.len() < BACKEND_BATCH * len && at < group.len() {
+            let src = streams[group[at]].pending_input();
+            let take = (src.len() - from).min(BACKEND_BATCH * len - input.len());
+            input.extend_from_slice(&src[from..from + take]);
+            from += take;
+            if from == src.len() {
+                (at, from) = (at + 1, 0);
+            }
+        }
+        let batch = input.len() / len;
+        let out = &mut logits[done..done + batch];
+        if let Err(e) = model.run_windows(&input, batch, &mut scratch, out) {
+            failure = Some(e);
+            break;
+        }
+        done += batch;
+        report.calls += 1;
+    }
+    // Hand each stream the logits of its windows that were scored.
+    let mut offset = 0;
+    for &i in group {
+        let n = streams[i].pending.len();
+        let scored = done.saturating_sub(offset).min(n);
+        streams[i].apply(&logits[offset..offset + scored]);
+        offset += n;
+    }
+    report.windows += done;
+    match failure {
+        None => Ok(()),
+        Some(e) => Err(Error::new(
+            e.status,
+            format!("{} ({} windows lost)", e.message, total - done),
+        )),
     }
 }

@@ -151,3 +151,30 @@ fn c_example_streams_a_wav_file() {
         "{text}"
     );
 }
+
+/// A plugin built against the first backend table (no optional front-end
+/// fields) loads and runs; libdfd keeps the front end on the CPU. Its
+/// network answers logit 0, so every window scores sigmoid(bias).
+#[test]
+fn a_plugin_with_the_first_table_still_loads() {
+    let tmp = tempfile::tempdir().unwrap();
+    cc(
+        tmp.path(),
+        "libdfd_backend_oldtable.so",
+        &[root().join("tests/c/v1_table_plugin.c")],
+        &["-shared", "-fPIC"],
+    );
+    let model = dfd::Model::load_builtin(&dfd::ModelOptions {
+        backend: "oldtable".into(),
+        plugin_dir: Some(tmp.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(model.backend_name(), "oldtable");
+    assert!(!model.frontend_on_backend());
+    let score = score_wav_i16(&model, &root().join(SAMPLES[0]));
+    let bias = f64::from(model.manifest().calibration.bias);
+    let want = 1.0 / (1.0 + (-bias).exp());
+    assert!(score.windows > 0);
+    assert!((f64::from(score.p_fake) - want).abs() < 1e-6, "{score:?}");
+}

@@ -6,9 +6,10 @@ mod registry;
 use std::ffi::{c_char, c_void, CStr};
 use std::path::PathBuf;
 
-use dfd_backend_abi::{BackendStatus, BackendTable, ModelDesc};
+use dfd_backend_abi::{BackendStatus, BackendTable, FrontendDesc, ModelDesc, RunAudioFn};
 
 use crate::error::{Error, Result, Status};
+use crate::frontend::OffloadTables;
 use crate::model::Precision;
 
 pub use registry::{list, resolve, BackendInfo};
@@ -152,6 +153,7 @@ impl Backend {
             handle,
             input_len: input_shape.iter().product::<u64>() as usize,
             output_len,
+            audio: None,
         })
     }
 }
@@ -162,6 +164,9 @@ pub struct BackendModel {
     handle: *mut c_void,
     input_len: usize,
     output_len: usize,
+    /// Set when the backend computes the front end: `run_audio` and the
+    /// samples per window it takes.
+    audio: Option<(RunAudioFn, usize)>,
 }
 
 // SAFETY: the plugin ABI requires `run` to be callable concurrently on one
@@ -172,7 +177,79 @@ unsafe impl Sync for BackendModel {}
 impl BackendModel {
     /// Runs `batch` items; `input` and `output` must match the lengths given at creation.
     pub fn run(&self, input: &[f32], batch: usize, output: &mut [f32]) -> Result<()> {
-        if input.len() != batch * self.input_len || output.len() != batch * self.output_len {
+        self.call(self.table.run, input, self.input_len, batch, output)
+    }
+
+    /// Offers the front end to the backend. `Ok(None)`: accepted, call
+    /// [`run_audio`](Self::run_audio) from now on; `Ok(Some(why))`: the
+    /// backend has no front end or not this one, keep calling `run`.
+    pub fn offload_frontend(&mut self, t: &OffloadTables) -> Result<Option<String>> {
+        let (Some(set), Some(run_audio)) = (self.table.set_frontend, self.table.run_audio) else {
+            return Ok(Some("the backend computes no front end".into()));
+        };
+        let u = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        let desc = FrontendDesc {
+            struct_size: std::mem::size_of::<FrontendDesc>() as u32,
+            window_samples: u(t.window_samples),
+            n_fft: u(t.n_fft),
+            hop: u(t.hop),
+            pad: u(t.pad),
+            reflect: u32::from(t.reflect),
+            power: t.power,
+            rows: u(t.rows),
+            window: t.window.as_ptr(),
+            filterbank: t
+                .filterbank
+                .as_ref()
+                .map_or(std::ptr::null(), |f| f.as_ptr()),
+            log_kind: t.log_kind,
+            has_floor: u32::from(t.log_floor.is_some()),
+            log_offset: t.log_offset,
+            log_floor: t.log_floor.unwrap_or(0.0),
+            mean: t.mean.as_ptr(),
+            std: t.std.as_ptr(),
+        };
+        let mut buf = [0 as c_char; MSG_LEN];
+        // SAFETY: `desc` and the tables it points to outlive the call.
+        let code = unsafe { set(self.handle, &desc, buf.as_mut_ptr(), buf.len()) };
+        match BackendStatus::from_raw(code) {
+            BackendStatus::Ok => {
+                self.audio = Some((run_audio, t.window_samples));
+                Ok(None)
+            }
+            BackendStatus::UnsupportedOp => Ok(Some(message(&buf))),
+            other => Err(Error::new(status_for(other), message(&buf))),
+        }
+    }
+
+    /// Whether [`offload_frontend`](Self::offload_frontend) was accepted.
+    pub fn takes_audio(&self) -> bool {
+        self.audio.is_some()
+    }
+
+    /// Runs `batch` raw windows through the backend's front end and the
+    /// network (only after an accepted `offload_frontend`).
+    pub fn run_audio(&self, audio: &[f32], batch: usize, output: &mut [f32]) -> Result<()> {
+        let Some((run_audio, window)) = self.audio else {
+            return Err(Error::new(
+                Status::Internal,
+                "run_audio on a backend model without its front end",
+            ));
+        };
+        self.call(run_audio, audio, window, batch, output)
+    }
+
+    /// Calls `run` or `run_audio` (same signature) on `batch` items of
+    /// `item` values each.
+    fn call(
+        &self,
+        f: RunAudioFn,
+        input: &[f32],
+        item: usize,
+        batch: usize,
+        output: &mut [f32],
+    ) -> Result<()> {
+        if input.len() != batch * item || output.len() != batch * self.output_len {
             return Err(Error::new(
                 Status::Internal,
                 "backend run with mismatched buffer lengths",
@@ -181,7 +258,7 @@ impl BackendModel {
         let mut buf = [0 as c_char; MSG_LEN];
         // SAFETY: lengths checked above; handle alive until drop.
         let code = unsafe {
-            (self.table.run)(
+            f(
                 self.handle,
                 input.as_ptr(),
                 batch,

@@ -13,7 +13,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use dfd_backend_abi::{BackendTable, EntryFn, ABI_VERSION, ENTRY_SYMBOL};
+use dfd_backend_abi::{BackendTable, EntryFn, ABI_VERSION, ENTRY_SYMBOL, MIN_TABLE_SIZE};
 use once_cell::sync::Lazy;
 
 use super::{Backend, Origin};
@@ -142,20 +142,18 @@ fn load_plugin(path: &Path) -> Result<Arc<Backend>> {
             "{shown}: plugin ABI version {version}, this libdfd needs {ABI_VERSION}"
         );
     }
-    if (size as usize) < std::mem::size_of::<BackendTable>() {
+    if (size as usize) < MIN_TABLE_SIZE {
         bail!(
             PluginIncompatible,
-            "{shown}: plugin table is {size} bytes, expected at least {}",
-            std::mem::size_of::<BackendTable>()
+            "{shown}: plugin table is {size} bytes, expected at least {MIN_TABLE_SIZE}"
         );
     }
     // Never unload: the table and the code it points to must stay valid.
     std::mem::forget(lib);
-    // SAFETY: checked version and size; the table is static in the plugin.
-    let backend = Arc::new(Backend::new(
-        unsafe { &*table_ptr },
-        Origin::Plugin(key.clone()),
-    )?);
+    // SAFETY: checked version and size; the table is static in the plugin
+    // and at least `size` bytes long.
+    let table = unsafe { full_table(table_ptr, size as usize) };
+    let backend = Arc::new(Backend::new(table, Origin::Plugin(key.clone()))?);
     log!(
         Info,
         "loaded backend plugin {} from {}",
@@ -164,6 +162,26 @@ fn load_plugin(path: &Path) -> Result<Arc<Backend>> {
     );
     loaded.insert(key, Arc::clone(&backend));
     Ok(backend)
+}
+
+/// The plugin's table, or for an older plugin whose table ends before the
+/// optional fields a copy of it with those fields absent (NULL), so the
+/// host never reads past the plugin's table.
+///
+/// # Safety
+/// `ptr` must point to a static table of at least `size >= MIN_TABLE_SIZE` bytes.
+unsafe fn full_table(ptr: *const BackendTable, size: usize) -> &'static BackendTable {
+    if size >= std::mem::size_of::<BackendTable>() {
+        // SAFETY: the whole table is there (caller's contract).
+        return unsafe { &*ptr };
+    }
+    let mut copy = Box::new(std::mem::MaybeUninit::<BackendTable>::zeroed());
+    // SAFETY: `size` bytes are readable at `ptr` and fit in the copy; the
+    // zeroed rest are `None` function pointers, valid for those fields.
+    unsafe {
+        std::ptr::copy_nonoverlapping(ptr.cast::<u8>(), copy.as_mut_ptr().cast::<u8>(), size);
+        Box::leak(copy).assume_init_ref()
+    }
 }
 
 /// Finds backend `name` (built in first, then the search path) without probing it.

@@ -72,6 +72,10 @@ pub const DFD_ABI_VERSION: u32 = 1;
 pub const DFD_MAX_SAMPLE_RATE: u32 = 384_000;
 /// Highest channel count `dfd_open` accepts.
 pub const DFD_MAX_CHANNELS: u32 = 8;
+/// Most windows a stream holds back when deferred (`dfd_set_deferred`).
+pub const DFD_MAX_DEFERRED: u32 = 16;
+/// Most windows in one backend call of `dfd_infer_streams`.
+pub const DFD_BACKEND_BATCH: u32 = 256;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -226,6 +230,8 @@ mod tests {
         }
         assert_eq!(DFD_MAX_SAMPLE_RATE, crate::MAX_SAMPLE_RATE);
         assert_eq!(DFD_MAX_CHANNELS, crate::MAX_CHANNELS);
+        assert_eq!(DFD_MAX_DEFERRED as usize, crate::model::MAX_BATCH);
+        assert_eq!(DFD_BACKEND_BATCH as usize, crate::model::BACKEND_BATCH);
         assert_eq!(DFD_VERDICT_UNKNOWN, crate::Verdict::Unknown as i32);
         assert_eq!(DFD_VERDICT_BONAFIDE, crate::Verdict::Bonafide as i32);
         assert_eq!(DFD_VERDICT_SYNTHETIC, crate::Verdict::Synthetic as i32);

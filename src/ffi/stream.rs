@@ -2,7 +2,7 @@
 
 use super::{arg, arg_mut, dfd_model, dfd_status, guard};
 use crate::error::{bail, Result};
-use crate::stream::Stream;
+use crate::stream::{infer_streams, Stream};
 
 /// One audio stream. Use it from one thread at a time (different streams
 /// may be used concurrently, also on the same model).
@@ -100,7 +100,8 @@ fn samples<'a, T>(s: &Stream, data: *const T, frames: usize) -> Result<&'a [T]> 
 
 /// Pushes `frames` interleaved float frames (nominal range [-1, 1]) of any
 /// count: from one frame to minutes. Windows that become complete are
-/// scored before this returns. A chunk containing NaN or infinity is
+/// scored before this returns (a deferred stream queues them, see
+/// `dfd_set_deferred`). A chunk containing NaN or infinity is
 /// rejected whole (`DFD_ERR_BAD_SAMPLES`) and the stream stays usable.
 #[no_mangle]
 pub unsafe extern "C" fn dfd_push_samples(
@@ -189,6 +190,66 @@ pub unsafe extern "C" fn dfd_read_windows(
             n += 1;
         }
         *count = n;
+        Ok(())
+    })
+}
+
+/// Deferred (`deferred` != 0): pushes only queue the windows they complete,
+/// and `dfd_infer_streams` scores the windows of many streams together, in
+/// one backend call where possible. At most `DFD_MAX_DEFERRED` wait: the
+/// push that completes one more scores the queue itself, so nothing is lost.
+/// `dfd_flush` scores what waits; setting 0 scores what waits now. A new
+/// stream is not deferred.
+#[no_mangle]
+pub unsafe extern "C" fn dfd_set_deferred(stream: *mut dfd_stream, deferred: i32) -> dfd_status {
+    guard(|| stream_mut(stream)?.set_deferred(deferred != 0))
+}
+
+/// Scores the windows that the `count` streams of `streams` hold back
+/// (`dfd_set_deferred`): the windows of all streams on one model go to the
+/// backend together, up to `DFD_BACKEND_BATCH` per call, which is what a GPU
+/// needs to serve hundreds of calls. Streams may be on different models
+/// and may hold no windows. Writes the number of windows scored into
+/// `*windows` unless it is NULL. No stream may appear twice, and none may be
+/// used by another thread during the call. After a backend error the
+/// windows of the failed call and of later calls on that model are lost
+/// (the message says how many); the others are scored.
+#[no_mangle]
+pub unsafe extern "C" fn dfd_infer_streams(
+    streams: *const *mut dfd_stream,
+    count: usize,
+    windows: *mut usize,
+) -> dfd_status {
+    guard(|| {
+        if count == 0 {
+            if !windows.is_null() {
+                // SAFETY: non-NULL out pointer provided by the caller.
+                unsafe { *windows = 0 };
+            }
+            return Ok(());
+        }
+        if streams.is_null() {
+            bail!(NullArg, "argument `streams` is NULL");
+        }
+        // SAFETY: the caller provides `count` stream pointers at `streams`.
+        let ptrs = unsafe { std::slice::from_raw_parts(streams, count) };
+        let mut sorted = ptrs.to_vec();
+        sorted.sort_unstable();
+        if let Some(i) = ptrs.iter().position(|p| p.is_null()) {
+            bail!(NullArg, "streams[{i}] is NULL");
+        }
+        if sorted.windows(2).any(|w| w[0] == w[1]) {
+            bail!(InvalidArg, "a stream appears twice in `streams`");
+        }
+        let mut list: Vec<&mut Stream> = Vec::with_capacity(count);
+        for &p in ptrs {
+            list.push(stream_mut(p)?);
+        }
+        let report = infer_streams(&mut list)?;
+        if !windows.is_null() {
+            // SAFETY: non-NULL out pointer provided by the caller.
+            unsafe { *windows = report.windows };
+        }
         Ok(())
     })
 }

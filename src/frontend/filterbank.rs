@@ -77,6 +77,15 @@ impl Filterbank {
         self.filters.len()
     }
 
+    /// The weights as a dense row-major `[len, n_bins]` matrix.
+    pub(crate) fn dense(&self, n_bins: usize) -> Vec<f32> {
+        let mut out = vec![0.0; self.filters.len() * n_bins];
+        for (row, &(first, offset, n)) in out.chunks_exact_mut(n_bins).zip(&self.filters) {
+            row[first..first + n].copy_from_slice(&self.weights[offset..offset + n]);
+        }
+        out
+    }
+
     /// `out[i * stride + t] = sum_k w[i][k] * spectrum[k]` for every filter `i`.
     pub(crate) fn apply(&self, spectrum: &[f32], out: &mut [f32], stride: usize, t: usize) {
         for (i, &(first, offset, n)) in self.filters.iter().enumerate() {
@@ -160,13 +169,9 @@ mod tests {
     use super::*;
 
     fn dense(fb: &Filterbank, n_bins: usize) -> Vec<Vec<f32>> {
-        fb.filters
-            .iter()
-            .map(|&(first, offset, n)| {
-                let mut row = vec![0.0; n_bins];
-                row[first..first + n].copy_from_slice(&fb.weights[offset..offset + n]);
-                row
-            })
+        fb.dense(n_bins)
+            .chunks(n_bins)
+            .map(<[f32]>::to_vec)
             .collect()
     }
 

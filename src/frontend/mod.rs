@@ -8,6 +8,7 @@
 
 mod config;
 mod filterbank;
+mod offload;
 mod post;
 mod scale;
 mod stft;
@@ -20,6 +21,7 @@ pub use config::{
     Normalize, PadMode, SpectralConfig, Stat, WindowKind,
 };
 use filterbank::Filterbank;
+pub use offload::OffloadTables;
 use post::{Dct, Deltas};
 use scale::Scale;
 use stft::Stft;

@@ -55,6 +55,27 @@ impl Scale {
         }
     }
 
+    /// The log stage as `(kind, offset, floor)` with kind 0 none, 1 ln,
+    /// 2 log10, or why it has no such form (dB scales, `top_db`: they
+    /// depend on the whole window's maximum).
+    pub(crate) fn offload(&self) -> Result<(u32, f32, Option<f32>), String> {
+        if self.top.is_some() {
+            return Err("top_db".into());
+        }
+        let kind = match self.log {
+            LogKind::None => 0,
+            LogKind::Ln => 1,
+            LogKind::Log10 => 2,
+            LogKind::Db => return Err("a dB scale".into()),
+        };
+        Ok((kind, self.offset, self.floor))
+    }
+
+    /// Mean and std of each of `rows` rows.
+    pub(crate) fn stats(&self, rows: usize) -> (Vec<f32>, Vec<f32>) {
+        (0..rows).map(|r| (self.mean.at(r), self.std.at(r))).unzip()
+    }
+
     /// Log compression of a whole matrix, then the `top` clamp.
     pub(crate) fn log(&self, x: &mut [f32]) {
         let floor = self.floor;

@@ -35,6 +35,17 @@ pub(crate) struct Stft {
     twiddles: Vec<Complex<f64>>,
 }
 
+/// What [`Stft::offload`] hands out.
+pub(crate) struct Framing<'a> {
+    pub n_fft: usize,
+    pub hop: usize,
+    pub pad: usize,
+    pub reflect: bool,
+    /// Zero-padded to `n_fft`.
+    pub window: &'a [f64],
+    pub power: u32,
+}
+
 /// Per-stream buffers of one [`Stft`], allocated once.
 #[derive(Clone, Default)]
 pub(crate) struct Scratch {
@@ -75,6 +86,30 @@ impl Stft {
 
     pub(crate) fn n_frames(&self) -> usize {
         self.n_frames
+    }
+
+    /// The framing and window as plain values, for a backend that computes
+    /// the same STFT itself, or why it cannot (pre-emphasis, a power other
+    /// than 1 or 2).
+    pub(crate) fn offload(&self) -> Result<Framing<'_>, String> {
+        if self.pre_emphasis.is_some() {
+            return Err("pre-emphasis".into());
+        }
+        let power = if self.power == 1.0 {
+            1
+        } else if self.power == 2.0 {
+            2
+        } else {
+            return Err(format!("power {}", self.power));
+        };
+        Ok(Framing {
+            n_fft: self.n_fft,
+            hop: self.hop,
+            pad: self.pad,
+            reflect: self.pad_mode == PadMode::Reflect && self.pad > 0,
+            window: &self.window,
+            power,
+        })
     }
 
     /// Frequency bins per frame: `n_fft / 2 + 1` (0 Hz to Nyquist).

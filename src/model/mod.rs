@@ -19,8 +19,12 @@ use crate::error::{bail, Error, Result, Status};
 use crate::frontend::Frontend;
 use crate::log::log;
 
-/// Most windows handed to the backend in one call.
+/// Most windows one stream hands to the backend in one call.
 pub const MAX_BATCH: usize = 16;
+
+/// Most windows in one backend call: [`crate::infer_streams`] packs the
+/// windows of many streams up to this (a GPU wants large batches).
+pub const BACKEND_BATCH: usize = 256;
 
 /// How to load a model. `Default` = backend "auto", precision "auto".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +62,13 @@ struct Inner {
     backend: Arc<Backend>,
     net: BackendModel,
     frontend: Frontend,
+}
+
+/// What one backend call is given: features, or raw windows for a backend
+/// that computes the front end.
+enum Input<'a> {
+    Features(&'a [f32]),
+    Audio(&'a [f32]),
 }
 
 /// Bytes of one ONNX file and the manifest that describes it.
@@ -154,21 +165,40 @@ impl Model {
             })?,
             None => onnx,
         };
-        let net = backend
+        let mut net = backend
             .create(
                 &onnx,
                 &manifest.input_shape,
                 manifest.output.len(),
                 options.threads,
-                MAX_BATCH as u32,
+                BACKEND_BATCH as u32,
             )
             .map_err(|e| several_outputs_hint(e, &onnx, &manifest))?;
+        // A backend that can compute this front end gets raw windows.
+        let why_not = match frontend.offload_tables() {
+            Ok(tables) => net.offload_frontend(&tables).map_err(|e| {
+                Error::new(
+                    e.status,
+                    format!(
+                        "model {:?}: backend {}: front end: {}",
+                        manifest.name,
+                        backend.name(),
+                        e.message
+                    ),
+                )
+            })?,
+            Err(why) => Some(format!("it has {why}")),
+        };
         log!(
             Info,
-            "model {:?} ({}) loaded on backend {}",
+            "model {:?} ({}) loaded on backend {}, front end on {}",
             manifest.name,
             precision.as_str(),
-            backend.name()
+            backend.name(),
+            match &why_not {
+                None => format!("backend {}", backend.name()),
+                Some(why) => format!("the CPU ({why})"),
+            }
         );
         Ok(Model {
             inner: Arc::new(Inner {
@@ -204,11 +234,29 @@ impl Model {
         &self.inner.frontend
     }
 
+    /// Whether the backend computes the front end: streams then hand it raw
+    /// windows ([`infer_audio`](Self::infer_audio)) instead of features.
+    pub fn frontend_on_backend(&self) -> bool {
+        self.inner.net.takes_audio()
+    }
+
+    /// Values per window a stream hands to the backend: `window` samples
+    /// when [`frontend_on_backend`](Self::frontend_on_backend), else the
+    /// features (`manifest().input_len()`).
+    pub fn window_input_len(&self) -> usize {
+        if self.frontend_on_backend() {
+            self.inner.manifest.window
+        } else {
+            self.inner.manifest.input_len()
+        }
+    }
+
     /// Runs `batch` feature windows (each `manifest().input_len()` values)
     /// through the network and writes one calibrated logit of "synthetic"
     /// per window into `logits`. `scratch` holds the raw outputs; reuse it
-    /// across calls to avoid allocating. Streams call this; it is public
-    /// for benchmarks and for callers with their own features.
+    /// across calls to avoid allocating. `batch` is at most
+    /// [`BACKEND_BATCH`]. Streams call this; it is public for benchmarks and
+    /// for callers with their own features.
     pub fn infer(
         &self,
         features: &[f32],
@@ -216,10 +264,57 @@ impl Model {
         scratch: &mut Vec<f32>,
         logits: &mut [f32],
     ) -> Result<()> {
+        self.run(Input::Features(features), batch, scratch, logits)
+    }
+
+    /// As [`infer`](Self::infer) for raw windows (each `manifest().window`
+    /// samples at the model rate), on a backend that computes the front end.
+    pub fn infer_audio(
+        &self,
+        windows: &[f32],
+        batch: usize,
+        scratch: &mut Vec<f32>,
+        logits: &mut [f32],
+    ) -> Result<()> {
+        self.run(Input::Audio(windows), batch, scratch, logits)
+    }
+
+    /// Runs windows as streams hold them: raw samples when the backend
+    /// computes the front end, else features.
+    pub(crate) fn run_windows(
+        &self,
+        input: &[f32],
+        batch: usize,
+        scratch: &mut Vec<f32>,
+        logits: &mut [f32],
+    ) -> Result<()> {
+        let input = if self.frontend_on_backend() {
+            Input::Audio(input)
+        } else {
+            Input::Features(input)
+        };
+        self.run(input, batch, scratch, logits)
+    }
+
+    /// Whether both are the same loaded model (clones share one).
+    pub(crate) fn same(&self, other: &Model) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    fn run(
+        &self,
+        input: Input,
+        batch: usize,
+        scratch: &mut Vec<f32>,
+        logits: &mut [f32],
+    ) -> Result<()> {
         let m = &self.inner.manifest;
         let per = m.output.len();
         scratch.resize(batch * per, 0.0);
-        self.inner.net.run(features, batch, scratch)?;
+        match input {
+            Input::Features(f) => self.inner.net.run(f, batch, scratch)?,
+            Input::Audio(a) => self.inner.net.run_audio(a, batch, scratch)?,
+        }
         for (i, out) in scratch.chunks_exact(per).enumerate() {
             let z = m.output.fake_logit(out);
             if !z.is_finite() {

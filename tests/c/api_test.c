@@ -239,6 +239,42 @@ int main(int argc, char **argv) {
   EXPECT(dfd_push_samples_i16(s, pcm, 10), DFD_ERR_INVALID_ARG);
   ERROR_MENTIONS("flushed");
 
+  /* Deferred streams scored together: the same scores as alone. */
+  dfd_stream *d[3] = {NULL, NULL, NULL};
+  for (int i = 0; i < 3; i++) EXPECT(dfd_open(model, 48000, 2, &d[i]), DFD_OK);
+  EXPECT(dfd_set_deferred(NULL, 1), DFD_ERR_NULL_ARG);
+  for (int i = 0; i < 2; i++) EXPECT(dfd_set_deferred(d[i], 1), DFD_OK);
+  for (int i = 0; i < 3; i++) EXPECT(dfd_push_samples_i16(d[i], pcm, N), DFD_OK);
+  EXPECT(dfd_score(d[0], &r), DFD_OK);
+  CHECK(r.windows == 0); /* held back */
+  EXPECT(dfd_score(d[2], &r), DFD_OK);
+  CHECK(r.windows >= 4); /* not deferred */
+  size_t scored = 99;
+  EXPECT(dfd_infer_streams(NULL, 2, &scored), DFD_ERR_NULL_ARG);
+  dfd_stream *twice[2] = {d[0], d[0]};
+  EXPECT(dfd_infer_streams(twice, 2, &scored), DFD_ERR_INVALID_ARG);
+  ERROR_MENTIONS("twice");
+  dfd_stream *with_null[2] = {d[0], NULL};
+  EXPECT(dfd_infer_streams(with_null, 2, &scored), DFD_ERR_NULL_ARG);
+  CHECK(scored == 99); /* out-parameters are written only on success */
+  EXPECT(dfd_infer_streams(NULL, 0, &scored), DFD_OK);
+  CHECK(scored == 0);
+  EXPECT(dfd_infer_streams(d, 3, &scored), DFD_OK);
+  CHECK(scored == 2 * r.windows);
+  EXPECT(dfd_infer_streams(d, 3, NULL), DFD_OK); /* nothing left */
+  dfd_result rd[3];
+  for (int i = 0; i < 3; i++) {
+    EXPECT(dfd_flush(d[i]), DFD_OK);
+    EXPECT(dfd_score(d[i], &rd[i]), DFD_OK);
+    CHECK(fabs(rd[i].p_fake - first) < 1e-3);
+  }
+  for (int i = 0; i < 2; i++) {
+    CHECK(rd[i].windows == rd[2].windows);
+    CHECK(fabs(rd[i].p_fake - rd[2].p_fake) < 1e-6);
+    dfd_close(d[i]);
+  }
+  dfd_close(d[2]);
+
   dfd_close(s);
   dfd_close(NULL);
   dfd_model_free(model);

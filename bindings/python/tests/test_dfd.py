@@ -223,3 +223,28 @@ def test_struct_layouts_match_c_header() -> None:
     for struct, mirror in mirrors.items():
         for name, _ in mirror._fields_:
             assert (struct, name) in seen, f"{struct}.{name} is not in dfd.h"
+
+
+def test_deferred_streams_scored_together(model: dfd.Model) -> None:
+    alone = {p.name: score_file(model, p) for p in SAMPLES}
+    streams = []
+    for path in SAMPLES:
+        rate, channels, pcm = read_wav(path)
+        s = model.open(rate, channels)
+        s.set_deferred()
+        s.push(pcm)
+        assert s.score().windows == 0  # held back
+        streams.append((path, s))
+    scored = dfd.infer_streams([s for _, s in streams])
+    assert scored > 0
+    for path, s in streams:
+        s.flush()
+        r = s.score()
+        assert r.windows == alone[path.name].windows
+        assert r.p_fake == pytest.approx(alone[path.name].p_fake, abs=1e-5)
+    with pytest.raises(dfd.Error) as e:
+        dfd.infer_streams([streams[0][1], streams[0][1]])
+    assert e.value.status == dfd.Status.INVALID_ARG
+    assert dfd.infer_streams([]) == 0
+    for _, s in streams:
+        s.close()

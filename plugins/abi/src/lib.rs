@@ -6,6 +6,9 @@
 //! `table_size` *before anything else* and refuses the plugin when the version
 //! differs or the table is smaller than the one it was built against; a table
 //! only ever grows at its end, so newer plugins keep working with older hosts.
+//! Fields after [`MIN_TABLE_SIZE`] are optional: the host treats them as
+//! absent when `table_size` ends before them (an older plugin) or when they
+//! are NULL.
 //!
 //! Rules both sides follow:
 //! - Nothing allocated on one side is freed on the other: a model handle made
@@ -89,6 +92,66 @@ pub struct ModelDesc {
     pub max_batch: u32,
 }
 
+/// The host's spectral front end, handed to a backend that can compute it
+/// (`set_frontend`), so that streams pass raw audio windows and the backend
+/// runs front end and network in one go (on a GPU: no feature copy over the
+/// bus). Every table is the host's own (built by libdfd's front-end code),
+/// so the definitions live in one place. Pointers are borrowed for the call.
+///
+/// Per window of `window_samples` f32: frames of `n_fft` samples every `hop`
+/// after `pad` samples of padding on each side (zeros, or numpy "reflect"),
+/// times `window`; `|DFT|^power`; times the dense `filterbank` (or the bins
+/// themselves when it is NULL); `log_kind` (0 none, 1 `ln(x + log_offset)`,
+/// 2 `log10(x + log_offset)`, with `x = max(x, log_floor)` first when
+/// `has_floor`); `(x - mean[r]) / std[r]`. Output `[rows, frames]`
+/// frequency-major, exactly the model's input item.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct FrontendDesc {
+    /// `size_of::<FrontendDesc>()` as the host knows it.
+    pub struct_size: u32,
+    pub window_samples: u32,
+    pub n_fft: u32,
+    pub hop: u32,
+    pub pad: u32,
+    /// 1: reflect padding, 0: zeros.
+    pub reflect: u32,
+    /// 1 (magnitude) or 2 (power).
+    pub power: u32,
+    /// Output rows: filters, or `n_fft / 2 + 1` bins without a filterbank.
+    pub rows: u32,
+    /// The analysis window zero-padded to `n_fft` values (f64, as libdfd's
+    /// CPU front end computes in f64).
+    pub window: *const f64,
+    /// `rows * (n_fft / 2 + 1)` weights, row-major; NULL: no filterbank.
+    pub filterbank: *const f32,
+    pub log_kind: u32,
+    pub has_floor: u32,
+    pub log_offset: f32,
+    pub log_floor: f32,
+    /// `rows` values each.
+    pub mean: *const f32,
+    pub std: *const f32,
+}
+
+/// Type of [`BackendTable::set_frontend`].
+pub type SetFrontendFn = unsafe extern "C" fn(
+    handle: *mut c_void,
+    desc: *const FrontendDesc,
+    err: *mut c_char,
+    err_len: usize,
+) -> i32;
+
+/// Type of [`BackendTable::run_audio`].
+pub type RunAudioFn = unsafe extern "C" fn(
+    handle: *mut c_void,
+    audio: *const f32,
+    batch: usize,
+    output: *mut f32,
+    err: *mut c_char,
+    err_len: usize,
+) -> i32;
+
 /// The backend function table. Fields are only ever appended.
 #[repr(C)]
 pub struct BackendTable {
@@ -127,7 +190,21 @@ pub struct BackendTable {
     ) -> i32,
     /// Releases a handle from `create`. NULL is a no-op.
     pub destroy: unsafe extern "C" fn(handle: *mut c_void),
+    // ---- optional from here on (see MIN_TABLE_SIZE) ----
+    /// Optional. Asks the model `handle` to compute the front end `desc`
+    /// itself, for `run_audio`. `UnsupportedOp` (with the reason) when the
+    /// backend cannot: the host then keeps computing features and calls
+    /// `run`. Called at most once per handle, before any run.
+    pub set_frontend: Option<SetFrontendFn>,
+    /// Optional (present when `set_frontend` is). Runs `batch` raw windows
+    /// (`batch * window_samples` f32) through the front end and the network;
+    /// `output` as for `run`. Callable from several threads at once.
+    pub run_audio: Option<RunAudioFn>,
 }
+
+/// Size of the table up to `destroy`: the smallest table a host accepts.
+/// A table of this size has none of the optional fields.
+pub const MIN_TABLE_SIZE: usize = std::mem::offset_of!(BackendTable, set_frontend);
 
 // The table holds only static data and function pointers.
 unsafe impl Sync for BackendTable {}

@@ -43,6 +43,9 @@ static TABLE: BackendTable = BackendTable {
     create,
     run,
     destroy,
+    // The front end stays in libdfd: on the CPU a copy gains nothing.
+    set_frontend: None,
+    run_audio: None,
 };
 
 /// The backend table, for a core that compiles this backend in.

@@ -131,7 +131,7 @@ pub struct Model {
 impl Model {
     /// Checks the graph, uploads its constants and allocates activation
     /// buffers for `max_batch` items.
-    pub fn load<D: Device>(
+    pub fn load<D: Device + ?Sized>(
         dev: &mut D,
         onnx_bytes: &[u8],
         item_shape: &[usize],
@@ -243,7 +243,12 @@ impl Model {
     }
 
     /// Runs `batch` items from host memory; returns `batch * output_len` values.
-    pub fn run<D: Device>(&self, dev: &mut D, input: &[f32], batch: usize) -> Result<Vec<f32>> {
+    pub fn run<D: Device + ?Sized>(
+        &self,
+        dev: &mut D,
+        input: &[f32],
+        batch: usize,
+    ) -> Result<Vec<f32>> {
         if batch == 0 || batch > self.max_batch || input.len() != batch * self.item_len() {
             return Err(Error::arg(format!(
                 "run: batch {batch} with {} values (item {}, max_batch {})",
@@ -259,7 +264,7 @@ impl Model {
 
     /// Runs on input already in [`input_buf`](Self::input_buf) (e.g. written
     /// by the GPU front end).
-    pub fn run_on_device<D: Device>(&self, dev: &mut D, batch: usize) -> Result<Vec<f32>> {
+    pub fn run_on_device<D: Device + ?Sized>(&self, dev: &mut D, batch: usize) -> Result<Vec<f32>> {
         let (launches, out_buf) = self.launches(batch)?;
         for l in &launches {
             dev.launch(l.kernel, l.n, &l.args)?;

@@ -11,8 +11,14 @@
 //! keeps these on the CPU): pre-emphasis, dB scaling, top_db, DCT (LFCC /
 //! MFCC), deltas, energy row, time-major layout, raw-waveform models.
 
+use dfd_backend_abi::FrontendDesc;
+
 use crate::error::{Error, Result};
 use crate::exec::{Arg, Device, Launch};
+
+/// Largest `n_fft` and window the front end accepts from a host.
+const MAX_N_FFT: u32 = 1 << 16;
+const MAX_WINDOW: u32 = 1 << 24;
 
 #[derive(Debug, Clone)]
 pub struct FrontendTables {
@@ -40,6 +46,77 @@ pub struct FrontendTables {
 }
 
 impl FrontendTables {
+    /// Copies the host's description (see [`FrontendDesc`]), checking every
+    /// size before reading a table.
+    ///
+    /// # Safety
+    /// `desc` must be NULL or point to `struct_size` readable bytes whose
+    /// table pointers are valid for the lengths the fields give.
+    pub unsafe fn from_desc(desc: *const FrontendDesc) -> Result<FrontendTables> {
+        if desc.is_null() {
+            return Err(Error::arg("set_frontend: desc is NULL"));
+        }
+        // SAFETY: every FrontendDesc starts with its u32 size.
+        let size = unsafe { std::ptr::addr_of!((*desc).struct_size).read_unaligned() } as usize;
+        if size < std::mem::size_of::<FrontendDesc>() {
+            return Err(Error::arg(format!(
+                "set_frontend: FrontendDesc.struct_size is {size}, expected at least {}",
+                std::mem::size_of::<FrontendDesc>()
+            )));
+        }
+        // SAFETY: the host says the struct is at least this large.
+        let d = unsafe { desc.read_unaligned() };
+        let sizes_ok = (2..=MAX_N_FFT).contains(&d.n_fft)
+            && (1..=MAX_WINDOW).contains(&d.window_samples)
+            && (1..=MAX_N_FFT).contains(&d.hop)
+            && d.pad <= d.n_fft
+            && (1..=MAX_N_FFT).contains(&d.rows);
+        if !sizes_ok || d.window.is_null() || d.mean.is_null() || d.std.is_null() {
+            return Err(Error::arg(format!(
+                "set_frontend: sizes out of range or a NULL table (n_fft {}, window {}, hop {}, pad {}, rows {})",
+                d.n_fft, d.window_samples, d.hop, d.pad, d.rows
+            )));
+        }
+        let (n_fft, rows) = (d.n_fft as usize, d.rows as usize);
+        let bins = n_fft / 2 + 1;
+        // SAFETY: non-NULL, lengths as the struct documents (caller's contract).
+        let (window, mean, std, filterbank) = unsafe {
+            (
+                std::slice::from_raw_parts(d.window, n_fft).to_vec(),
+                std::slice::from_raw_parts(d.mean, rows).to_vec(),
+                std::slice::from_raw_parts(d.std, rows).to_vec(),
+                (!d.filterbank.is_null()).then(|| {
+                    (
+                        rows,
+                        std::slice::from_raw_parts(d.filterbank, rows * bins).to_vec(),
+                    )
+                }),
+            )
+        };
+        if filterbank.is_none() && rows != bins {
+            return Err(Error::arg(format!(
+                "set_frontend: no filterbank but {rows} rows for {bins} bins"
+            )));
+        }
+        let t = FrontendTables {
+            window_samples: d.window_samples as usize,
+            n_fft,
+            hop: d.hop as usize,
+            pad: d.pad as usize,
+            reflect: d.reflect != 0,
+            power: d.power,
+            window,
+            filterbank,
+            log_kind: d.log_kind as i32,
+            log_offset: d.log_offset,
+            log_floor: (d.has_floor != 0).then_some(d.log_floor),
+            mean,
+            std,
+        };
+        t.check()?;
+        Ok(t)
+    }
+
     pub fn bins(&self) -> usize {
         self.n_fft / 2 + 1
     }
@@ -93,7 +170,7 @@ pub struct GpuFrontend {
 }
 
 impl GpuFrontend {
-    pub fn load<D: Device>(
+    pub fn load<D: Device + ?Sized>(
         dev: &mut D,
         t: FrontendTables,
         max_batch: usize,
@@ -131,6 +208,11 @@ impl GpuFrontend {
             mean,
             std,
         })
+    }
+
+    /// Samples per window.
+    pub fn window_samples(&self) -> usize {
+        self.t.window_samples
     }
 
     /// Where the host writes `batch * window_samples` f32 samples.

@@ -9,7 +9,13 @@
 //! Inference: the ONNX graph is read by [`onnx`] (a minimal protobuf reader),
 //! checked against the supported op set and scheduled by [`exec`] into
 //! launches of the CUDA C kernels in `kernels/` (embedded with include_str!
-//! and compiled by NVRTC at load). [`gpu`] is the CUDA device.
+//! and compiled by NVRTC at load). [`gpu`] is the CUDA device; [`sim`] the
+//! same kernels compiled for the CPU, selected by `DFD_CUDA_SIMULATOR` for
+//! tests on machines without a GPU.
+//!
+//! Front end: the host offers its front end (`set_frontend`); when it is of
+//! the covered kind, `run_audio` takes raw windows and runs [`frontend`]'s
+//! kernels straight into the network's input buffer.
 //!
 //! Every `extern "C"` function runs inside [`guard`] (panics become
 //! `Internal`, never unwind into the host).
@@ -23,15 +29,20 @@ pub mod gpu;
 pub mod kernels;
 pub mod onnx;
 pub mod probe;
+pub mod sim;
 
 use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, Once};
 
-use dfd_backend_abi::{write_c_str, BackendStatus, BackendTable, ModelDesc, ABI_VERSION};
+use dfd_backend_abi::{
+    write_c_str, BackendStatus, BackendTable, FrontendDesc, ModelDesc, ABI_VERSION,
+};
 
 use crate::error::{Error, Result};
+use crate::exec::Device;
+use crate::frontend::{FrontendTables, GpuFrontend};
 
 /// Largest item rank accepted in `ModelDesc::input_rank`.
 pub const MAX_INPUT_RANK: usize = 8;
@@ -46,6 +57,8 @@ static TABLE: BackendTable = BackendTable {
     create,
     run,
     destroy,
+    set_frontend: Some(set_frontend),
+    run_audio: Some(run_audio),
 };
 
 /// The backend table (for tests and a core that compiles the backend in).
@@ -132,8 +145,15 @@ unsafe extern "C" fn probe_fn(msg: *mut c_char, msg_len: usize) -> i32 {
     // SAFETY: the host passes a buffer valid for msg_len bytes (or NULL).
     unsafe {
         guard(msg, msg_len, || {
-            let found = probe::probe()?;
-            write_c_str(msg, msg_len, &found.describe());
+            let text = match sim::configured() {
+                Some(path) => format!(
+                    "cuda: CPU simulator {} ({}; for testing, not a GPU)",
+                    path.display(),
+                    sim::ENV
+                ),
+                None => probe::probe()?.describe(),
+            };
+            write_c_str(msg, msg_len, &text);
             Ok(())
         })
     }
@@ -163,8 +183,48 @@ unsafe extern "C" fn precision_order(buf: *mut c_char, buf_len: usize) -> i32 {
 /// on the one stream are serialised by the mutex.
 pub struct CudaModel {
     model: exec::Model,
-    gpu: Mutex<gpu::Gpu>,
+    dev: Mutex<Dev>,
     magic: u64,
+}
+
+/// The device and what lives on it besides the network.
+struct Dev {
+    device: Box<dyn Device + Send>,
+    /// Set by `set_frontend`.
+    frontend: Option<GpuFrontend>,
+}
+
+/// The CUDA device, or the CPU simulator when `DFD_CUDA_SIMULATOR` is set.
+fn open_device() -> Result<Box<dyn Device + Send>> {
+    Ok(match sim::configured() {
+        Some(path) => Box::new(sim::CpuSim::open(&path)?),
+        None => Box::new(gpu::Gpu::new()?),
+    })
+}
+
+/// The live model behind a handle from `create`.
+///
+/// # Safety
+/// `handle` must be NULL or a pointer from `create` not yet destroyed.
+unsafe fn model<'a>(handle: *mut c_void, what: &str) -> Result<&'a CudaModel> {
+    // SAFETY: per the contract, a non-NULL handle points to a CudaModel.
+    let m = unsafe { handle.cast::<CudaModel>().as_ref() }
+        .ok_or_else(|| Error::arg(format!("{what}: handle is NULL")))?;
+    if m.magic != MAGIC {
+        return Err(Error::arg(format!(
+            "{what}: not a live CUDA-backend handle"
+        )));
+    }
+    Ok(m)
+}
+
+/// Copies `values` to the host's output buffer.
+///
+/// # Safety
+/// `output` must be valid for `values.len()` f32 writes.
+unsafe fn write_output(values: &[f32], output: *mut f32) {
+    // SAFETY: forwarded from the caller.
+    unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), output, values.len()) };
 }
 
 const MAGIC: u64 = 0x6466_645f_6375_6461; // "dfd_cuda"
@@ -240,9 +300,9 @@ unsafe extern "C" fn create(
             // Refuse unsupported graphs before touching the driver, so the
             // message is the same on every machine.
             exec::check_ops(&onnx::parse(onnx_bytes)?)?;
-            let mut dev = gpu::Gpu::new()?;
+            let mut device = open_device()?;
             let model = exec::Model::load(
-                &mut dev,
+                &mut *device,
                 onnx_bytes,
                 &item,
                 d.output_len,
@@ -250,7 +310,10 @@ unsafe extern "C" fn create(
             )?;
             let m = CudaModel {
                 model,
-                gpu: Mutex::new(dev),
+                dev: Mutex::new(Dev {
+                    device,
+                    frontend: None,
+                }),
                 magic: MAGIC,
             };
             *out = Box::into_raw(Box::new(m)).cast::<c_void>();
@@ -271,23 +334,87 @@ unsafe extern "C" fn run(
     // batch * item_len floats and an output of batch * output_len floats.
     unsafe {
         guard(err, err_len, || {
-            if handle.is_null() || input.is_null() || output.is_null() {
-                return Err(Error::arg("run: handle, input or output is NULL"));
+            let m = model(handle, "run")?;
+            if input.is_null() || output.is_null() {
+                return Err(Error::arg("run: input or output is NULL"));
             }
-            let m = &*handle.cast::<CudaModel>();
-            if m.magic != MAGIC {
-                return Err(Error::arg("run: not a live CUDA-backend handle"));
-            }
-            let max = m.model.max_batch();
-            if batch == 0 || batch > max {
-                return Err(Error::arg(format!(
-                    "run: batch is {batch}, expected 1..={max}"
+            check_batch(m, batch, "run")?;
+            let input = std::slice::from_raw_parts(input, batch * m.model.item_len());
+            let mut dev = m.dev.lock().unwrap_or_else(|e| e.into_inner());
+            let values = m.model.run(&mut *dev.device, input, batch)?;
+            write_output(&values, output);
+            Ok(())
+        })
+    }
+}
+
+fn check_batch(m: &CudaModel, batch: usize, what: &str) -> Result<()> {
+    let max = m.model.max_batch();
+    if batch == 0 || batch > max {
+        return Err(Error::arg(format!(
+            "{what}: batch is {batch}, expected 1..={max}"
+        )));
+    }
+    Ok(())
+}
+
+unsafe extern "C" fn set_frontend(
+    handle: *mut c_void,
+    desc: *const FrontendDesc,
+    err: *mut c_char,
+    err_len: usize,
+) -> i32 {
+    // SAFETY: the host passes a handle from `create` and a valid desc.
+    unsafe {
+        guard(err, err_len, || {
+            let m = model(handle, "set_frontend")?;
+            let tables = FrontendTables::from_desc(desc)?;
+            let item = m.model.item_len();
+            if tables.rows() * tables.frames() != item {
+                return Err(Error::unsupported(format!(
+                    "the front end makes {} x {} values per window, the model takes {item}",
+                    tables.rows(),
+                    tables.frames()
                 )));
             }
-            let input = std::slice::from_raw_parts(input, batch * m.model.item_len());
-            let mut dev = m.gpu.lock().unwrap_or_else(|e| e.into_inner());
-            let values = m.model.run(&mut *dev, input, batch)?;
-            std::ptr::copy_nonoverlapping(values.as_ptr(), output, batch * m.model.output_len());
+            let mut dev = m.dev.lock().unwrap_or_else(|e| e.into_inner());
+            let fe = GpuFrontend::load(&mut *dev.device, tables, m.model.max_batch())?;
+            dev.frontend = Some(fe);
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn run_audio(
+    handle: *mut c_void,
+    audio: *const f32,
+    batch: usize,
+    output: *mut f32,
+    err: *mut c_char,
+    err_len: usize,
+) -> i32 {
+    // SAFETY: the host passes a handle from `create`, `batch` windows of
+    // audio and room for `batch * output_len` floats.
+    unsafe {
+        guard(err, err_len, || {
+            let m = model(handle, "run_audio")?;
+            if audio.is_null() || output.is_null() {
+                return Err(Error::arg("run_audio: audio or output is NULL"));
+            }
+            check_batch(m, batch, "run_audio")?;
+            let mut locked = m.dev.lock().unwrap_or_else(|e| e.into_inner());
+            let Dev { device, frontend } = &mut *locked;
+            let fe = frontend
+                .as_ref()
+                .ok_or_else(|| Error::arg("run_audio before an accepted set_frontend"))?;
+            let audio = std::slice::from_raw_parts(audio, batch * fe.window_samples());
+            let bytes: Vec<u8> = audio.iter().flat_map(|v| v.to_le_bytes()).collect();
+            device.upload(fe.audio_buf(), &bytes)?;
+            for l in fe.launches(batch, m.model.input_buf())? {
+                device.launch(l.kernel, l.n, &l.args)?;
+            }
+            let values = m.model.run_on_device(&mut **device, batch)?;
+            write_output(&values, output);
             Ok(())
         })
     }

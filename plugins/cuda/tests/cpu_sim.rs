@@ -12,106 +12,26 @@
 //! behaviour (FMA contraction, logf/log10f ulps), concurrency between
 //! threads of a real launch (the kernels have none by construction).
 
-use std::ffi::{c_char, c_void};
 use std::path::{Path, PathBuf};
 
-use dfd_backend_cuda::error::{Error, Result};
-use dfd_backend_cuda::exec::{Arg, Device, Model};
+use dfd_backend_cuda::exec::{Device, Model};
 use dfd_backend_cuda::frontend::{FrontendTables, GpuFrontend};
-use dfd_backend_cuda::kernels;
+use dfd_backend_cuda::sim::CpuSim;
 
-type LaunchFn = unsafe extern "C" fn(*const c_char, u32, u32, *mut *mut c_void) -> i32;
+#[path = "shim/simulator.rs"]
+mod simulator;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The simulated device: host buffers, kernels from the g++-built shim.
-struct CpuSim {
-    launch: LaunchFn,
-    bufs: Vec<Vec<u64>>,
-    launches: usize,
-}
-
-impl CpuSim {
-    fn new(dir: &Path) -> CpuSim {
-        let so = dir.join("kernels_cpu.so");
-        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let st = std::process::Command::new(std::env::var("CXX").unwrap_or_else(|_| "g++".into()))
-            .args([
-                "-std=c++17",
-                "-O2",
-                "-shared",
-                "-fPIC",
-                "-Wall",
-                "-Werror",
-                "-Wno-unused-function",
-            ])
-            .arg(format!("-I{}", here.join("kernels").display()))
-            .arg("-o")
-            .arg(&so)
-            .arg(here.join("tests/shim/kernels_cpu.cpp"))
-            .status()
-            .expect("g++ is needed for the CPU verification");
-        assert!(st.success(), "g++ failed on the kernels");
-        let lib = Box::leak(Box::new(unsafe { libloading::Library::new(&so) }.unwrap()));
-        let launch = unsafe { *lib.get::<LaunchFn>(b"dfd_cpu_launch\0").unwrap() };
-        CpuSim {
-            launch,
-            bufs: Vec::new(),
-            launches: 0,
-        }
-    }
-}
-
-impl Device for CpuSim {
-    fn alloc(&mut self, bytes: usize) -> Result<usize> {
-        self.bufs.push(vec![0u64; bytes.div_ceil(8)]);
-        Ok(self.bufs.len() - 1)
-    }
-    fn upload(&mut self, buf: usize, data: &[u8]) -> Result<()> {
-        let b = &mut self.bufs[buf];
-        assert!(data.len() <= b.len() * 8, "upload overflows buffer {buf}");
-        unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), b.as_mut_ptr().cast::<u8>(), data.len())
-        };
-        Ok(())
-    }
-    fn download(&mut self, buf: usize, out: &mut [u8]) -> Result<()> {
-        let b = &self.bufs[buf];
-        assert!(out.len() <= b.len() * 8);
-        unsafe {
-            std::ptr::copy_nonoverlapping(b.as_ptr().cast::<u8>(), out.as_mut_ptr(), out.len())
-        };
-        Ok(())
-    }
-    fn launch(&mut self, kernel: &'static str, n: usize, args: &[Arg]) -> Result<()> {
-        // Same marshalling as gpu.rs: one 8-byte slot per argument.
-        let mut slots: Vec<u64> = args
-            .iter()
-            .map(|a| match *a {
-                Arg::Buf(id) => self.bufs[id].as_mut_ptr() as u64,
-                Arg::Null => 0,
-                Arg::I32(v) => v as u32 as u64,
-                Arg::F32(v) => v.to_bits() as u64,
-            })
-            .collect();
-        let mut params: Vec<*mut c_void> =
-            slots.iter_mut().map(|s| (s as *mut u64).cast()).collect();
-        let (grid, block) = kernels::launch_dims(n);
-        let name = std::ffi::CString::new(kernel).unwrap();
-        let rc = unsafe { (self.launch)(name.as_ptr(), grid, block, params.as_mut_ptr()) };
-        self.launches += 1;
-        if rc != 0 {
-            return Err(Error::internal(format!(
-                "kernel {kernel} unknown to the shim"
-            )));
-        }
-        Ok(())
-    }
-    fn sync(&mut self) -> Result<()> {
-        Ok(())
-    }
+/// The simulated device (`dfd_backend_cuda::sim`) on a fresh g++ build.
+fn sim(dir: &Path) -> CpuSim {
+    CpuSim::open(&simulator::build(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        dir,
+    ))
+    .unwrap()
 }
 
 /// 2-s windows (hop 1 s) of both sample clips at 16 kHz.
@@ -253,7 +173,7 @@ fn tract_logits(precision: &str, feats: &[f32], batch: usize) -> Vec<f32> {
 #[test]
 fn kernels_on_the_cpu_match_libdfd_and_tract() {
     let tmp = tempfile_dir();
-    let mut dev = CpuSim::new(&tmp);
+    let mut dev = sim(&tmp);
     let w = windows();
     let batch = w.len();
     assert!(batch >= 8, "{batch} windows");
@@ -331,12 +251,10 @@ fn tempfile_dir() -> PathBuf {
 #[test]
 fn unsupported_graph_names_the_op() {
     let onnx = std::fs::read(root().join("models/dfd-lfb-cnn/model.int8.onnx")).unwrap();
-    let mut dev = CpuSim::new(
-        &tempfile_dir()
-            .join("..")
-            .join(format!("dfd-cuda-sim2-{}", std::process::id()))
-            .tap_mkdir(),
-    );
+    let mut dev = sim(&tempfile_dir()
+        .join("..")
+        .join(format!("dfd-cuda-sim2-{}", std::process::id()))
+        .tap_mkdir());
     let e = match Model::load(&mut dev, &onnx, &[1, 60, 201], 1, 1) {
         Err(e) => e,
         Ok(_) => panic!("int8 graph loaded"),
@@ -357,4 +275,82 @@ impl TapMkdir for PathBuf {
         std::fs::create_dir_all(&self).unwrap();
         self
     }
+}
+
+/// The host's tables (libdfd's `offload_tables`, as `set_frontend` hands
+/// them over) read back by the plugin equal the independent reference
+/// definitions above, and run to the same features on the kernels.
+#[test]
+fn host_frontend_desc_round_trips() {
+    let text = std::fs::read_to_string(root().join("models/dfd-lfb-cnn/manifest.json")).unwrap();
+    let m = dfd::Manifest::from_json(&text, "manifest.json").unwrap();
+    let fe = dfd::frontend::Frontend::new(&m.frontend, m.sample_rate, m.window).unwrap();
+    let t = fe.offload_tables().unwrap();
+    let fb = t.filterbank.as_ref().unwrap();
+    let desc = dfd_backend_abi::FrontendDesc {
+        struct_size: std::mem::size_of::<dfd_backend_abi::FrontendDesc>() as u32,
+        window_samples: t.window_samples as u32,
+        n_fft: t.n_fft as u32,
+        hop: t.hop as u32,
+        pad: t.pad as u32,
+        reflect: t.reflect as u32,
+        power: t.power,
+        rows: t.rows as u32,
+        window: t.window.as_ptr(),
+        filterbank: fb.as_ptr(),
+        log_kind: t.log_kind,
+        has_floor: 0,
+        log_offset: t.log_offset,
+        log_floor: 0.0,
+        mean: t.mean.as_ptr(),
+        std: t.std.as_ptr(),
+    };
+    let got = unsafe { FrontendTables::from_desc(&desc) }.unwrap();
+    let want = lfb_tables();
+    assert_eq!(
+        (
+            got.window_samples,
+            got.n_fft,
+            got.hop,
+            got.pad,
+            got.reflect,
+            got.power
+        ),
+        (
+            want.window_samples,
+            want.n_fft,
+            want.hop,
+            want.pad,
+            want.reflect,
+            want.power
+        )
+    );
+    assert_eq!(
+        (got.log_kind, got.log_floor),
+        (want.log_kind, want.log_floor)
+    );
+    let dw = got
+        .window
+        .iter()
+        .zip(&want.window)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(dw < 1e-12, "window differs by {dw}");
+    let (gr, gfb) = got.filterbank.as_ref().unwrap();
+    let (wr, wfb) = want.filterbank.as_ref().unwrap();
+    assert_eq!(gr, wr);
+    let dfb = max_abs_diff(gfb, wfb);
+    assert!(dfb < 1e-6, "filterbank differs by {dfb}");
+    assert_eq!((&got.mean, &got.std), (&want.mean, &want.std));
+
+    // A description that lies about its sizes is refused, not read.
+    let bad = dfd_backend_abi::FrontendDesc { rows: 0, ..desc };
+    assert!(unsafe { FrontendTables::from_desc(&bad) }.is_err());
+    let small = dfd_backend_abi::FrontendDesc {
+        struct_size: 8,
+        ..desc
+    };
+    let e = unsafe { FrontendTables::from_desc(&small) }.unwrap_err();
+    assert!(e.message.contains("struct_size"), "{}", e.message);
+    assert!(unsafe { FrontendTables::from_desc(std::ptr::null()) }.is_err());
 }

@@ -85,8 +85,11 @@ int main(int argc, char **argv) {
     dfd::Model model = dfd::Model::builtin();
     dfd::ModelInfo info = model.info();
     std::cout << "model " << info.name << " on " << info.backend << " (" << info.precision << ")\n";
+    std::vector<Wav> wavs;
+    std::vector<float> alone;
     for (int i = 1; i < argc; i++) {
       Wav w = read_wav(argv[i]);
+      wavs.push_back(w);
       dfd::Stream s(model, w.rate, w.channels);
       // 20 ms chunks, as the Rust side of the test pushes them.
       size_t chunk = std::max<size_t>(1, w.rate / 50) * w.channels;
@@ -96,6 +99,7 @@ int main(int argc, char **argv) {
       }
       s.flush();
       dfd::Result r = s.score();
+      alone.push_back(r.p_fake);
       std::vector<dfd::Window> windows = s.read_windows();
       expect(windows.size() == r.windows, "read_windows returns every window");
       char line[64];
@@ -113,6 +117,29 @@ int main(int argc, char **argv) {
       } catch (const dfd::Error &e) {
         expect(e.status() == DFD_ERR_NULL_ARG, "moved-from stream: DFD_ERR_NULL_ARG");
       }
+    }
+
+    // All files at once: deferred streams scored together give the same scores.
+    std::vector<dfd::Stream> together;
+    for (const Wav &w : wavs) {
+      together.emplace_back(model, w.rate, w.channels);
+      together.back().set_deferred(true);
+      together.back().push(w.pcm);
+    }
+    std::vector<dfd::Stream *> ptrs;
+    for (dfd::Stream &s : together) ptrs.push_back(&s);
+    expect(dfd::infer_streams(ptrs) > 0, "infer_streams scores the held windows");
+    for (size_t i = 0; i < together.size(); i++) {
+      together[i].flush();
+      float p = together[i].score().p_fake;
+      expect(p - alone[i] < 1e-5f && alone[i] - p < 1e-5f, "deferred streams score as alone");
+    }
+    ptrs.push_back(ptrs.front());
+    try {
+      dfd::infer_streams(ptrs);
+      expect(false, "a stream listed twice throws");
+    } catch (const dfd::Error &e) {
+      expect(e.status() == DFD_ERR_INVALID_ARG, "stream listed twice: DFD_ERR_INVALID_ARG");
     }
 
     // Error paths carry the C status and dfd_last_error().

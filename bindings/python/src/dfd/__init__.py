@@ -19,7 +19,7 @@ import enum
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, List, Optional, TypeVar, Union
+from typing import Any, List, Optional, Sequence, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +37,7 @@ __all__ = [
     "Verdict",
     "Window",
     "abi_version",
+    "infer_streams",
     "list_backends",
     "version",
 ]
@@ -345,6 +346,12 @@ class Stream(_Owned):
     def reset(self) -> None:
         _check(self._c.dfd_reset(self._h()), "dfd_reset")
 
+    def set_deferred(self, deferred: bool = True) -> None:
+        """Deferred: pushes queue the windows they complete (at most 16) for
+        :func:`infer_streams`, which scores many streams in one backend call.
+        Turning it off scores what waits."""
+        _check(self._c.dfd_set_deferred(self._h(), 1 if deferred else 0), "dfd_set_deferred")
+
     def score(self) -> Result:
         r = _lib.ResultC()
         _check(self._c.dfd_score(self._h(), ctypes.byref(r)), "dfd_score")
@@ -364,3 +371,14 @@ class Stream(_Owned):
         n = ctypes.c_size_t(0)
         _check(self._c.dfd_read_windows(self._h(), buf, max_windows, ctypes.byref(n)), "dfd_read_windows")
         return [Window(w.start, w.end, float(w.p_fake)) for w in buf[: n.value]]
+
+
+def infer_streams(streams: Sequence[Stream]) -> int:
+    """Scores the windows that deferred ``streams`` hold back, the windows of
+    all streams on one model in one backend call (up to 256 each); returns
+    the number of windows scored. A stream may appear only once."""
+    c = _libdfd()
+    handles = (ctypes.c_void_p * max(len(streams), 1))(*[s._h() for s in streams])
+    n = ctypes.c_size_t(0)
+    _check(c.dfd_infer_streams(handles, len(streams), ctypes.byref(n)), "dfd_infer_streams")
+    return n.value

@@ -123,6 +123,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "dfd_score": (st, [vp, P(ResultC)]),
         "dfd_read_windows": (st, [vp, P(WindowC), ctypes.c_size_t, P(ctypes.c_size_t)]),
         "dfd_reset": (st, [vp]),
+        "dfd_set_deferred": (st, [vp, ctypes.c_int32]),
+        "dfd_infer_streams": (st, [P(vp), ctypes.c_size_t, P(ctypes.c_size_t)]),
         "dfd_close": (None, [vp]),
     }
     for name, (restype, argtypes) in sig.items():
