@@ -469,9 +469,10 @@ pub struct InferReport {
 ///
 /// On a backend error the windows of the failed call and of later calls of
 /// that model are lost (the error says how many); windows of earlier calls
-/// are scored.
+/// and of other models are scored, and the first error is returned.
 pub fn infer_streams(streams: &mut [&mut Stream]) -> Result<InferReport> {
     let mut report = InferReport::default();
+    let mut first_error = None;
     let mut grouped = vec![false; streams.len()];
     for first in 0..streams.len() {
         if grouped[first] {
@@ -487,9 +488,15 @@ pub fn infer_streams(streams: &mut [&mut Stream]) -> Result<InferReport> {
                 }
             }
         }
-        infer_group(&model, streams, &group, &mut report)?;
+        // A failing model does not hold back the others.
+        if let Err(e) = infer_group(&model, streams, &group, &mut report) {
+            first_error.get_or_insert(e);
+        }
     }
-    Ok(report)
+    match first_error {
+        None => Ok(report),
+        Some(e) => Err(e),
+    }
 }
 
 /// One model's share of [`infer_streams`]: `group` indexes streams with

@@ -177,4 +177,35 @@ fn a_plugin_with_the_first_table_still_loads() {
     let want = 1.0 / (1.0 + (-bias).exp());
     assert!(score.windows > 0);
     assert!((f64::from(score.p_fake) - want).abs() < 1e-6, "{score:?}");
+
+    // A failing backend call in infer_streams: that model's windows are
+    // lost and counted, the other model's streams are still scored.
+    let cpu = dfd::Model::load_builtin(&cpu_options()).unwrap();
+    let (rate, _, audio) = read_wav(&root().join(SAMPLES[1]));
+    let mut streams = Vec::new();
+    for m in [&model, &model, &cpu] {
+        let mut s = dfd::Stream::new(m, rate, 1).unwrap();
+        s.set_deferred(true).unwrap();
+        s.push(&audio).unwrap();
+        streams.push(s);
+    }
+    let lost = streams[0].pending_windows() + streams[1].pending_windows();
+    assert!(lost > 8, "{lost} windows: more than the plugin takes");
+    let mut refs: Vec<&mut dfd::Stream> = streams.iter_mut().collect();
+    let e = dfd::infer_streams(&mut refs).unwrap_err();
+    assert_eq!(e.status, dfd::Status::Backend, "{e}");
+    assert!(
+        e.message.contains("more than 8 fail")
+            && e.message.contains(&format!("({lost} windows lost)")),
+        "{e}"
+    );
+    assert!(streams.iter().all(|s| s.pending_windows() == 0));
+    assert_eq!(
+        (streams[0].score().windows, streams[1].score().windows),
+        (0, 0)
+    );
+    assert!(
+        streams[2].score().windows > 0,
+        "the CPU model's stream was scored"
+    );
 }

@@ -26,6 +26,10 @@ stage() {
   echo "$name $((SECONDS - t0)) s" | tee -a "$TIMES"
 }
 
+if ! python3 -c "import torch, onnx, onnxruntime" 2>/dev/null; then
+  echo "== installing the training packages: pip install -r $HERE/requirements-train.txt"
+  python3 -m pip install -r "$HERE/requirements-train.txt"
+fi
 if [[ ! -f "$CORPUS/manifest.csv" || "${REBUILD_CORPUS:-0}" == 1 ]]; then
   stage corpus python3 "$HERE/build_corpus.py" --out "$CORPUS" --jobs 2
 fi

@@ -213,7 +213,8 @@ pub unsafe extern "C" fn dfd_set_deferred(stream: *mut dfd_stream, deferred: i32
 /// `*windows` unless it is NULL. No stream may appear twice, and none may be
 /// used by another thread during the call. After a backend error the
 /// windows of the failed call and of later calls on that model are lost
-/// (the message says how many); the others are scored.
+/// (the message says how many); the others, also those of other models,
+/// are scored.
 #[no_mangle]
 pub unsafe extern "C" fn dfd_infer_streams(
     streams: *const *mut dfd_stream,

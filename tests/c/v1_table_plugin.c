@@ -1,7 +1,8 @@
 /* A plugin built against the first backend table: it ends at `destroy`,
  * before the optional front-end fields. libdfd must accept it, never read
  * past its table, and keep the front end on the CPU. Its network answers
- * logit 0 for every window, so the test knows what the scores must be. */
+ * logit 0 for every window, so the test knows what the scores must be, and
+ * fails batches of more than 8 windows, to test how errors are reported. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,7 +43,11 @@ static int32_t create(const model_desc *d, void **out, char *err, size_t len) {
   return 0;
 }
 static int32_t run(void *h, const float *in, size_t batch, float *out, char *err, size_t len) {
-  (void)in; (void)err; (void)len;
+  (void)in;
+  if (batch > 8) {
+    say(err, len, "test plugin: batches of more than 8 fail");
+    return 4; /* Runtime */
+  }
   memset(out, 0, batch * *(size_t *)h * sizeof *out);
   return 0;
 }

@@ -34,6 +34,8 @@ pub struct CpuSim {
     bufs: Vec<Vec<u64>>,
     /// Launches run so far.
     pub launches: usize,
+    /// Bytes allocated so far (what the same loads take on a GPU).
+    pub allocated: usize,
 }
 
 impl CpuSim {
@@ -58,6 +60,7 @@ impl CpuSim {
             launch,
             bufs: Vec::new(),
             launches: 0,
+            allocated: 0,
         })
     }
 
@@ -71,6 +74,7 @@ impl CpuSim {
 impl Device for CpuSim {
     fn alloc(&mut self, bytes: usize) -> Result<usize> {
         self.bufs.push(vec![0u64; bytes.div_ceil(8)]);
+        self.allocated += bytes;
         Ok(self.bufs.len() - 1)
     }
 

@@ -240,6 +240,21 @@ fn kernels_on_the_cpu_match_libdfd_and_tract() {
         );
     }
     eprintln!("{} simulated launches", dev.launches);
+
+    // Device memory of the default model at the batch libdfd asks for.
+    for precision in ["fp32", "fp16"] {
+        let onnx = std::fs::read(root().join(format!("models/dfd-lfb-cnn/model.{precision}.onnx")))
+            .unwrap();
+        let mut fresh = sim(&tmp);
+        Model::load(&mut fresh, &onnx, &[1, 60, 201], 1, 256).unwrap();
+        let model_bytes = fresh.allocated;
+        GpuFrontend::load(&mut fresh, lfb_tables(), 256).unwrap();
+        eprintln!(
+            "{precision}, max_batch 256: network {:.1} MB, front end {:.1} MB of device memory",
+            model_bytes as f64 / 1e6,
+            (fresh.allocated - model_bytes) as f64 / 1e6
+        );
+    }
 }
 
 fn tempfile_dir() -> PathBuf {
