@@ -65,7 +65,7 @@ fn stream(c: &mut Criterion) {
     let ten: Vec<f32> = speech.iter().copied().cycle().take(160_000).collect();
     let mut g = c.benchmark_group("stream");
     g.sample_size(20);
-    for precision in ["fp32", "int8"] {
+    for precision in ["fp32", "fp16", "int8"] {
         let model = common::load(precision);
         g.bench_function(format!("10s/{precision}"), |b| {
             b.iter_batched(

@@ -324,7 +324,8 @@ dfd_status dfd_set_deferred(dfd_stream *stream, int32_t deferred);
 // `*windows` unless it is NULL. No stream may appear twice, and none may be
 // used by another thread during the call. After a backend error the
 // windows of the failed call and of later calls on that model are lost
-// (the message says how many); the others are scored.
+// (the message says how many); the others, also those of other models,
+// are scored.
 dfd_status dfd_infer_streams(dfd_stream *const *streams, size_t count, size_t *windows);
 
 // Forgets all audio and scores: the stream is as newly opened.
