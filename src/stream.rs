@@ -116,6 +116,13 @@ struct Progress {
     flushed: bool,
 }
 
+/// Keeps the first error of several steps that all run.
+fn keep_first(first: &mut Option<Error>, result: Result<()>) {
+    if let Err(e) = result {
+        first.get_or_insert(e);
+    }
+}
+
 fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
@@ -211,21 +218,23 @@ impl Stream {
                 interleaved[i]
             );
         }
+        let mut first_error = None;
         for block in interleaved.chunks(BLOCK * self.channels) {
             self.downmix(block.iter().copied());
-            self.consume_mono()?;
+            keep_first(&mut first_error, self.consume_mono());
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Pushes interleaved signed 16-bit frames.
     pub fn push_i16(&mut self, interleaved: &[i16]) -> Result<()> {
         self.check_push(interleaved.len())?;
+        let mut first_error = None;
         for block in interleaved.chunks(BLOCK * self.channels) {
             self.downmix(block.iter().map(|&s| f32::from(s) / 32768.0));
-            self.consume_mono()?;
+            keep_first(&mut first_error, self.consume_mono());
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     fn check_push(&self, samples: usize) -> Result<()> {
@@ -277,17 +286,19 @@ impl Stream {
     }
 
     fn drain_windows(&mut self) -> Result<()> {
+        // A backend error loses the windows of that call (the error says how
+        // many) but never the audio: every window still forms and moves on.
+        let mut first_error = None;
         while self.buf.len() >= self.window {
             self.at.windows_formed += 1;
-            self.take_window(self.window)?;
+            keep_first(&mut first_error, self.take_window(self.window));
             self.buf.drain(..self.hop);
             self.at.buf_start += self.hop as u64;
         }
-        if self.deferred {
-            Ok(())
-        } else {
-            self.run_batch()
+        if !self.deferred {
+            keep_first(&mut first_error, self.run_batch());
         }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Gates the window at the head of the buffer (`len` real samples, the
@@ -298,9 +309,12 @@ impl Stream {
         if rms < self.min_rms {
             return Ok(());
         }
-        if self.pending.len() == MAX_BATCH {
-            self.run_batch()?;
-        }
+        // A full queue is scored first; this window is queued either way.
+        let scored = if self.pending.len() == MAX_BATCH {
+            self.run_batch()
+        } else {
+            Ok(())
+        };
         let w = &self.buf[..self.window];
         let n = self.input_len;
         let slot = self.pending.len();
@@ -311,7 +325,7 @@ impl Stream {
             self.frontend.compute(w, dst);
         }
         self.pending.push(self.at.buf_start);
-        Ok(())
+        scored
     }
 
     fn run_batch(&mut self) -> Result<()> {
@@ -395,7 +409,8 @@ impl Stream {
             let keep = (expected - self.at.buf_start.min(expected)) as usize;
             self.buf.truncate(keep);
         }
-        self.drain_windows()?;
+        let mut first_error = None;
+        keep_first(&mut first_error, self.drain_windows());
         let have = self.buf.len();
         if self.at.windows_formed == 0 && have * 2 >= self.window {
             // Completed by the manifest's `frontend.fill` rule (zeros,
@@ -403,11 +418,12 @@ impl Stream {
             self.buf.resize(self.window, 0.0);
             if self.frontend.complete_window(&mut self.buf, have) {
                 self.at.windows_formed += 1;
-                self.take_window(have)?;
+                keep_first(&mut first_error, self.take_window(have));
             }
             self.buf.truncate(have);
         }
-        self.run_batch()
+        keep_first(&mut first_error, self.run_batch());
+        first_error.map_or(Ok(()), Err)
     }
 
     /// The scores so far.
@@ -489,14 +505,12 @@ pub fn infer_streams(streams: &mut [&mut Stream]) -> Result<InferReport> {
             }
         }
         // A failing model does not hold back the others.
-        if let Err(e) = infer_group(&model, streams, &group, &mut report) {
-            first_error.get_or_insert(e);
-        }
+        keep_first(
+            &mut first_error,
+            infer_group(&model, streams, &group, &mut report),
+        );
     }
-    match first_error {
-        None => Ok(report),
-        Some(e) => Err(e),
-    }
+    first_error.map_or(Ok(report), Err)
 }
 
 /// One model's share of [`infer_streams`]: `group` indexes streams with

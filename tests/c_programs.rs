@@ -208,4 +208,22 @@ fn a_plugin_with_the_first_table_still_loads() {
         streams[2].score().windows > 0,
         "the CPU model's stream was scored"
     );
+
+    // A failing call inside a push loses its windows, never the audio: a
+    // deferred stream given 20 s in one push forms 19 windows; the full
+    // queue of 16 fails when the 17th comes, the 3 after it wait and are
+    // scored later, and the stream goes on.
+    let tone: Vec<f32> = (0..16000 * 21)
+        .map(|i| (i as f32 * 0.37).sin() * 0.3)
+        .collect();
+    let mut s = dfd::Stream::new(&model, 16000, 1).unwrap();
+    s.set_deferred(true).unwrap();
+    let e = s.push(&tone[..16000 * 20]).unwrap_err();
+    assert!(e.message.contains("(16 windows lost)"), "{e}");
+    assert_eq!(s.pending_windows(), 3);
+    assert_eq!((s.score().windows, s.score().seconds), (0, 20.0));
+    s.set_deferred(false).unwrap();
+    assert_eq!(s.score().windows, 3);
+    s.push(&tone[16000 * 20..]).unwrap();
+    assert_eq!(s.score().windows, 4);
 }

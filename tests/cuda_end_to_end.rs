@@ -26,7 +26,8 @@ fn real_gpu() -> bool {
 }
 
 /// Unless on a real GPU: builds the simulator once and points the plugin at
-/// it, before any test of this binary loads the plugin.
+/// it. Every test calls this first, so the environment is set (under the
+/// Once) before any test of this binary reads it.
 fn simulate() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -105,6 +106,7 @@ fn the_probe_says_which_device() {
 /// equal the tract CPU backend's on libdfd's CPU features.
 #[test]
 fn default_model_on_the_cuda_plugin_matches_the_cpu_backend() {
+    simulate();
     let mut inputs = Vec::new();
     for f in SAMPLES {
         let (rate, clip) = pcm(&root().join(f));

@@ -180,12 +180,13 @@ impl BackendModel {
         self.call(self.table.run, input, self.input_len, batch, output)
     }
 
-    /// Offers the front end to the backend. `Ok(None)`: accepted, call
-    /// [`run_audio`](Self::run_audio) from now on; `Ok(Some(why))`: the
-    /// backend has no front end or not this one, keep calling `run`.
-    pub fn offload_frontend(&mut self, t: &OffloadTables) -> Result<Option<String>> {
+    /// Offers the front end to the backend. `None`: accepted, call
+    /// [`run_audio`](Self::run_audio) from now on; `Some(why)`: the backend
+    /// has no front end, not this one, or failed to set it up (the message
+    /// says which); keep calling `run`.
+    pub fn offload_frontend(&mut self, t: &OffloadTables) -> Option<String> {
         let (Some(set), Some(run_audio)) = (self.table.set_frontend, self.table.run_audio) else {
-            return Ok(Some("the backend computes no front end".into()));
+            return Some("the backend computes no front end".into());
         };
         let u = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
         let desc = FrontendDesc {
@@ -215,10 +216,14 @@ impl BackendModel {
         match BackendStatus::from_raw(code) {
             BackendStatus::Ok => {
                 self.audio = Some((run_audio, t.window_samples));
-                Ok(None)
+                None
             }
-            BackendStatus::UnsupportedOp => Ok(Some(message(&buf))),
-            other => Err(Error::new(status_for(other), message(&buf))),
+            BackendStatus::UnsupportedOp => Some(message(&buf)),
+            other => Some(format!(
+                "setting it up failed: {} ({:?})",
+                message(&buf),
+                status_for(other)
+            )),
         }
     }
 

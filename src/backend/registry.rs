@@ -164,9 +164,10 @@ fn load_plugin(path: &Path) -> Result<Arc<Backend>> {
     Ok(backend)
 }
 
-/// The plugin's table, or for an older plugin whose table ends before the
-/// optional fields a copy of it with those fields absent (NULL), so the
-/// host never reads past the plugin's table.
+/// The plugin's table, or for a plugin whose table ends before the end of
+/// the optional fields (an older plugin) a copy of its mandatory part with
+/// every optional field absent (NULL), so the host never reads past the
+/// plugin's table nor uses a half-present field.
 ///
 /// # Safety
 /// `ptr` must point to a static table of at least `size >= MIN_TABLE_SIZE` bytes.
@@ -176,10 +177,14 @@ unsafe fn full_table(ptr: *const BackendTable, size: usize) -> &'static BackendT
         return unsafe { &*ptr };
     }
     let mut copy = Box::new(std::mem::MaybeUninit::<BackendTable>::zeroed());
-    // SAFETY: `size` bytes are readable at `ptr` and fit in the copy; the
-    // zeroed rest are `None` function pointers, valid for those fields.
+    // SAFETY: MIN_TABLE_SIZE <= size bytes are readable at `ptr` and fit in
+    // the copy; the zeroed rest are `None` function pointers.
     unsafe {
-        std::ptr::copy_nonoverlapping(ptr.cast::<u8>(), copy.as_mut_ptr().cast::<u8>(), size);
+        std::ptr::copy_nonoverlapping(
+            ptr.cast::<u8>(),
+            copy.as_mut_ptr().cast::<u8>(),
+            MIN_TABLE_SIZE,
+        );
         Box::leak(copy).assume_init_ref()
     }
 }

@@ -174,19 +174,10 @@ impl Model {
                 BACKEND_BATCH as u32,
             )
             .map_err(|e| several_outputs_hint(e, &onnx, &manifest))?;
-        // A backend that can compute this front end gets raw windows.
+        // A backend that can compute this front end gets raw windows; one
+        // that cannot (or fails to set it up) gets features, as any backend.
         let why_not = match frontend.offload_tables() {
-            Ok(tables) => net.offload_frontend(&tables).map_err(|e| {
-                Error::new(
-                    e.status,
-                    format!(
-                        "model {:?}: backend {}: front end: {}",
-                        manifest.name,
-                        backend.name(),
-                        e.message
-                    ),
-                )
-            })?,
+            Ok(tables) => net.offload_frontend(&tables),
             Err(why) => Some(format!("it has {why}")),
         };
         log!(

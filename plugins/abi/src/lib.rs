@@ -4,11 +4,11 @@
 //! symbol, [`ENTRY_SYMBOL`] (`dfd_backend_v1`), of type [`EntryFn`]. It returns
 //! a pointer to a static [`BackendTable`]. The host reads `abi_version` and
 //! `table_size` *before anything else* and refuses the plugin when the version
-//! differs or the table is smaller than the one it was built against; a table
-//! only ever grows at its end, so newer plugins keep working with older hosts.
-//! Fields after [`MIN_TABLE_SIZE`] are optional: the host treats them as
-//! absent when `table_size` ends before them (an older plugin) or when they
-//! are NULL.
+//! differs or the table ends before [`MIN_TABLE_SIZE`]; a table only ever
+//! grows at its end, so newer plugins keep working with older hosts. The
+//! fields after `MIN_TABLE_SIZE` are optional: the host treats them all as
+//! absent when `table_size` ends before the end of the table it knows (an
+//! older plugin), and each as absent when it is NULL.
 //!
 //! Rules both sides follow:
 //! - Nothing allocated on one side is freed on the other: a model handle made
@@ -192,9 +192,10 @@ pub struct BackendTable {
     pub destroy: unsafe extern "C" fn(handle: *mut c_void),
     // ---- optional from here on (see MIN_TABLE_SIZE) ----
     /// Optional. Asks the model `handle` to compute the front end `desc`
-    /// itself, for `run_audio`. `UnsupportedOp` (with the reason) when the
-    /// backend cannot: the host then keeps computing features and calls
-    /// `run`. Called at most once per handle, before any run.
+    /// itself, for `run_audio`. Any status but `Ok` (with the reason;
+    /// `UnsupportedOp` when the backend cannot compute this front end)
+    /// makes the host keep computing features and calling `run`. Called at
+    /// most once per handle, before any run.
     pub set_frontend: Option<SetFrontendFn>,
     /// Optional (present when `set_frontend` is). Runs `batch` raw windows
     /// (`batch * window_samples` f32) through the front end and the network;

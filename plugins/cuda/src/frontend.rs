@@ -176,6 +176,23 @@ impl GpuFrontend {
         max_batch: usize,
     ) -> Result<GpuFrontend> {
         t.check()?;
+        // The kernels index with 32-bit ints: every buffer must fit.
+        let largest = [
+            t.frames() * t.bins(),
+            t.rows() * t.frames(),
+            t.window_samples + 2 * t.pad,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+        if largest
+            .checked_mul(max_batch)
+            .is_none_or(|n| n > i32::MAX as usize)
+        {
+            return Err(Error::unsupported(format!(
+                "GPU front end: {max_batch} windows of {largest} values exceed the kernels' 32-bit indices"
+            )));
+        }
         let n = t.n_fft;
         let up = |dev: &mut D, bytes: Vec<u8>| -> Result<usize> {
             let b = dev.alloc(bytes.len().max(4))?;
