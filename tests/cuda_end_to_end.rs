@@ -152,3 +152,25 @@ fn default_model_on_the_cuda_plugin_matches_the_cpu_backend() {
         assert!((s.score().p_fake - alone.p_fake).abs() < 1e-4);
     }
 }
+
+/// A second front end through the device: tiny-mel's log-mel (40 mels,
+/// a 400-sample window zero-padded to n_fft 512), on the speech fixture.
+#[test]
+fn a_log_mel_model_runs_its_front_end_on_the_device() {
+    simulate();
+    let path = fixture("models/tiny-mel");
+    let gpu = Model::load(&path, &cuda_options("fp32")).unwrap();
+    assert!(
+        gpu.frontend_on_backend(),
+        "log-mel with ln runs on the device"
+    );
+    let cpu = Model::load(&path, &cpu_options()).unwrap();
+    let input = vec![pcm(&fixture("audio/speech_16k.wav"))];
+    let (got, n) = scored_together(&gpu, &input);
+    let (want, _) = scored_together(&cpu, &input);
+    assert!(n >= 4, "{n} windows");
+    for (a, b) in got[0].iter().zip(&want[0]) {
+        assert_eq!((a.start, a.end), (b.start, b.end));
+        assert!((a.p_fake - b.p_fake).abs() < 1e-4, "{a:?} {b:?}");
+    }
+}

@@ -334,18 +334,39 @@ unsafe extern "C" fn run(
     // batch * item_len floats and an output of batch * output_len floats.
     unsafe {
         guard(err, err_len, || {
-            let m = model(handle, "run")?;
-            if input.is_null() || output.is_null() {
-                return Err(Error::arg("run: input or output is NULL"));
-            }
-            check_batch(m, batch, "run")?;
-            let input = std::slice::from_raw_parts(input, batch * m.model.item_len());
-            let mut dev = m.dev.lock().unwrap_or_else(|e| e.into_inner());
-            let values = m.model.run(&mut *dev.device, input, batch)?;
-            write_output(&values, output);
-            Ok(())
+            run_checked(handle, input, batch, output, "run", |m, dev| {
+                let input = std::slice::from_raw_parts(input, batch * m.model.item_len());
+                m.model.run(&mut *dev.device, input, batch)
+            })
         })
     }
+}
+
+/// What `run` and `run_audio` share: the handle, NULL and batch checks, the
+/// device lock, and copying `f`'s `batch * output_len` values out.
+///
+/// # Safety
+/// `handle` from `create` (or NULL); `output` valid for `batch * output_len`
+/// f32 writes when non-NULL.
+unsafe fn run_checked(
+    handle: *mut c_void,
+    input: *const f32,
+    batch: usize,
+    output: *mut f32,
+    what: &str,
+    f: impl FnOnce(&CudaModel, &mut Dev) -> Result<Vec<f32>>,
+) -> Result<()> {
+    // SAFETY: forwarded from the caller.
+    let m = unsafe { model(handle, what) }?;
+    if input.is_null() || output.is_null() {
+        return Err(Error::arg(format!("{what}: input or output is NULL")));
+    }
+    check_batch(m, batch, what)?;
+    let mut dev = m.dev.lock().unwrap_or_else(|e| e.into_inner());
+    let values = f(m, &mut dev)?;
+    // SAFETY: the caller provides room for batch * output_len values.
+    unsafe { write_output(&values[..batch * m.model.output_len()], output) };
+    Ok(())
 }
 
 fn check_batch(m: &CudaModel, batch: usize, what: &str) -> Result<()> {
@@ -397,25 +418,19 @@ unsafe extern "C" fn run_audio(
     // audio and room for `batch * output_len` floats.
     unsafe {
         guard(err, err_len, || {
-            let m = model(handle, "run_audio")?;
-            if audio.is_null() || output.is_null() {
-                return Err(Error::arg("run_audio: audio or output is NULL"));
-            }
-            check_batch(m, batch, "run_audio")?;
-            let mut locked = m.dev.lock().unwrap_or_else(|e| e.into_inner());
-            let Dev { device, frontend } = &mut *locked;
-            let fe = frontend
-                .as_ref()
-                .ok_or_else(|| Error::arg("run_audio before an accepted set_frontend"))?;
-            let audio = std::slice::from_raw_parts(audio, batch * fe.window_samples());
-            let bytes: Vec<u8> = audio.iter().flat_map(|v| v.to_le_bytes()).collect();
-            device.upload(fe.audio_buf(), &bytes)?;
-            for l in fe.launches(batch, m.model.input_buf())? {
-                device.launch(l.kernel, l.n, &l.args)?;
-            }
-            let values = m.model.run_on_device(&mut **device, batch)?;
-            write_output(&values, output);
-            Ok(())
+            run_checked(handle, audio, batch, output, "run_audio", |m, dev| {
+                let Dev { device, frontend } = dev;
+                let fe = frontend
+                    .as_ref()
+                    .ok_or_else(|| Error::arg("run_audio before an accepted set_frontend"))?;
+                let audio = std::slice::from_raw_parts(audio, batch * fe.window_samples());
+                let bytes: Vec<u8> = audio.iter().flat_map(|v| v.to_le_bytes()).collect();
+                device.upload(fe.audio_buf(), &bytes)?;
+                for l in fe.launches(batch, m.model.input_buf())? {
+                    device.launch(l.kernel, l.n, &l.args)?;
+                }
+                m.model.run_on_device(&mut **device, batch)
+            })
         })
     }
 }
