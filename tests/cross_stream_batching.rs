@@ -13,9 +13,9 @@ fn clips() -> Vec<(u32, Vec<i16>)> {
     SAMPLES
         .iter()
         .map(|f| {
-            let r = hound::WavReader::open(root().join(f)).unwrap();
-            let rate = r.spec().sample_rate;
-            (rate, r.into_samples::<i16>().map(Result::unwrap).collect())
+            let (rate, channels, pcm) = read_wav_i16(&root().join(f));
+            assert_eq!(channels, 1, "{f}");
+            (rate, pcm)
         })
         .collect()
 }
@@ -32,17 +32,13 @@ fn audio(i: usize, clips: &[(u32, Vec<i16>)], seconds: f64) -> (u32, Vec<i16>) {
     )
 }
 
-fn windows(s: &mut Stream) -> Vec<WindowScore> {
-    std::iter::from_fn(|| s.next_window()).collect()
-}
-
 fn alone(model: &Model, rate: u32, pcm: &[i16]) -> (Score, Vec<WindowScore>) {
     let mut s = Stream::new(model, rate, 1).unwrap();
     for c in pcm.chunks(rate as usize / 50) {
         s.push_i16(c).unwrap();
     }
     s.flush().unwrap();
-    (s.score(), windows(&mut s))
+    (s.score(), take_windows(&mut s))
 }
 
 fn same(a: &(Score, Vec<WindowScore>), b: &(Score, Vec<WindowScore>), what: &str) {
@@ -104,7 +100,7 @@ fn ticked_streams_match_each_stream_alone() {
     for (i, (s, (rate, pcm))) in streams.iter_mut().zip(&inputs).enumerate() {
         s.flush().unwrap();
         assert_eq!(s.pending_windows(), 0);
-        let got = (s.score(), windows(s));
+        let got = (s.score(), take_windows(s));
         same(&got, &alone(&model, *rate, pcm), &format!("stream {i}"));
     }
 }
@@ -134,7 +130,7 @@ fn a_large_tick_is_split_at_the_backend_batch() {
     for (i, (s, (rate, pcm))) in streams.iter_mut().zip(&inputs).enumerate() {
         s.flush().unwrap();
         same(
-            &(s.score(), windows(s)),
+            &(s.score(), take_windows(s)),
             &alone(&model, *rate, pcm),
             &format!("stream {i}"),
         );
@@ -160,7 +156,7 @@ fn a_neglected_deferred_stream_scores_itself() {
     assert_eq!(s.pending_windows(), 0);
     s.flush().unwrap();
     same(
-        &(s.score(), windows(&mut s)),
+        &(s.score(), take_windows(&mut s)),
         &alone(&model, rate, &pcm),
         "neglected",
     );
@@ -203,7 +199,7 @@ fn streams_of_several_models_are_grouped() {
     for (s, m) in streams.iter_mut().zip([&default, &tiny, &default, &tiny]) {
         s.flush().unwrap();
         same(
-            &(s.score(), windows(s)),
+            &(s.score(), take_windows(s)),
             &alone(m, rate, &pcm),
             m.manifest().name.as_str(),
         );

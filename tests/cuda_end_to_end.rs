@@ -56,10 +56,11 @@ fn cuda_options(precision: &str) -> ModelOptions {
     }
 }
 
+/// A mono 16-bit WAV as (rate, samples).
 fn pcm(path: &Path) -> (u32, Vec<i16>) {
-    let r = hound::WavReader::open(path).unwrap();
-    let rate = r.spec().sample_rate;
-    (rate, r.into_samples::<i16>().map(Result::unwrap).collect())
+    let (rate, channels, pcm) = read_wav_i16(path);
+    assert_eq!(channels, 1, "{}", path.display());
+    (rate, pcm)
 }
 
 /// Per-window scores of `inputs`, each its own deferred stream, all scored
@@ -83,7 +84,7 @@ fn scored_together(model: &Model, inputs: &[(u32, Vec<i16>)]) -> (Vec<Vec<Window
         .iter_mut()
         .map(|s| {
             s.flush().unwrap();
-            std::iter::from_fn(|| s.next_window()).collect()
+            take_windows(s)
         })
         .collect();
     (windows, report.windows)

@@ -158,6 +158,33 @@ impl Backend {
     }
 }
 
+/// The ABI form of `t`, as `set_frontend` receives it. Its pointers borrow
+/// `t`'s tables: use it only while `t` lives.
+pub fn frontend_desc(t: &OffloadTables) -> FrontendDesc {
+    let u = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    FrontendDesc {
+        struct_size: std::mem::size_of::<FrontendDesc>() as u32,
+        window_samples: u(t.window_samples),
+        n_fft: u(t.n_fft),
+        hop: u(t.hop),
+        pad: u(t.pad),
+        reflect: u32::from(t.reflect),
+        power: t.power,
+        rows: u(t.rows),
+        window: t.window.as_ptr(),
+        filterbank: t
+            .filterbank
+            .as_ref()
+            .map_or(std::ptr::null(), |f| f.as_ptr()),
+        log_kind: t.log_kind,
+        has_floor: u32::from(t.log_floor.is_some()),
+        log_offset: t.log_offset,
+        log_floor: t.log_floor.unwrap_or(0.0),
+        mean: t.mean.as_ptr(),
+        std: t.std.as_ptr(),
+    }
+}
+
 /// A model loaded on a backend; freed with the plugin's own `destroy`.
 pub struct BackendModel {
     table: &'static BackendTable,
@@ -188,28 +215,7 @@ impl BackendModel {
         let (Some(set), Some(run_audio)) = (self.table.set_frontend, self.table.run_audio) else {
             return Some("the backend computes no front end".into());
         };
-        let u = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
-        let desc = FrontendDesc {
-            struct_size: std::mem::size_of::<FrontendDesc>() as u32,
-            window_samples: u(t.window_samples),
-            n_fft: u(t.n_fft),
-            hop: u(t.hop),
-            pad: u(t.pad),
-            reflect: u32::from(t.reflect),
-            power: t.power,
-            rows: u(t.rows),
-            window: t.window.as_ptr(),
-            filterbank: t
-                .filterbank
-                .as_ref()
-                .map_or(std::ptr::null(), |f| f.as_ptr()),
-            log_kind: t.log_kind,
-            has_floor: u32::from(t.log_floor.is_some()),
-            log_offset: t.log_offset,
-            log_floor: t.log_floor.unwrap_or(0.0),
-            mean: t.mean.as_ptr(),
-            std: t.std.as_ptr(),
-        };
+        let desc = frontend_desc(t);
         let mut buf = [0 as c_char; MSG_LEN];
         // SAFETY: `desc` and the tables it points to outlive the call.
         let code = unsafe { set(self.handle, &desc, buf.as_mut_ptr(), buf.len()) };

@@ -234,11 +234,11 @@ pub unsafe extern "C" fn dfd_infer_streams(
         }
         // SAFETY: the caller provides `count` stream pointers at `streams`.
         let ptrs = unsafe { std::slice::from_raw_parts(streams, count) };
-        let mut sorted = ptrs.to_vec();
-        sorted.sort_unstable();
         if let Some(i) = ptrs.iter().position(|p| p.is_null()) {
             bail!(NullArg, "streams[{i}] is NULL");
         }
+        let mut sorted = ptrs.to_vec();
+        sorted.sort_unstable();
         if sorted.windows(2).any(|w| w[0] == w[1]) {
             bail!(InvalidArg, "a stream appears twice in `streams`");
         }

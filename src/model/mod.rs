@@ -64,13 +64,6 @@ struct Inner {
     frontend: Frontend,
 }
 
-/// What one backend call is given: features, or raw windows for a backend
-/// that computes the front end.
-enum Input<'a> {
-    Features(&'a [f32]),
-    Audio(&'a [f32]),
-}
-
 /// Bytes of one ONNX file and the manifest that describes it.
 struct Source {
     onnx: Vec<u8>,
@@ -226,7 +219,7 @@ impl Model {
     }
 
     /// Whether the backend computes the front end: streams then hand it raw
-    /// windows ([`infer_audio`](Self::infer_audio)) instead of features.
+    /// windows instead of features.
     pub fn frontend_on_backend(&self) -> bool {
         self.inner.net.takes_audio()
     }
@@ -255,19 +248,7 @@ impl Model {
         scratch: &mut Vec<f32>,
         logits: &mut [f32],
     ) -> Result<()> {
-        self.run(Input::Features(features), batch, scratch, logits)
-    }
-
-    /// As [`infer`](Self::infer) for raw windows (each `manifest().window`
-    /// samples at the model rate), on a backend that computes the front end.
-    pub fn infer_audio(
-        &self,
-        windows: &[f32],
-        batch: usize,
-        scratch: &mut Vec<f32>,
-        logits: &mut [f32],
-    ) -> Result<()> {
-        self.run(Input::Audio(windows), batch, scratch, logits)
+        self.run(features, false, batch, scratch, logits)
     }
 
     /// Runs windows as streams hold them: raw samples when the backend
@@ -279,12 +260,7 @@ impl Model {
         scratch: &mut Vec<f32>,
         logits: &mut [f32],
     ) -> Result<()> {
-        let input = if self.frontend_on_backend() {
-            Input::Audio(input)
-        } else {
-            Input::Features(input)
-        };
-        self.run(input, batch, scratch, logits)
+        self.run(input, self.frontend_on_backend(), batch, scratch, logits)
     }
 
     /// Whether both are the same loaded model (clones share one).
@@ -292,9 +268,11 @@ impl Model {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
+    /// One backend call on features, or on raw windows when `audio`.
     fn run(
         &self,
-        input: Input,
+        input: &[f32],
+        audio: bool,
         batch: usize,
         scratch: &mut Vec<f32>,
         logits: &mut [f32],
@@ -302,9 +280,10 @@ impl Model {
         let m = &self.inner.manifest;
         let per = m.output.len();
         scratch.resize(batch * per, 0.0);
-        match input {
-            Input::Features(f) => self.inner.net.run(f, batch, scratch)?,
-            Input::Audio(a) => self.inner.net.run_audio(a, batch, scratch)?,
+        if audio {
+            self.inner.net.run_audio(input, batch, scratch)?;
+        } else {
+            self.inner.net.run(input, batch, scratch)?;
         }
         for (i, out) in scratch.chunks_exact(per).enumerate() {
             let z = m.output.fake_logit(out);

@@ -105,14 +105,25 @@ pub fn run_ok(cmd: &mut Command, what: &str) -> String {
     text
 }
 
+/// Reads a 16-bit WAV as it is stored: (rate, channels, interleaved int16).
+pub fn read_wav_i16(path: &Path) -> (u32, u32, Vec<i16>) {
+    let reader = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let spec = reader.spec();
+    let pcm = reader.into_samples::<i16>().map(Result::unwrap).collect();
+    (spec.sample_rate, u32::from(spec.channels), pcm)
+}
+
+/// Every unread per-window result of `s`, oldest first.
+pub fn take_windows(s: &mut dfd::Stream) -> Vec<dfd::WindowScore> {
+    std::iter::from_fn(|| s.next_window()).collect()
+}
+
 /// The Rust API's score of a 16-bit WAV pushed as the apps and bindings
 /// under test push it: 20 ms chunks of int16, then flush.
 pub fn score_wav_i16(model: &dfd::Model, path: &Path) -> dfd::Score {
-    let reader = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let spec = reader.spec();
-    let pcm: Vec<i16> = reader.into_samples::<i16>().map(Result::unwrap).collect();
-    let mut s = dfd::Stream::new(model, spec.sample_rate, u32::from(spec.channels)).unwrap();
-    for c in pcm.chunks((spec.sample_rate / 50) as usize * usize::from(spec.channels)) {
+    let (rate, channels, pcm) = read_wav_i16(path);
+    let mut s = dfd::Stream::new(model, rate, channels).unwrap();
+    for c in pcm.chunks((rate / 50) as usize * channels as usize) {
         s.push_i16(c).unwrap();
     }
     s.flush().unwrap();

@@ -26,6 +26,11 @@ pub enum Arg {
     F32(f32),
 }
 
+/// Host f32 values as the bytes a device buffer holds (little-endian).
+pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
 /// What the executor needs from a device.
 pub trait Device {
     /// A zero-filled buffer of `bytes`; returns its id.
@@ -257,8 +262,7 @@ impl Model {
                 self.max_batch
             )));
         }
-        let bytes: Vec<u8> = input.iter().flat_map(|v| v.to_le_bytes()).collect();
-        dev.upload(self.input_buf(), &bytes)?;
+        dev.upload(self.input_buf(), &f32_bytes(input))?;
         self.run_on_device(dev, batch)
     }
 

@@ -14,7 +14,7 @@
 use dfd_backend_abi::FrontendDesc;
 
 use crate::error::{Error, Result};
-use crate::exec::{Arg, Device, Launch};
+use crate::exec::{f32_bytes, Arg, Device, Launch};
 
 /// Largest `n_fft` and window the front end accepts from a host.
 const MAX_N_FFT: u32 = 1 << 16;
@@ -148,9 +148,6 @@ impl FrontendTables {
     }
 }
 
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
 fn f64_bytes(v: &[f64]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }

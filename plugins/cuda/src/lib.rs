@@ -424,8 +424,7 @@ unsafe extern "C" fn run_audio(
                     .as_ref()
                     .ok_or_else(|| Error::arg("run_audio before an accepted set_frontend"))?;
                 let audio = std::slice::from_raw_parts(audio, batch * fe.window_samples());
-                let bytes: Vec<u8> = audio.iter().flat_map(|v| v.to_le_bytes()).collect();
-                device.upload(fe.audio_buf(), &bytes)?;
+                device.upload(fe.audio_buf(), &exec::f32_bytes(audio))?;
                 for l in fe.launches(batch, m.model.input_buf())? {
                     device.launch(l.kernel, l.n, &l.args)?;
                 }

@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use dfd_backend_cuda::exec::{Device, Model};
+use dfd_backend_cuda::exec::{f32_bytes, Device, Model};
 use dfd_backend_cuda::frontend::{FrontendTables, GpuFrontend};
 use dfd_backend_cuda::sim::CpuSim;
 
@@ -183,8 +183,7 @@ fn kernels_on_the_cpu_match_libdfd_and_tract() {
     let cpu_feats = cpu_features(&w);
     let fe = GpuFrontend::load(&mut dev, lfb_tables(), batch).unwrap();
     assert_eq!(fe.output_len() * batch, cpu_feats.len());
-    let bytes: Vec<u8> = audio.iter().flat_map(|v| v.to_le_bytes()).collect();
-    dev.upload(fe.audio_buf(), &bytes).unwrap();
+    dev.upload(fe.audio_buf(), &f32_bytes(&audio)).unwrap();
     let feat_buf = dev.alloc(cpu_feats.len() * 4).unwrap();
     for l in fe.launches(batch, feat_buf).unwrap() {
         dev.launch(l.kernel, l.n, &l.args).unwrap();
@@ -292,34 +291,17 @@ impl TapMkdir for PathBuf {
     }
 }
 
-/// The host's tables (libdfd's `offload_tables`, as `set_frontend` hands
-/// them over) read back by the plugin equal the independent reference
-/// definitions above, and run to the same features on the kernels.
+/// The host's tables (libdfd's `offload_tables`, in the very `FrontendDesc`
+/// that `set_frontend` hands over) read back by the plugin equal the
+/// independent reference definitions above (`lfb_tables`, which the kernel
+/// test runs against libdfd's CPU features).
 #[test]
 fn host_frontend_desc_round_trips() {
     let text = std::fs::read_to_string(root().join("models/dfd-lfb-cnn/manifest.json")).unwrap();
     let m = dfd::Manifest::from_json(&text, "manifest.json").unwrap();
     let fe = dfd::frontend::Frontend::new(&m.frontend, m.sample_rate, m.window).unwrap();
     let t = fe.offload_tables().unwrap();
-    let fb = t.filterbank.as_ref().unwrap();
-    let desc = dfd_backend_abi::FrontendDesc {
-        struct_size: std::mem::size_of::<dfd_backend_abi::FrontendDesc>() as u32,
-        window_samples: t.window_samples as u32,
-        n_fft: t.n_fft as u32,
-        hop: t.hop as u32,
-        pad: t.pad as u32,
-        reflect: t.reflect as u32,
-        power: t.power,
-        rows: t.rows as u32,
-        window: t.window.as_ptr(),
-        filterbank: fb.as_ptr(),
-        log_kind: t.log_kind,
-        has_floor: 0,
-        log_offset: t.log_offset,
-        log_floor: 0.0,
-        mean: t.mean.as_ptr(),
-        std: t.std.as_ptr(),
-    };
+    let desc = dfd::backend::frontend_desc(&t);
     let got = unsafe { FrontendTables::from_desc(&desc) }.unwrap();
     let want = lfb_tables();
     assert_eq!(
