@@ -13,6 +13,7 @@ pub mod error;
 pub mod ffi;
 pub mod frontend;
 pub mod log;
+pub mod measure;
 pub mod model;
 mod resample;
 pub mod stream;

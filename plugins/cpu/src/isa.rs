@@ -33,6 +33,7 @@
 //! | x86 AVX only (simulated)   | -               | 3.8 (1.93 / 0.51 ms)|
 //! | x86 SSE2 only (simulated)  | -               | 3.9 (2.93 / 0.75 ms)|
 //! | aarch64 (any)              | -               | -                   |
+//! | armv7 (any)                | -               | -                   |
 //!
 //! [1] `/work/shared/TRACT-NOTES.md`: Xeon with AMX, lower tiers simulated
 //! with `TRACT_CPU_ISA`. [2] `benches/precision.rs`, batch 1, on an AMD EPYC
@@ -41,9 +42,13 @@
 //! path is slower than its plain-AVX and SSE2 fallbacks.
 //!
 //! No measured tier reaches a ratio <= 1, so the order is `fp32,fp16,int8`
-//! everywhere measured; an unmeasured tier (aarch64) also keeps int8 last.
+//! everywhere measured; an unmeasured tier (aarch64, armv7) also keeps int8
+//! last.
 //! [`INT8_RATIO`] is the one place to change when a measurement (an aarch64
-//! phone with dotprod, say) says otherwise.
+//! phone with dotprod, say) says otherwise. On a device, `dfd backends
+//! --measure` (`dfd::measure`) times every variant and says whether this
+//! order is the fastest there; the probe message points to it wherever the
+//! tier is unmeasured.
 
 use tract_linalg::isa::{Isa, IsaSet};
 
@@ -76,6 +81,8 @@ const INT8_RATIO: &[(&str, &[Isa], Option<f32>)] = &[
     ("sse2", &[Isa::X86_64], Some(3.9)),
     ("aarch64+dotprod", &[Isa::Aarch64DotProd], None),
     ("aarch64", &[Isa::Aarch64], None),
+    ("armv7+neon", &[Isa::ArmNeon], None),
+    ("armv7", &[Isa::Arm], None),
 ];
 
 /// The ISA set tract dispatches on (hardware probe edited by `TRACT_CPU_ISA`).
@@ -172,7 +179,8 @@ pub fn describe() -> String {
     };
     let ratio = match s.ratio {
         Some(r) => format!("int8 measured up to {r}x fp32 time"),
-        None => "int8 speed not measured".to_string(),
+        None => "int8 speed not measured on this tier: `dfd backends --measure` times it here"
+            .to_string(),
     };
     format!(
         "tract {}{}; {} arch, cpu {}; tract isa {:?} ({}){}; int8 fast: {} ({}, {}); order {}",
@@ -223,6 +231,24 @@ mod tests {
             precision_order_for(IsaSet::ladder(Arch::Aarch64, 5)),
             "fp32,fp16,int8"
         );
+        assert_eq!(int8_speed(IsaSet::ladder(Arch::Arm, 1)).tier, "armv7+neon");
+        assert_eq!(int8_speed(IsaSet::ladder(Arch::Arm, 0)).tier, "armv7");
+        assert_eq!(
+            precision_order_for(IsaSet::ladder(Arch::Arm, 1)),
+            "fp32,fp16,int8"
+        );
+    }
+
+    /// Where no int8 time was measured, the probe says how to measure it.
+    #[test]
+    fn unmeasured_tiers_point_to_the_device_measurement() {
+        for arch in [Arch::Aarch64, Arch::Arm] {
+            let s = int8_speed(IsaSet::ladder(arch, 5));
+            assert!(s.ratio.is_none() && !s.fast(), "{s:?}");
+        }
+        if int8_speed(tract_isa()).ratio.is_none() {
+            assert!(describe().contains("dfd backends --measure"));
+        }
     }
 
     #[test]
