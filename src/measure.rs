@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{bail, Result};
 use crate::model::StoredModel;
-use crate::{Model, ModelOptions, Precision, Stream};
+use crate::{Model, ModelOptions, Precision, PrecisionChoice, Stream};
 
 /// Windows per round.
 pub const WINDOWS: usize = 8;
@@ -84,7 +84,7 @@ pub fn measure(
 ) -> Result<Measurement> {
     let load = |precision: Option<Precision>| {
         let options = ModelOptions {
-            precision: precision.map_or("auto", Precision::as_str).into(),
+            precision: precision.map_or(PrecisionChoice::Auto, PrecisionChoice::Exact),
             ..options.clone()
         };
         match model {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use dfd::backend;
 use dfd::measure::{self, TIE_MARGIN};
-use dfd::ModelOptions;
+use dfd::{BackendChoice, ModelOptions};
 
 use crate::scan::model_path;
 use crate::{exit, BackendsArgs};
@@ -20,7 +20,7 @@ pub fn run(args: &BackendsArgs) -> u8 {
             continue;
         }
         let options = ModelOptions {
-            backend: b.name.clone(),
+            backend: BackendChoice::Named(b.name.clone()),
             plugin_dir: args.plugin_dir.clone(),
             ..Default::default()
         };
