@@ -5,7 +5,7 @@
 use dfd::frontend::Frontend;
 use dfd::model::onnx::{self, Dim, GraphSummary};
 use dfd::model::{GraphOutput, Output, StoredModel};
-use dfd::{Manifest, Model, Precision};
+use dfd::{Manifest, Model};
 
 use crate::exit;
 use crate::scan::model_path;
@@ -17,7 +17,7 @@ pub fn run(args: &InspectArgs) -> u8 {
     let origin = path
         .as_ref()
         .map_or("built-in model".to_string(), |p| p.display().to_string());
-    let stored = match StoredModel::read(path.as_deref(), Precision::parse(&options.precision)) {
+    let stored = match StoredModel::read(path.as_deref(), options.precision) {
         Ok(stored) => stored,
         Err(e) => {
             eprintln!("dfd: cannot read model {origin}: {e}");
@@ -25,7 +25,7 @@ pub fn run(args: &InspectArgs) -> u8 {
         }
     };
     let m = &stored.manifest;
-    let precision = m.precision.unwrap_or(Precision::Fp32);
+    let precision = stored.precision;
     let variants: Vec<&str> = stored.variants.iter().map(|p| p.as_str()).collect();
     println!("model        {} ({origin})", m.name);
     println!(
@@ -71,9 +71,24 @@ pub fn run(args: &InspectArgs) -> u8 {
         "threshold    {} (stream p_fake at or above: synthetic)",
         m.threshold
     );
+    match m.gate.min_dbfs {
+        Some(db) => println!("gate         windows below {db} dBFS are not scored"),
+        None => println!("gate         off (every window is scored)"),
+    }
     println!(
-        "gate         windows below {} dBFS are not scored",
-        m.gate.min_dbfs
+        "scoring      a window needs {} samples ({:.3} s) of audio (min_audio); file p_fake: {} of the windows{}",
+        m.min_audio(),
+        secs(m.min_audio()),
+        match m.aggregate {
+            dfd::model::Aggregate::Mean => "mean logit",
+            dfd::model::Aggregate::First => "the first",
+            dfd::model::Aggregate::Max => "the most synthetic",
+        },
+        if m.end_window {
+            ", plus one aligned to the end of the audio"
+        } else {
+            ""
+        }
     );
 
     let graph = match onnx::graph_summary(&stored.onnx) {
@@ -86,6 +101,9 @@ pub fn run(args: &InspectArgs) -> u8 {
     print_graph(&graph);
 
     let mut warnings = check(m, frontend.as_ref().map(|f| f.output_len()).ok(), &graph);
+    if let Some(w) = short_clip_warning(m) {
+        warnings.push(w);
+    }
     if let Err(e) = &frontend {
         warnings.insert(0, format!("the front end cannot be built: {e}"));
     }
@@ -114,7 +132,7 @@ pub fn run(args: &InspectArgs) -> u8 {
         Err(e) => {
             println!(
                 "runs on      nothing: does not load on backend {:?}: {e}",
-                options.backend
+                options.backend.to_string()
             );
             exit::USAGE
         }
@@ -290,4 +308,18 @@ fn check(m: &Manifest, features: Option<usize>, g: &GraphSummary) -> Vec<String>
         }
     }
     w
+}
+
+/// Clips shorter than this are typical of the data sets detectors are
+/// tested on (ASVspoof utterances are 2-6 s).
+const TYPICAL_CLIP_SECONDS: f64 = 4.0;
+
+/// A model whose minimum audio exceeds typical clips never scores them.
+fn short_clip_warning(m: &Manifest) -> Option<String> {
+    let need = m.min_audio() as f64 / f64::from(m.sample_rate);
+    (need > TYPICAL_CLIP_SECONDS).then(|| {
+        format!(
+            "a window needs {need:.2} s of audio (min_audio), so clips shorter than that (typical clips are {TYPICAL_CLIP_SECONDS} s or less) are never scored; set \"min_audio\" in the manifest to the least audio the model may see"
+        )
+    })
 }

@@ -200,7 +200,10 @@ fn human_line(path: &Path, r: &FileScore) -> String {
             syn * 100.0,
             bon * 100.0
         ),
-        None => "no window scored (too short or silent)".to_string(),
+        None => match s.unscored {
+            Some(why) => why.to_string(),
+            None => "no window scored".to_string(),
+        },
     };
     format!(
         "{}: p_fake {p} {verdict} | {windows} | speech {:.1} s / {:.1} s",

@@ -51,6 +51,7 @@ impl FileScore {
             bonafide_share: shares.map(|(_, bon)| bon),
             seconds: s.seconds,
             speech_seconds: s.speech_seconds,
+            unscored: s.unscored.map(|u| u.to_string()),
             timeline: self.timeline.iter().map(WindowJson::from).collect(),
         }
     }
@@ -73,6 +74,9 @@ pub struct ScanJson {
     pub bonafide_share: Option<f64>,
     pub seconds: f64,
     pub speech_seconds: f64,
+    /// Why nothing was scored, when nothing was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unscored: Option<String>,
     pub timeline: Vec<WindowJson>,
 }
 
@@ -82,6 +86,10 @@ pub struct WindowJson {
     pub start: f64,
     pub end: f64,
     pub p_fake: f32,
+    /// The calibrated logit of "synthetic".
+    pub logit: f32,
+    /// The model's raw output values, before calibration.
+    pub raw: Vec<f32>,
 }
 
 impl From<&WindowScore> for WindowJson {
@@ -90,6 +98,8 @@ impl From<&WindowScore> for WindowJson {
             start: w.start,
             end: w.end,
             p_fake: w.p_fake,
+            logit: w.logit,
+            raw: w.raw.as_slice().to_vec(),
         }
     }
 }

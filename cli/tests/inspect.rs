@@ -149,6 +149,22 @@ fn bring_your_own_model_walkthrough_matches_python() {
             "window at {}: dfd {pg}, Python {pw}",
             w["start"]
         );
+        // The raw outputs are the model's two logits (class 1 = fake).
+        let raw: Vec<f64> = g["raw"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(raw.len(), 2, "{g}");
+        assert!(
+            (g["logit"].as_f64().unwrap() - (raw[1] - raw[0])).abs() < 1e-5,
+            "{g}"
+        );
+        assert!(
+            (pg - 1.0 / (1.0 + (raw[0] - raw[1]).exp())).abs() < 1e-6,
+            "{g}"
+        );
     }
 }
 

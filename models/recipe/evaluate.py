@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
+import soxr
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -70,7 +71,8 @@ def file_windows(rows, bases, manifest):
     for i, r in enumerate(rows):
         sr, x = F.read_wav(resolve(r["path"], *bases))
         if sr != manifest["sample_rate"]:
-            raise SystemExit(f"{r['path']}: {sr} Hz (resampling not implemented here)")
+            # libdfd resamples to the model rate with soxr (HQ) as well
+            x = soxr.resample(x, sr, manifest["sample_rate"], "HQ").astype(np.float32)
         w = F.frame_windows(x, manifest["window"], manifest["hop"])
         if len(w) == 0 and len(x) * 2 >= manifest["window"]:
             # libdfd scores a clip shorter than a window (>= half) zero-padded.
@@ -150,8 +152,8 @@ def main():
     pkg = Path(a.package)
     manifest = json.loads((pkg / "manifest.json").read_text())
     corpus = Path(a.corpus)
-    sets = {a.split: ([r for r in read_rows(corpus / "manifest.csv") if r["split"] == a.split],
-                      [str(corpus)])}
+    split_rows = [r for r in read_rows(corpus / "manifest.csv") if r["split"] == a.split]
+    sets = {a.split: (split_rows, [str(corpus)])} if split_rows else {}
     if not a.no_extra and (corpus / "eval").is_dir():
         for d in sorted((corpus / "eval").iterdir()):
             if d.name in (a.split, "val", "train"):

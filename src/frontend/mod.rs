@@ -6,25 +6,26 @@
 //! `tests/frontend_parity.rs`. Layout is frequency-major by default,
 //! `[n_rows, n_frames]` row-major, like librosa's `(n_mels, t)`.
 
+mod build;
 mod config;
+mod error;
 mod filterbank;
 mod offload;
 mod post;
 mod scale;
+mod spectral;
 mod stft;
 mod window;
 
 use std::sync::Arc;
 
 pub use config::{
-    DbRef, DeltaMethod, Fill, FrontendConfig, Layout, LogKind, MaxRef, MelNorm, MelScale,
-    Normalize, PadMode, SpectralConfig, Stat, WindowKind,
+    DbRef, DeltaMethod, EdgeFill, Fill, FrameFill, FrontendConfig, Layout, LogKind, MaxRef,
+    MelNorm, MelScale, Normalize, PadMode, SpectralConfig, Stat, WindowKind,
 };
-use filterbank::Filterbank;
+pub use error::FrontendError;
 pub use offload::OffloadTables;
-use post::{Dct, Deltas};
-use scale::Scale;
-use stft::Stft;
+use spectral::{Scratch, Spectral};
 
 /// A configured front end. Cloning is cheap: tables (window, FFT plan,
 /// filterbank, DCT) are shared, and each clone gets its own scratch buffers,
@@ -41,6 +42,17 @@ struct Shared {
     len: usize,
     fill: Fill,
     stage: Stage,
+    /// Set with `frame_fill`: how a short window's features are made.
+    short: Option<ShortWindows>,
+}
+
+/// A spectral front end with `frame_fill`: a window shorter than the
+/// model's gets the features of its real samples alone (a front end built
+/// for that length), and the missing frames are filled.
+struct ShortWindows {
+    config: FrontendConfig,
+    sample_rate: u32,
+    spectral: SpectralConfig,
 }
 
 enum Stage {
@@ -48,334 +60,7 @@ enum Stage {
     Spectral(Box<Spectral>),
 }
 
-/// Everything a spectral front end runs, in order.
-struct Spectral {
-    stft: Stft,
-    bank: Option<Filterbank>,
-    scale: Scale,
-    /// Samples the STFT sees: the window, zero-padded to `pad_to` (whisper).
-    input_len: usize,
-    /// Output frames (the STFT's, less the one whisper drops).
-    frames: usize,
-    /// Rows after the filterbank (or STFT bins).
-    base_rows: usize,
-    dct: Option<Dct>,
-    /// Replace row 0 by the log frame energy `sum |X|^power / n_fft`.
-    energy: bool,
-    n_fft: usize,
-    deltas: Deltas,
-    /// Feature rows before the deltas are appended.
-    rows: usize,
-    layout: Layout,
-}
-
-impl Spectral {
-    fn out_rows(&self) -> usize {
-        self.rows * (1 + self.deltas.order())
-    }
-
-    /// Only filterbank, log and normalisation, straight into the output.
-    fn direct(&self) -> bool {
-        self.dct.is_none()
-            && !self.energy
-            && self.deltas.order() == 0
-            && self.layout == Layout::FreqMajor
-    }
-}
-
-/// Per-clone buffers, allocated once.
-#[derive(Clone, Default)]
-struct Scratch {
-    stft: stft::Scratch,
-    /// The window followed by zeros up to `input_len` (whisper `pad_to`).
-    input: Vec<f32>,
-    /// Filterbank output, `[base_rows, frames]`.
-    base: Vec<f32>,
-    energy: Vec<f32>,
-    /// Frequency-major output before transposing to time-major.
-    transpose: Vec<f32>,
-}
-
-/// What `Frontend::new` resolves a spectral config into.
-struct Plan<'a> {
-    spectral: &'a SpectralConfig,
-    bank: Option<Filterbank>,
-    dct: Option<Dct>,
-    energy: bool,
-    db_of_power: bool,
-    drop_last_frame: bool,
-    input_len: usize,
-    window_samples: usize,
-}
-
-impl<'a> Plan<'a> {
-    fn new(
-        spectral: &'a SpectralConfig,
-        bank: Option<Filterbank>,
-        dct: Option<Dct>,
-        energy: bool,
-        window_samples: usize,
-    ) -> Plan<'a> {
-        Plan {
-            spectral,
-            bank,
-            dct,
-            energy,
-            db_of_power: false,
-            drop_last_frame: false,
-            input_len: window_samples,
-            window_samples,
-        }
-    }
-}
-
 impl Frontend {
-    /// Checks `cfg` against the model's rate and window length and builds all
-    /// tables. Errors name the offending field.
-    pub fn new(
-        cfg: &FrontendConfig,
-        sample_rate: u32,
-        window_samples: usize,
-    ) -> Result<Frontend, String> {
-        if sample_rate == 0 {
-            return Err("frontend: sample_rate must be > 0".into());
-        }
-        if window_samples == 0 {
-            return Err("frontend: window must be > 0 samples".into());
-        }
-        let nyquist = sample_rate as f32 / 2.0;
-        let whisper;
-        let plan =
-            |spectral, bank, dct, energy| Plan::new(spectral, bank, dct, energy, window_samples);
-        let plan = match cfg {
-            FrontendConfig::Raw { normalize, fill } => {
-                return Ok(Frontend::build(
-                    window_samples,
-                    *fill,
-                    Stage::Raw(*normalize),
-                    Scratch::default(),
-                ));
-            }
-            FrontendConfig::Spectrogram { spectral } => {
-                check_spectral(spectral, window_samples)?;
-                plan(spectral, None, None, false)
-            }
-            FrontendConfig::Logmel {
-                spectral,
-                n_mels,
-                fmin,
-                fmax,
-                mel_scale,
-                mel_norm,
-            } => {
-                check_spectral(spectral, window_samples)?;
-                positive(*n_mels, "n_mels")?;
-                let fmax = band(*fmin, *fmax, nyquist)?;
-                let bank = Filterbank::mel(
-                    sample_rate,
-                    spectral.n_fft,
-                    *n_mels,
-                    *fmin as f64,
-                    fmax,
-                    *mel_scale,
-                    *mel_norm,
-                );
-                plan(spectral, Some(bank), None, false)
-            }
-            FrontendConfig::Lfb {
-                spectral,
-                n_filters,
-                fmin,
-                fmax,
-                with_energy,
-            } => {
-                check_spectral(spectral, window_samples)?;
-                positive(*n_filters, "n_filters")?;
-                let fmax = band(*fmin, *fmax, nyquist)?;
-                let bank =
-                    Filterbank::linear(sample_rate, spectral.n_fft, *n_filters, *fmin as f64, fmax);
-                plan(spectral, Some(bank), None, *with_energy)
-            }
-            FrontendConfig::Lfcc {
-                spectral,
-                n_filters,
-                n_lfcc,
-                fmin,
-                fmax,
-                with_energy,
-            } => {
-                check_spectral(spectral, window_samples)?;
-                positive(*n_filters, "n_filters")?;
-                coefficients(*n_lfcc, "n_lfcc", *n_filters, "n_filters")?;
-                let fmax = band(*fmin, *fmax, nyquist)?;
-                let bank =
-                    Filterbank::linear(sample_rate, spectral.n_fft, *n_filters, *fmin as f64, fmax);
-                let dct = Dct::new(*n_filters, *n_lfcc, 0.0);
-                plan(spectral, Some(bank), Some(dct), *with_energy)
-            }
-            FrontendConfig::Mfcc {
-                spectral,
-                n_mels,
-                n_mfcc,
-                fmin,
-                fmax,
-                mel_scale,
-                mel_norm,
-                lifter,
-            } => {
-                check_spectral(spectral, window_samples)?;
-                positive(*n_mels, "n_mels")?;
-                coefficients(*n_mfcc, "n_mfcc", *n_mels, "n_mels")?;
-                if !(*lifter >= 0.0 && lifter.is_finite()) {
-                    return Err(format!("frontend: lifter must be >= 0 (got {lifter})"));
-                }
-                let fmax = band(*fmin, *fmax, nyquist)?;
-                let bank = Filterbank::mel(
-                    sample_rate,
-                    spectral.n_fft,
-                    *n_mels,
-                    *fmin as f64,
-                    fmax,
-                    *mel_scale,
-                    *mel_norm,
-                );
-                let dct = Dct::new(*n_mels, *n_mfcc, *lifter);
-                Plan {
-                    db_of_power: true,
-                    ..plan(spectral, Some(bank), Some(dct), false)
-                }
-            }
-            FrontendConfig::Whisper {
-                n_mels,
-                pad_to,
-                layout,
-                fill,
-            } => {
-                if sample_rate != WHISPER_RATE {
-                    return Err(format!(
-                        "frontend: whisper needs sample_rate {WHISPER_RATE} (got {sample_rate})"
-                    ));
-                }
-                positive(*n_mels, "n_mels")?;
-                let input_len = pad_to.unwrap_or(window_samples);
-                if input_len < window_samples {
-                    return Err(format!(
-                        "frontend: pad_to ({input_len}) must be >= the window ({window_samples} samples)"
-                    ));
-                }
-                whisper = whisper_spectral(*layout, *fill);
-                // Reflect padding of n_fft/2 needs more samples than that.
-                if input_len <= whisper.n_fft / 2 {
-                    return Err(format!(
-                        "frontend: whisper needs more than {} samples (got {input_len})",
-                        whisper.n_fft / 2
-                    ));
-                }
-                let bank = Filterbank::mel(
-                    sample_rate,
-                    whisper.n_fft,
-                    *n_mels,
-                    0.0,
-                    nyquist as f64,
-                    MelScale::Slaney,
-                    MelNorm::Slaney,
-                );
-                Plan {
-                    drop_last_frame: true,
-                    input_len,
-                    ..plan(&whisper, Some(bank), None, false)
-                }
-            }
-        };
-        Frontend::spectral(plan)
-    }
-
-    fn spectral(plan: Plan) -> Result<Frontend, String> {
-        let c = plan.spectral;
-        let stft = Stft::new(c, plan.input_len);
-        let frames = stft.n_frames() - usize::from(plan.drop_last_frame);
-        let base_rows = plan.bank.as_ref().map_or(stft.n_bins(), Filterbank::len);
-        let rows = plan.dct.as_ref().map_or(base_rows, Dct::len);
-        let deltas = Deltas::new(c.deltas, c.delta_method, c.delta_width);
-        if c.deltas > 0 && c.delta_method == DeltaMethod::Librosa && frames < c.delta_width {
-            return Err(format!(
-                "frontend: delta_width ({}) must be <= the number of frames ({frames})",
-                c.delta_width
-            ));
-        }
-        let out_rows = rows * (1 + c.deltas);
-        for (stat, name) in [(&c.mean, "mean"), (&c.std, "std")] {
-            if let Stat::PerRow(v) = stat {
-                if v.len() != out_rows {
-                    return Err(format!(
-                        "frontend: {name} has {} values but the front end has {out_rows} rows",
-                        v.len()
-                    ));
-                }
-            }
-        }
-        let spectral = Spectral {
-            stft,
-            bank: plan.bank,
-            scale: Scale::new(c, plan.db_of_power),
-            input_len: plan.input_len,
-            frames,
-            base_rows,
-            dct: plan.dct,
-            energy: plan.energy,
-            n_fft: c.n_fft,
-            deltas,
-            rows,
-            layout: c.layout,
-        };
-        let scratch = Scratch {
-            stft: spectral.stft.scratch(spectral.input_len),
-            input: if spectral.input_len > plan.window_samples {
-                vec![0.0; spectral.input_len]
-            } else {
-                Vec::new()
-            },
-            base: if spectral.direct() {
-                Vec::new()
-            } else {
-                vec![0.0; base_rows * frames]
-            },
-            energy: vec![0.0; if spectral.energy { frames } else { 0 }],
-            transpose: if spectral.layout == Layout::TimeMajor {
-                vec![0.0; out_rows * frames]
-            } else {
-                Vec::new()
-            },
-        };
-        Ok(Frontend::build(
-            plan.window_samples,
-            c.fill,
-            Stage::Spectral(Box::new(spectral)),
-            scratch,
-        ))
-    }
-
-    fn build(window_samples: usize, fill: Fill, stage: Stage, scratch: Scratch) -> Frontend {
-        let shape = match &stage {
-            Stage::Raw(_) => vec![window_samples],
-            Stage::Spectral(s) => match s.layout {
-                Layout::FreqMajor => vec![s.out_rows(), s.frames],
-                Layout::TimeMajor => vec![s.frames, s.out_rows()],
-            },
-        };
-        let shared = Shared {
-            window_samples,
-            len: shape.iter().product(),
-            shape,
-            fill,
-            stage,
-        };
-        Frontend {
-            shared: Arc::new(shared),
-            scratch,
-        }
-    }
-
     /// Shape of one window's features: `[rows, frames]` (or `[frames, rows]`
     /// with `layout: time_major`) for spectral front ends, `[window_samples]`
     /// for raw.
@@ -409,6 +94,50 @@ impl Frontend {
         true
     }
 
+    /// Whether a short window is completed in the feature domain
+    /// (`frame_fill`, see [`compute_short`](Self::compute_short)) rather
+    /// than by [`complete_window`](Self::complete_window).
+    pub fn fills_frames(&self) -> bool {
+        self.shared.short.is_some()
+    }
+
+    /// Features of a window with only `real.len()` samples (fewer than the
+    /// model's window), as a notebook computes them: the front end of the
+    /// real samples alone (their own frames, and `db_ref: "max"` and
+    /// `top_db` over those frames), then the frames up to the model's count
+    /// filled by `frame_fill`: a constant in the units of the log stage
+    /// (normalised by `mean` / `std` like every value), or the last real
+    /// frame repeated. Allocates (it runs once, at the end of a stream).
+    pub fn compute_short(&self, real: &[f32], out: &mut [f32]) -> Result<(), FrontendError> {
+        let (Some(short), Stage::Spectral(s)) = (&self.shared.short, &self.shared.stage) else {
+            return Err(FrontendError::invalid(
+                "frame_fill",
+                "compute_short needs a spectral front end with frame_fill",
+            ));
+        };
+        let mut part = Frontend::configure(&short.config, short.sample_rate, real.len())?;
+        let mut feats = vec![0.0; part.output_len()];
+        part.compute(real, &mut feats);
+        let (rows, frames) = (s.out_rows(), s.frames);
+        let have = part.shared.len / rows;
+        let at = |r: usize, t: usize, frames: usize| match s.layout {
+            Layout::FreqMajor => r * frames + t,
+            Layout::TimeMajor => t * rows + r,
+        };
+        for r in 0..rows {
+            for t in 0..frames {
+                out[at(r, t, frames)] = match short.spectral.frame_fill {
+                    _ if t < have => feats[at(r, t, have)],
+                    Some(FrameFill::Value(v)) => {
+                        (v - short.spectral.mean.at(r)) / short.spectral.std.at(r)
+                    }
+                    _ => feats[at(r, have - 1, have)],
+                };
+            }
+        }
+        Ok(())
+    }
+
     /// Features of one window. `window.len()` must be the `window_samples`
     /// given to [`new`](Self::new) and `out.len()` must be
     /// [`output_len`](Self::output_len). Does not allocate.
@@ -427,248 +156,13 @@ impl Frontend {
     }
 }
 
-impl Spectral {
-    fn compute(&self, window: &[f32], scratch: &mut Scratch, out: &mut [f32]) {
-        let Scratch {
-            stft: stft_scratch,
-            input,
-            base,
-            energy,
-            transpose,
-        } = scratch;
-        let x: &[f32] = if self.input_len > window.len() {
-            // The tail stays zero: only this prefix is ever written.
-            input[..window.len()].copy_from_slice(window);
-            &input[..]
-        } else {
-            window
-        };
-        let direct = self.direct();
-        let target: &mut [f32] = if direct { &mut *out } else { &mut base[..] };
-        let frames = self.frames;
-        self.stft.run(x, stft_scratch, |t, spectrum| {
-            if t >= frames {
-                return;
-            }
-            match &self.bank {
-                Some(bank) => bank.apply(spectrum, target, frames, t),
-                None => {
-                    for (k, &v) in spectrum.iter().enumerate() {
-                        target[k * frames + t] = v;
-                    }
-                }
-            }
-            if self.energy {
-                let sum: f64 = spectrum.iter().map(|&v| v as f64).sum();
-                energy[t] = (sum / self.n_fft as f64) as f32;
-            }
-        });
-        if direct {
-            self.scale.log(out);
-            self.scale.normalize(out, frames);
-            return;
-        }
-        self.scale.log(base);
-        let dst: &mut [f32] = match self.layout {
-            Layout::FreqMajor => &mut *out,
-            Layout::TimeMajor => &mut transpose[..],
-        };
-        match &self.dct {
-            Some(dct) => dct.apply(base, dst, frames),
-            None => dst[..self.base_rows * frames].copy_from_slice(base),
-        }
-        if self.energy {
-            for (d, &e) in dst[..frames].iter_mut().zip(energy.iter()) {
-                *d = self.scale.log_value(e);
-            }
-        }
-        self.deltas.apply(dst, self.rows, frames);
-        self.scale.normalize(dst, frames);
-        if self.layout == Layout::TimeMajor {
-            let rows = self.out_rows();
-            for (r, row) in transpose.chunks_exact(frames).enumerate() {
-                for (t, &v) in row.iter().enumerate() {
-                    out[t * rows + r] = v;
-                }
-            }
-        }
-    }
-}
-
-/// Whisper's fixed rate, and its STFT and log-mel recipe as a spectral config.
-const WHISPER_RATE: u32 = 16000;
-
-fn whisper_spectral(layout: Layout, fill: Fill) -> SpectralConfig {
-    SpectralConfig {
-        n_fft: 400,
-        win_length: 400,
-        hop_length: 160,
-        window: WindowKind::Hann,
-        periodic: true,
-        center: true,
-        pad_mode: PadMode::Reflect,
-        power: 2.0,
-        pre_emphasis: None,
-        log: LogKind::Log10,
-        log_offset: 0.0,
-        log_floor: Some(1e-10),
-        amin: 1e-10,
-        db_ref: DbRef::Value(1.0),
-        // In log10 units here: max(x, x.max() - 8), then (x + 4) / 4.
-        top_db: Some(8.0),
-        deltas: 0,
-        delta_method: DeltaMethod::Librosa,
-        delta_width: 9,
-        mean: Stat::Scalar(-4.0),
-        std: Stat::Scalar(4.0),
-        layout,
-        fill,
-    }
-}
-
-/// Validates the parameters shared by all spectral front ends.
-fn check_spectral(c: &SpectralConfig, window_samples: usize) -> Result<(), String> {
-    if c.n_fft == 0 || c.n_fft % 2 == 1 {
-        return Err(format!(
-            "frontend: n_fft must be a positive even number (got {})",
-            c.n_fft
-        ));
-    }
-    if c.win_length == 0 || c.win_length > c.n_fft {
-        return Err(format!(
-            "frontend: win_length must be in 1..=n_fft ({}) (got {})",
-            c.n_fft, c.win_length
-        ));
-    }
-    positive(c.hop_length, "hop_length")?;
-    if c.power != 1.0 && c.power != 2.0 {
-        return Err(format!(
-            "frontend: power must be 1.0 or 2.0 (got {})",
-            c.power
-        ));
-    }
-    if let Some(a) = c.pre_emphasis {
-        if !(0.0..=1.0).contains(&a) {
-            return Err(format!(
-                "frontend: pre_emphasis must be in [0, 1] (got {a})"
-            ));
-        }
-    }
-    let ln_or_log10 = matches!(c.log, LogKind::Ln | LogKind::Log10);
-    if let Some(floor) = c.log_floor {
-        if !ln_or_log10 {
-            return Err("frontend: log_floor requires log = \"ln\" or \"log10\"".into());
-        }
-        if !(floor > 0.0 && floor.is_finite()) {
-            return Err(format!("frontend: log_floor must be > 0 (got {floor})"));
-        }
-        if !(c.log_offset >= 0.0 && c.log_offset.is_finite()) {
-            return Err(format!(
-                "frontend: log_offset must be >= 0 (got {})",
-                c.log_offset
-            ));
-        }
-    } else if ln_or_log10 && !(c.log_offset > 0.0 && c.log_offset.is_finite()) {
-        return Err(format!(
-            "frontend: log_offset must be > 0 (got {})",
-            c.log_offset
-        ));
-    }
-    if !(c.amin > 0.0 && c.amin.is_finite()) {
-        return Err(format!("frontend: amin must be > 0 (got {})", c.amin));
-    }
-    if let DbRef::Value(r) = c.db_ref {
-        if !(r > 0.0 && r.is_finite()) {
-            return Err(format!("frontend: db_ref must be > 0 (got {r})"));
-        }
-    }
-    if let Some(top_db) = c.top_db {
-        if c.log != LogKind::Db {
-            return Err("frontend: top_db requires log = \"db\"".into());
-        }
-        if !(top_db >= 0.0 && top_db.is_finite()) {
-            return Err(format!("frontend: top_db must be >= 0 (got {top_db})"));
-        }
-    }
-    if c.deltas > 2 {
-        return Err(format!(
-            "frontend: deltas must be 0, 1 or 2 (got {})",
-            c.deltas
-        ));
-    }
-    if c.delta_width < 3 || c.delta_width % 2 == 0 {
-        return Err(format!(
-            "frontend: delta_width must be odd and >= 3 (got {})",
-            c.delta_width
-        ));
-    }
-    if let Some(v) = c.mean.values().iter().find(|v| !v.is_finite()) {
-        return Err(format!("frontend: mean must be finite (got {v})"));
-    }
-    if let Some(v) = c
-        .std
-        .values()
-        .iter()
-        .find(|v| !(**v > 0.0 && v.is_finite()))
-    {
-        return Err(format!("frontend: std must be > 0 (got {v})"));
-    }
-    if !c.center && window_samples < c.n_fft {
-        return Err(format!(
-            "frontend: with center = false the window ({window_samples} samples) must hold at least n_fft ({}) samples",
-            c.n_fft
-        ));
-    }
-    if c.center && c.pad_mode == PadMode::Reflect && window_samples <= c.n_fft / 2 {
-        return Err(format!(
-            "frontend: pad_mode \"reflect\" needs a window longer than n_fft/2 ({}) samples (got {window_samples})",
-            c.n_fft / 2
-        ));
-    }
-    Ok(())
-}
-
-fn positive(v: usize, name: &str) -> Result<(), String> {
-    if v == 0 {
-        return Err(format!("frontend: {name} must be > 0"));
-    }
-    Ok(())
-}
-
-/// Checks `1 <= n <= of` for a number of cepstral coefficients.
-fn coefficients(n: usize, name: &str, of: usize, of_name: &str) -> Result<(), String> {
-    if n == 0 || n > of {
-        return Err(format!(
-            "frontend: {name} must be in 1..={of_name} ({of}) (got {n})"
-        ));
-    }
-    Ok(())
-}
-
-/// Checks `0 <= fmin < fmax <= nyquist` and resolves the default `fmax`.
-fn band(fmin: f32, fmax: Option<f32>, nyquist: f32) -> Result<f64, String> {
-    let fmax = fmax.unwrap_or(nyquist);
-    if !(fmin >= 0.0 && fmin.is_finite()) {
-        return Err(format!("frontend: fmin must be >= 0 (got {fmin})"));
-    }
-    if fmax.is_nan() || fmax > nyquist {
-        return Err(format!(
-            "frontend: fmax ({fmax}) must be <= sample_rate/2 ({nyquist})"
-        ));
-    }
-    if fmin >= fmax {
-        return Err(format!("frontend: fmin ({fmin}) must be < fmax ({fmax})"));
-    }
-    Ok(fmax as f64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn make(json: &str, sr: u32, n: usize) -> Result<Frontend, String> {
         let cfg: FrontendConfig = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        Frontend::new(&cfg, sr, n)
+        Frontend::new(&cfg, sr, n).map_err(|e| e.to_string())
     }
 
     fn err(json: &str, sr: u32, n: usize) -> String {
