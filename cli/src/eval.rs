@@ -9,10 +9,12 @@ use dfd::{Model, Verdict};
 use serde::Serialize;
 
 use crate::exit;
-use crate::metrics::{self, Confusion, Eer};
+use crate::metrics::{self, Confusion};
+use crate::outputs::check_writable;
 use crate::plot;
 use crate::report::Progress;
-use crate::scan::{load_model, scan_file};
+use crate::results::Evaluation;
+use crate::scan::{load_model, scan_file, Keep};
 use crate::walk::{self, Entry};
 use crate::EvalArgs;
 
@@ -91,17 +93,6 @@ struct JsonFailed {
     error: String,
 }
 
-/// What was measured, for the text, the JSON and the plot.
-pub struct Evaluation {
-    pub bonafide: Vec<f64>,
-    pub synthetic: Vec<f64>,
-    pub threshold: f64,
-    pub eer: Eer,
-    pub auc: f64,
-    pub confusion: Confusion,
-    pub model: String,
-}
-
 pub fn run(args: &EvalArgs) -> u8 {
     // Everything that can be checked before the (long) scoring is.
     let files = match labelled_files(&args.dir) {
@@ -134,7 +125,7 @@ pub fn run(args: &EvalArgs) -> u8 {
         let (path, result) = match entry {
             Entry::File(path) => {
                 progress.start(&path);
-                let result = scan_file(&model, &path, false);
+                let result = scan_file(&model, &path, Keep::default());
                 (path, result)
             }
             Entry::Unreadable(path, msg) => (path, Err(msg)),
@@ -230,7 +221,7 @@ pub fn run(args: &EvalArgs) -> u8 {
         }
     }
     if let Some(out) = &args.plot {
-        if let Err(msg) = plot::draw(out, &ev) {
+        if let Err(msg) = plot::eval::draw(out, &ev) {
             eprintln!("dfd: cannot draw {}: {msg}", out.display());
             code = exit::FILE_FAILED;
         }
@@ -297,28 +288,6 @@ fn labelled_files(dir: &Path) -> Result<Vec<(Label, Entry)>, String> {
         files.extend(entries.into_iter().map(|e| (label, e)));
     }
     Ok(files)
-}
-
-/// An output file's directory must exist: found out before scoring, not after.
-fn check_writable(path: &Path) -> Result<(), String> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if !parent.is_dir() {
-        return Err(format!(
-            "cannot write {}: {} is not a directory",
-            path.display(),
-            parent.display()
-        ));
-    }
-    if path.is_dir() {
-        return Err(format!(
-            "cannot write {}: it is a directory",
-            path.display()
-        ));
-    }
-    Ok(())
 }
 
 fn json_report<'a>(

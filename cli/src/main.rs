@@ -1,19 +1,22 @@
 //! `dfd`: scan audio files for synthetic (deepfake) speech with libdfd.
 //!
 //! This file holds the command line and the dispatch; the work is in
-//! [`scan`] (files → scores), [`decode`] (files → PCM), [`walk`] (arguments →
-//! files), [`report`] (scores → text/JSON), [`eval`] (labelled files →
-//! [`metrics`] and [`plot`]), [`inspect`] and [`backends`].
+//! [`scan`] (files → scores, decoded by `dfd_decode`), [`walk`] (arguments →
+//! files), [`results`] (the scores' types and JSON), [`report`] (scores →
+//! text/JSON), [`eval`] (labelled files → [`metrics`]), [`plot`] (pictures
+//! of both), [`inspect`] and [`backends`].
 
 mod backends;
-mod decode;
 mod eval;
 mod inspect;
 mod measure;
 mod metrics;
+mod outputs;
 mod plot;
 mod report;
+mod results;
 mod scan;
+mod serve;
 mod walk;
 
 use std::path::PathBuf;
@@ -71,6 +74,16 @@ Environment:
 Example:
   dfd eval --model models/detector testset/ --json metrics.json --plot curves.png";
 
+const SERVE_AFTER_HELP: &str = "\
+Exit status:
+  0  the server was stopped (Ctrl-C)
+  2  usage error, the model or backend could not be loaded, or ADDR:PORT is taken
+
+Examples:
+  dfd serve                      # then open http://127.0.0.1:8080/
+  curl -F file=@call.m4a http://127.0.0.1:8080/v1/scan
+  curl --data-binary @note.opus http://127.0.0.1:8080/v1/scan";
+
 const INSPECT_AFTER_HELP: &str = "\
 Exit status:
   0  the model loads on the backend and its manifest agrees with its graph
@@ -106,11 +119,13 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Score audio files (WAV, FLAC, MP3, Ogg Vorbis) for synthetic speech.
+    /// Score audio files (WAV, FLAC, MP3, Ogg Vorbis/Opus, WebM, M4A) for synthetic speech.
     #[command(
         long_about = "Score audio files for synthetic speech.\n\n\
-            Decodes WAV, FLAC, MP3 and Ogg Vorbis at any sample rate and channel count \
-            (channels are averaged to mono, audio is resampled to the model's rate).\n\n\
+            Decodes WAV, FLAC, MP3, Ogg Vorbis, Opus (in Ogg, WebM or Matroska) and AAC \
+            (in MP4/M4A) at any sample rate and channel count, recognising the container by \
+            its content, not its name (channels are averaged to mono, audio is resampled \
+            to the model's rate).\n\n\
             Output, one line per file: path, p_fake (probability the speech is \
             synthetic), verdict, windows scored, the share of windows judged synthetic \
             and bona fide, and seconds of speech scored out of the file's length:\n\n  \
@@ -126,7 +141,7 @@ enum Command {
         long_about = "Measure a model on labelled audio.\n\n\
             DIR holds a directory of bona fide speech, real/ or bonafide/, and one of \
             synthetic speech, fake/ or spoof/ (any letter case); their audio files \
-            (.wav, .flac, .mp3, .ogg, .oga) are searched at any depth. Each file is \
+            (.wav, .flac, .mp3, .ogg, .oga, .opus, .webm, .mka, .m4a, .mp4) are searched at any depth. Each file is \
             scored like `dfd scan` does (its p_fake), then the scores of both classes \
             give:\n\n  \
             - the equal error rate (EER) and its threshold, computed from the DET curve \
@@ -156,6 +171,26 @@ enum Command {
         after_help = INSPECT_AFTER_HELP
     )]
     Inspect(InspectArgs),
+    /// Serve a web page and an HTTP/WebSocket API that score audio.
+    #[command(
+        long_about = "Serve a web page and an HTTP/WebSocket API that score audio.\n\n\
+            The model is loaded once and shared. Open the printed address for the page: \
+            drop or pick a file, or record from the microphone, and see the verdict and \
+            the per-window p_fake over time.\n\n\
+            API:\n  \
+            POST /v1/scan   an audio file as the body or as multipart field \"file\"; \
+            answers the JSON of `dfd scan --json`\n  \
+            GET  /v1/live   WebSocket: send {\"sample_rate\", \"channels\", \"format\": \
+            \"s16le\"|\"f32le\"}, then binary PCM; get {\"type\": \"window\"} after each \
+            window; send {\"type\": \"end\"} for the {\"type\": \"result\"}\n  \
+            GET  /healthz   {\"status\": \"ok\", model, backend, precision}\n  \
+            GET  /metrics   Prometheus text: requests, errors, latency, windows scored\n\n\
+            Refusals are JSON {\"error\", \"status\"} with a 4xx status: 400 bad request, \
+            408 timeout, 413 upload or audio too large, 422 undecodable audio, 429 too \
+            many concurrent requests.",
+        after_help = SERVE_AFTER_HELP
+    )]
+    Serve(ServeArgs),
     /// List the inference backends libdfd can find and whether they run here.
     #[command(
         long_about = "List the inference backends libdfd can find and whether they run here.\n\n\
@@ -203,8 +238,9 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 #[derive(Args, Debug)]
 pub struct ScanArgs {
     /// Audio files and directories. Directories are searched recursively for
-    /// .wav, .flac, .mp3, .ogg and .oga files (any letter case), in sorted order;
-    /// files named explicitly are scanned whatever their extension.
+    /// .wav, .flac, .mp3, .ogg, .oga, .opus, .webm, .mka, .m4a and .mp4 files
+    /// (any letter case), in sorted order; files named explicitly are
+    /// scanned whatever their extension.
     #[arg(required = true, value_name = "FILE|DIR")]
     pub paths: Vec<PathBuf>,
 
@@ -213,7 +249,7 @@ pub struct ScanArgs {
 
     /// Print one JSON object per file and line (JSON Lines) instead of text.
     ///
-    /// Keys: file, model, backend, precision, p_fake, verdict
+    /// Keys: file, model, backend, precision, threshold, p_fake, verdict
     /// ("synthetic", "bonafide" or "unknown"), windows, synthetic_share,
     /// bonafide_share, seconds, speech_seconds and timeline, the scored
     /// windows as [{"start", "end", "p_fake"}] with times in seconds.
@@ -221,6 +257,42 @@ pub struct ScanArgs {
     /// that failed is {"file": ..., "error": ...}.
     #[arg(long)]
     pub json: bool,
+
+    /// Draw the file's waveform and its per-window p_fake over time, with
+    /// the model's threshold, into a PNG image (one FILE only).
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address and port to listen on (port 0: any free port, printed).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Largest upload, and largest live message, in MiB (413 beyond).
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub max_upload_mb: usize,
+
+    /// Longest audio scored, uploaded or live, in seconds (413 beyond).
+    #[arg(long, value_name = "S", default_value_t = 3600.0)]
+    pub max_seconds: f64,
+
+    /// Requests and live streams served at once (429 beyond).
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_concurrent: u32,
+
+    /// Seconds a live stream may stay silent (no message) before it is closed.
+    #[arg(long, value_name = "S", default_value_t = 30)]
+    pub idle_timeout: u64,
+
+    /// Seconds one request or live stream may take in all (408 beyond).
+    #[arg(long, value_name = "S", default_value_t = 600)]
+    pub timeout: u64,
 }
 
 #[derive(Args, Debug)]
@@ -301,6 +373,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Backends(args) => match backends::run(args.plugin_dir.as_deref()) {
             code if args.measure && code == exit::OK => measure::run(&args),
             code => code,

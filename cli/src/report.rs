@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::exit;
-use crate::scan::FileScore;
+use crate::results::FileScore;
 
 pub struct Reporter<'m> {
     model: &'m Model,
@@ -25,38 +25,7 @@ pub struct Progress {
     bar: Option<ProgressBar>,
 }
 
-/// One `--json` line. Scores are null when no window was scored (verdict
-/// "unknown"), rather than a p_fake of 0 that would read as "surely real".
-#[derive(Serialize)]
-struct JsonScan<'a> {
-    file: &'a str,
-    model: &'a str,
-    backend: &'a str,
-    precision: &'a str,
-    p_fake: Option<f32>,
-    verdict: &'static str,
-    windows: u64,
-    synthetic_share: Option<f64>,
-    bonafide_share: Option<f64>,
-    seconds: f64,
-    speech_seconds: f64,
-    /// Why nothing was scored, when nothing was.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    unscored: Option<String>,
-    timeline: Vec<JsonWindow>,
-}
-
-#[derive(Serialize)]
-struct JsonWindow {
-    start: f64,
-    end: f64,
-    p_fake: f32,
-    /// The calibrated logit of "synthetic".
-    logit: f32,
-    /// The model's raw output values, before calibration.
-    raw: Vec<f32>,
-}
-
+/// The `--json` line of a file that failed.
 #[derive(Serialize)]
 struct JsonError<'a> {
     file: &'a str,
@@ -129,40 +98,7 @@ impl<'m> Reporter<'m> {
     }
 
     fn json_line(&self, path: &Path, r: &FileScore) -> String {
-        let s = &r.score;
-        let scored = s.verdict != Verdict::Unknown;
-        let shares = r.shares();
-        let file = path.to_string_lossy();
-        let line = JsonScan {
-            file: &file,
-            model: &self.model.manifest().name,
-            backend: self.model.backend_name(),
-            precision: self.model.precision().as_str(),
-            p_fake: scored.then_some(s.p_fake),
-            verdict: match s.verdict {
-                Verdict::Synthetic => "synthetic",
-                Verdict::Bonafide => "bonafide",
-                Verdict::Unknown => "unknown",
-            },
-            windows: s.windows,
-            synthetic_share: shares.map(|(syn, _)| syn),
-            bonafide_share: shares.map(|(_, bon)| bon),
-            seconds: s.seconds,
-            speech_seconds: s.speech_seconds,
-            unscored: s.unscored.map(|u| u.to_string()),
-            timeline: r
-                .timeline
-                .iter()
-                .map(|w| JsonWindow {
-                    start: w.start,
-                    end: w.end,
-                    p_fake: w.p_fake,
-                    logit: w.logit,
-                    raw: w.raw.as_slice().to_vec(),
-                })
-                .collect(),
-        };
-        serde_json::to_string(&line).expect("serialisable")
+        serde_json::to_string(&r.json(&path.to_string_lossy(), self.model)).expect("serialisable")
     }
 }
 

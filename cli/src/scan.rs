@@ -2,12 +2,16 @@
 //! [`Stream`], one decoded packet at a time.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use dfd::{Model, ModelOptions, Score, Stream, WindowScore, MAX_CHANNELS};
+use dfd_decode::Decoder;
 
-use crate::decode::Decoder;
 use crate::exit;
+use crate::outputs::check_writable;
+use crate::plot;
 use crate::report::Reporter;
+use crate::results::{Envelope, FileScore};
 use crate::walk::{self, Entry};
 use crate::{ModelArgs, RunArgs, ScanArgs};
 
@@ -15,32 +19,22 @@ use crate::{ModelArgs, RunArgs, ScanArgs};
 /// stream's bounded window queue (1024) can never overflow and drop results.
 const PUSH_FRAMES: usize = 8192;
 
-/// What one file scored.
-pub struct FileScore {
-    pub score: Score,
-    /// Per-window results, in order (kept only when asked for: `--json`).
-    pub timeline: Vec<WindowScore>,
-    /// Windows whose own p_fake reached the model threshold.
-    pub synthetic_windows: u64,
-    /// Windows read from the stream (equals `score.windows`: none are dropped).
-    pub read_windows: u64,
-    /// Corrupt packets the decoder skipped.
-    pub skipped_packets: u64,
-    /// The file ended mid-packet.
-    pub truncated: bool,
-}
-
-impl FileScore {
-    /// Shares of windows judged synthetic and bona fide; `None` with no window scored.
-    pub fn shares(&self) -> Option<(f64, f64)> {
-        (self.read_windows > 0).then(|| {
-            let syn = self.synthetic_windows as f64 / self.read_windows as f64;
-            (syn, 1.0 - syn)
-        })
-    }
-}
-
 pub fn run(args: &ScanArgs) -> u8 {
+    if let Some(out) = &args.plot {
+        let one_file = matches!(args.paths.as_slice(), [p] if !p.is_dir());
+        if !one_file {
+            eprintln!("dfd: --plot draws one file: give exactly one FILE, not a directory");
+            return exit::USAGE;
+        }
+        if let Err(msg) = check_writable(out) {
+            eprintln!("dfd: {msg}");
+            return exit::USAGE;
+        }
+    }
+    let keep = Keep {
+        timeline: args.json || args.plot.is_some(),
+        envelope: args.plot.is_some(),
+    };
     let model = match load_model(&args.model) {
         Ok(model) => model,
         Err(msg) => {
@@ -59,8 +53,18 @@ pub fn run(args: &ScanArgs) -> u8 {
         match entry {
             Entry::File(path) => {
                 out.start(path);
-                match scan_file(&model, path, args.json) {
-                    Ok(result) => out.scanned(path, &result),
+                match scan_file(&model, path, keep) {
+                    Ok(result) => {
+                        out.scanned(path, &result);
+                        if let Some(png) = &args.plot {
+                            if let Err(msg) =
+                                plot::scan::draw(png, &path.to_string_lossy(), &result, &model)
+                            {
+                                eprintln!("dfd: cannot draw {}: {msg}", png.display());
+                                failed = true;
+                            }
+                        }
+                    }
                     Err(msg) => {
                         failed = true;
                         out.failed(path, &msg);
@@ -112,67 +116,248 @@ impl RunArgs {
 }
 
 /// Decodes `path` packet by packet into a new stream and scores it.
-pub fn scan_file(model: &Model, path: &Path, keep_timeline: bool) -> Result<FileScore, String> {
-    let threshold = model.manifest().threshold;
-    let mut decoder = Decoder::open(path)?;
-    let (mut timeline, mut synthetic_windows, mut read_windows) = (Vec::new(), 0u64, 0u64);
-    let mut drain = |stream: &mut Stream| {
-        while let Some(w) = stream.next_window() {
-            read_windows += 1;
-            synthetic_windows += u64::from(w.p_fake >= threshold);
-            if keep_timeline {
-                timeline.push(w);
-            }
-        }
+pub fn scan_file(model: &Model, path: &Path, keep: Keep) -> Result<FileScore, String> {
+    let decoder = Decoder::open(path)?;
+    score_decoded(model, decoder, keep, Budget::UNLIMITED).map_err(|e| e.to_string())
+}
+
+/// How much a scoring may take: audio seconds, and wall-clock time.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub max_seconds: f64,
+    pub deadline: Option<Instant>,
+}
+
+impl Budget {
+    pub const UNLIMITED: Budget = Budget {
+        max_seconds: f64::INFINITY,
+        deadline: None,
     };
-    // Created at the first decoded packet: some containers only tell the
-    // rate and channel count by decoding.
-    let mut stream: Option<(Stream, u32, u32)> = None;
-    let mut mono = Vec::new();
+
+    /// Whether `seconds` of audio scored by now is still within the budget.
+    pub fn check(&self, seconds: f64) -> Result<(), ScoreError> {
+        if seconds > self.max_seconds {
+            return Err(ScoreError::TooLong(self.max_seconds));
+        }
+        if self.deadline.is_some_and(|d| Instant::now() > d) {
+            return Err(ScoreError::TimedOut);
+        }
+        Ok(())
+    }
+}
+
+/// Why a decoded file was not scored.
+#[derive(Debug)]
+pub enum ScoreError {
+    /// The audio runs past the [`Budget`]'s limit (seconds).
+    TooLong(f64),
+    /// The [`Budget`]'s deadline passed.
+    TimedOut,
+    /// Undecodable, or refused by libdfd.
+    Invalid(String),
+}
+
+impl std::fmt::Display for ScoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScoreError::TooLong(limit) => write!(f, "the audio is longer than {limit} s"),
+            ScoreError::TimedOut => f.write_str("scoring took longer than the time allowed"),
+            ScoreError::Invalid(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl From<String> for ScoreError {
+    fn from(msg: String) -> Self {
+        ScoreError::Invalid(msg)
+    }
+}
+
+/// Scores a decoded file, packet by packet, within `budget`.
+pub fn score_decoded(
+    model: &Model,
+    mut decoder: Decoder,
+    keep: Keep,
+    budget: Budget,
+) -> Result<FileScore, ScoreError> {
+    let mut scorer = Scorer::new(model, keep);
     while let Some(chunk) = decoder.next_chunk()? {
-        let (s, rate, channels) = match &mut stream {
+        scorer.push(chunk.samples, chunk.rate, chunk.channels)?;
+        budget.check(scorer.seconds())?;
+    }
+    let mut result = scorer.finish()?;
+    result.skipped_packets = decoder.skipped_packets;
+    result.truncated = decoder.truncated;
+    Ok(result)
+}
+
+/// What a [`Scorer`] keeps besides the score.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Keep {
+    /// Every window's result (`--json`, `--plot`, `serve`).
+    pub timeline: bool,
+    /// The waveform's [`Envelope`] (`--plot`).
+    pub envelope: bool,
+}
+
+/// Seconds per envelope step.
+const ENVELOPE_STEP: f64 = 0.01;
+
+/// Scores one audio source fed in pieces (decoded packets, or PCM from a
+/// live client): the stream is made at the first piece, since some
+/// containers only tell the rate and channel count by decoding, and every
+/// window's result is read right after the push that completed it.
+pub struct Scorer {
+    model: Model,
+    keep: Keep,
+    threshold: f32,
+    /// The stream and the input format it was opened for.
+    stream: Option<(Stream, u32, u32)>,
+    mono: Vec<f32>,
+    fresh: Vec<WindowScore>,
+    timeline: Vec<WindowScore>,
+    envelope: EnvelopeBuilder,
+    synthetic_windows: u64,
+    read_windows: u64,
+}
+
+impl Scorer {
+    pub fn new(model: &Model, keep: Keep) -> Self {
+        Scorer {
+            model: model.clone(),
+            keep,
+            threshold: model.manifest().threshold,
+            stream: None,
+            mono: Vec::new(),
+            fresh: Vec::new(),
+            timeline: Vec::new(),
+            envelope: EnvelopeBuilder::default(),
+            synthetic_windows: 0,
+            read_windows: 0,
+        }
+    }
+
+    /// Pushes interleaved frames; returns the windows this push completed.
+    /// The format must stay the one of the first push.
+    pub fn push(
+        &mut self,
+        samples: &[f32],
+        rate: u32,
+        channels: u32,
+    ) -> Result<&[WindowScore], String> {
+        self.fresh.clear();
+        let (stream, first_rate, first_channels) = match &mut self.stream {
             Some(s) => s,
             None => {
                 // More channels than libdfd takes: average them here instead.
-                let pushed = if chunk.channels > MAX_CHANNELS {
-                    1
-                } else {
-                    chunk.channels
-                };
-                let s = Stream::new(model, chunk.rate, pushed).map_err(|e| e.to_string())?;
-                stream.insert((s, chunk.rate, chunk.channels))
+                let pushed = if channels > MAX_CHANNELS { 1 } else { channels };
+                let s = Stream::new(&self.model, rate, pushed).map_err(|e| e.to_string())?;
+                self.envelope.samples_per_step =
+                    ((f64::from(rate) * ENVELOPE_STEP).round() as usize).max(1);
+                self.stream.insert((s, rate, channels))
             }
         };
-        if (chunk.rate, chunk.channels) != (*rate, *channels) {
+        if (rate, channels) != (*first_rate, *first_channels) {
             return Err(format!(
-                "the format changes mid-file ({} Hz {} ch to {} Hz {} ch), which is not supported",
-                rate, channels, chunk.rate, chunk.channels
+                "the format changes mid-stream ({first_rate} Hz {first_channels} ch to {rate} Hz {channels} ch), which is not supported"
             ));
         }
-        let samples = if chunk.channels > MAX_CHANNELS {
-            downmix(chunk.samples, chunk.channels as usize, &mut mono);
-            &mono[..]
+        if self.keep.envelope || channels > MAX_CHANNELS {
+            downmix(samples, channels as usize, &mut self.mono);
+        }
+        if self.keep.envelope {
+            self.envelope.add(&self.mono);
+        }
+        let samples = if channels > MAX_CHANNELS {
+            &self.mono[..]
         } else {
-            chunk.samples
+            samples
         };
-        for piece in samples.chunks(PUSH_FRAMES * s.channels()) {
-            s.push(piece).map_err(|e| e.to_string())?;
-            drain(s);
+        for piece in samples.chunks(PUSH_FRAMES * stream.channels()) {
+            stream.push(piece).map_err(|e| e.to_string())?;
+            Self::drain(stream, &mut self.fresh);
+        }
+        self.count_fresh();
+        Ok(&self.fresh)
+    }
+
+    /// Scores what is left and returns the result; an error if nothing was pushed.
+    pub fn finish(mut self) -> Result<FileScore, String> {
+        let Some((mut stream, _, _)) = self.stream.take() else {
+            return Err("contains no audio".into());
+        };
+        self.fresh.clear();
+        stream.flush().map_err(|e| e.to_string())?;
+        Self::drain(&mut stream, &mut self.fresh);
+        self.count_fresh();
+        Ok(FileScore {
+            score: stream.score(),
+            timeline: self.timeline,
+            envelope: self.keep.envelope.then(|| self.envelope.finish()),
+            synthetic_windows: self.synthetic_windows,
+            read_windows: self.read_windows,
+            skipped_packets: 0,
+            truncated: false,
+        })
+    }
+
+    /// The stream's score so far (`None` before the first push).
+    pub fn score(&self) -> Option<Score> {
+        self.stream.as_ref().map(|(s, _, _)| s.score())
+    }
+
+    /// Seconds of audio pushed so far.
+    pub fn seconds(&self) -> f64 {
+        self.score().map_or(0.0, |s| s.seconds)
+    }
+
+    fn drain(stream: &mut Stream, into: &mut Vec<WindowScore>) {
+        while let Some(w) = stream.next_window() {
+            into.push(w);
         }
     }
-    let Some((mut s, _, _)) = stream else {
-        return Err("contains no audio".into());
-    };
-    s.flush().map_err(|e| e.to_string())?;
-    drain(&mut s);
-    Ok(FileScore {
-        score: s.score(),
-        timeline,
-        synthetic_windows,
-        read_windows,
-        skipped_packets: decoder.skipped_packets,
-        truncated: decoder.truncated,
-    })
+
+    fn count_fresh(&mut self) {
+        self.read_windows += self.fresh.len() as u64;
+        let threshold = self.threshold;
+        self.synthetic_windows +=
+            self.fresh.iter().filter(|w| w.p_fake >= threshold).count() as u64;
+        if self.keep.timeline {
+            self.timeline.extend_from_slice(&self.fresh);
+        }
+    }
+}
+
+/// Builds an [`Envelope`] from mono samples pushed in pieces of any size.
+#[derive(Default)]
+struct EnvelopeBuilder {
+    samples_per_step: usize,
+    in_step: usize,
+    current: Option<(f32, f32)>,
+    min_max: Vec<(f32, f32)>,
+}
+
+impl EnvelopeBuilder {
+    fn add(&mut self, mono: &[f32]) {
+        for &x in mono {
+            let (lo, hi) = self.current.get_or_insert((x, x));
+            *lo = lo.min(x);
+            *hi = hi.max(x);
+            self.in_step += 1;
+            if self.in_step == self.samples_per_step {
+                self.min_max.extend(self.current.take());
+                self.in_step = 0;
+            }
+        }
+    }
+
+    fn finish(mut self) -> Envelope {
+        self.min_max.extend(self.current.take());
+        Envelope {
+            step: ENVELOPE_STEP,
+            min_max: self.min_max,
+        }
+    }
 }
 
 fn downmix(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {

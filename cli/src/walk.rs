@@ -5,7 +5,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Extensions picked up inside directories (compared case-insensitively).
-pub const AUDIO_EXTENSIONS: [&str; 5] = ["wav", "flac", "mp3", "ogg", "oga"];
+pub const AUDIO_EXTENSIONS: [&str; 10] = [
+    "wav", "flac", "mp3", "ogg", "oga", "opus", "webm", "mka", "m4a", "mp4",
+];
 
 /// One thing to report on: a file to scan, or a path that could not be read.
 pub enum Entry {

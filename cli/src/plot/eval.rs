@@ -1,37 +1,25 @@
 //! `dfd eval --plot`: the ROC curve, the DET curve and the p_fake histograms
 //! of both classes side by side in one PNG.
 //!
-//! Drawn with plotters into an RGB buffer, written with the `png` crate.
-//! Text is rasterised by plotters' `ab_glyph` feature from DejaVu Sans,
-//! embedded in the binary (the `dejavu` crate ships the TTF; DejaVu's licence
-//! is the permissive Bitstream Vera one), so no system font, fontconfig or
-//! FreeType is needed: plotters' `ttf` feature would look fonts up through
-//! fontconfig and draw no text on a machine without fonts.
-//!
 //! The DET curve has probit axes, as in the ASVspoof and NIST DET plots: a
 //! rate r is drawn at Φ⁻¹(r), with ticks labelled in percent.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::prelude::*;
-use plotters::style::register_font;
 
-use crate::eval::Evaluation;
+use super::{
+    err, render, Area, PlotResult, BONAFIDE_COLOR, CURVE_COLOR, FONT, GUIDE_COLOR, MODEL_COLOR,
+    SYNTHETIC_COLOR,
+};
 use crate::metrics::{self, RocPoint};
+use crate::results::Evaluation;
 
 const WIDTH: u32 = 1800;
 const HEIGHT: u32 = 640;
-const FONT: &str = "sans-serif";
 
-const BONAFIDE_COLOR: RGBColor = RGBColor(31, 119, 180);
-const SYNTHETIC_COLOR: RGBColor = RGBColor(214, 39, 40);
-const CURVE_COLOR: RGBColor = RGBColor(44, 44, 44);
 const EER_COLOR: RGBColor = RGBColor(255, 127, 14);
-const MODEL_COLOR: RGBColor = RGBColor(44, 160, 44);
-const GUIDE_COLOR: RGBColor = RGBColor(150, 150, 150);
 
 /// Histogram bins over p_fake in [0, 1].
 const BINS: usize = 20;
@@ -45,20 +33,9 @@ const SPARSE_TICKS: [f64; 11] = [
     0.0001, 0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999, 0.9999,
 ];
 
-type PlotResult = Result<(), String>;
-
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
-}
-
 /// Draws `ev` into a PNG at `path`.
 pub fn draw(path: &Path, ev: &Evaluation) -> PlotResult {
-    register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
-        .map_err(|_| "the embedded font does not load".to_string())?;
-    let mut rgb = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
+    render(path, (WIDTH, HEIGHT), |root| {
         let title = format!(
             "dfd eval: {}, {} bona fide and {} synthetic files",
             ev.model,
@@ -70,19 +47,9 @@ pub fn draw(path: &Path, ev: &Evaluation) -> PlotResult {
         let roc = metrics::roc(&ev.bonafide, &ev.synthetic);
         draw_roc(&panels[0], ev, &roc)?;
         draw_det(&panels[1], ev, &roc)?;
-        draw_histograms(&panels[2], ev)?;
-        root.present().map_err(err)?;
-    }
-    let file = File::create(path).map_err(err)?;
-    let mut encoder = png::Encoder::new(BufWriter::new(file), WIDTH, HEIGHT);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().map_err(err)?;
-    writer.write_image_data(&rgb).map_err(err)?;
-    writer.finish().map_err(err)
+        draw_histograms(&panels[2], ev)
+    })
 }
-
-type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
 /// The model's operating point: (FPR, TPR) at its threshold.
 fn model_point(ev: &Evaluation) -> (f64, f64) {

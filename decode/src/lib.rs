@@ -1,16 +1,38 @@
 //! Streaming audio decoding with symphonia: one packet at a time, so a file
 //! of any length needs only one packet's worth of samples in memory.
+//!
+//! The container is recognised by its content (the probe reads its magic
+//! bytes; a file name's extension is only a hint), so `note.ogg` holding
+//! Opus, or an `.m4a` named `.bin`, decode all the same. Opus comes from
+//! libopus through `symphonia-adapter-libopus`; the rest is symphonia's own.
+//!
+//! Kept out of libdfd itself, whose embedders feed it PCM, so that its core
+//! stays small: only the tools that read files pay for the codecs.
 
 use std::fs::File;
-use std::io::ErrorKind;
+use std::io::{Cursor, ErrorKind};
 use std::path::Path;
+use std::sync::LazyLock;
 
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
+use symphonia_adapter_libopus::OpusDecoder;
+
+/// What the decoder reads, for messages.
+pub const FORMATS: &str = "WAV, FLAC, MP3, Ogg Vorbis or Opus, WebM/Matroska Opus, MP4/M4A AAC";
+
+/// symphonia's codecs with libopus added.
+static CODECS: LazyLock<CodecRegistry> = LazyLock::new(|| {
+    let mut registry = CodecRegistry::new();
+    symphonia::default::register_enabled_codecs(&mut registry);
+    registry.register_audio_decoder::<OpusDecoder>();
+    registry
+});
 
 /// Corrupt packets in a row after which a file is given up on: beyond a few
 /// damaged frames, this is garbage that merely looked like audio to the probe.
@@ -41,9 +63,18 @@ impl Decoder {
     /// Opens and probes `path`; its extension is only a hint (content decides).
     pub fn open(path: &Path) -> Result<Decoder, String> {
         let file = File::open(path).map_err(|e| e.to_string())?;
-        let mss = MediaSourceStream::new(Box::new(file), Default::default());
+        Self::probe(Box::new(file), path.extension().and_then(|e| e.to_str()))
+    }
+
+    /// Probes a file held in memory (an upload), by its content alone.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Decoder, String> {
+        Self::probe(Box::new(Cursor::new(bytes)), None)
+    }
+
+    fn probe(source: Box<dyn MediaSource>, extension: Option<&str>) -> Result<Decoder, String> {
+        let mss = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
-        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        if let Some(ext) = extension {
             hint.with_extension(ext);
         }
         let reader = symphonia::default::get_probe()
@@ -58,9 +89,7 @@ impl Decoder {
                     "truncated, or too short to be an audio file".to_string()
                 }
                 SymError::IoError(e) => format!("cannot read: {e}"),
-                SymError::Unsupported(_) => {
-                    "not a supported audio file (WAV, FLAC, MP3 or Ogg Vorbis)".to_string()
-                }
+                SymError::Unsupported(_) => format!("not a supported audio file ({FORMATS})"),
                 e => format!("not a valid audio file: {e}"),
             })?;
         let (track_id, decoder) = open_track(reader.as_ref())?;
@@ -137,7 +166,7 @@ fn open_track(reader: &dyn FormatReader) -> Result<(u32, Box<dyn AudioDecoder>),
         .as_ref()
         .and_then(|p| p.audio())
         .ok_or("no audio track")?;
-    let decoder = symphonia::default::get_codecs()
+    let decoder = CODECS
         .make_audio_decoder(params, &AudioDecoderOptions::default())
         .map_err(|e| format!("unsupported audio codec: {e}"))?;
     Ok((track.id, decoder))
