@@ -208,8 +208,11 @@ class DetectorPort(pj.AudioMediaPort):
         self.createPort(f"dfd-{scorer.call_id}", fmt)
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:
-        if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
-            self.scorer.frames.put(bytes(frame.buf))
+        # The clock thread can deliver one more frame while Python is
+        # tearing this object down (its attributes already gone).
+        scorer = getattr(self, "scorer", None)
+        if scorer is not None and frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
+            scorer.frames.put(bytes(frame.buf))
 
 
 class EofPlayer(pj.AudioMediaPlayer):

@@ -37,6 +37,9 @@ CODECS = {"PCMU": 8000, "PCMA": 8000, "GSM": 8000, "iLBC": 8000, "speex/8000": 8
 CALLEE_CODECS = ",".join(CODECS)
 WINDOW_S = 2.0  # the default model's analysis window (manifest: 32000 samples at 16 kHz)
 TELEPHONE = softphone.telephone_model()
+# How far a call's p_fake moves with the clip's offset in the call (measured, see below).
+OFFSET_SPREAD = 0.1
+THRESHOLD = softphone.dfd.Model.builtin().info.threshold
 
 
 def clip_seconds(path: Path) -> float:
@@ -225,11 +228,14 @@ def test_four_concurrent_calls_score_as_one_at_a_time(callee: Callee, single_cal
         print(f"concurrent {codec} {name}: p_fake {e['p_fake']:.4f} (alone {one['p_fake']:.4f}), "
               f"{e['seconds']:.2f} s (alone {one['seconds']:.2f}), max push {e['max_push_ms']:.1f} ms")
         assert e["codec"] == one["codec"] and e["rate"] == one["rate"], (e, one)
-        assert e["verdict"] == one["verdict"], (e, one)
         # Calls start scoring when their media is up, so the clip's offset in
-        # the stream varies by a few packets between runs; the score moves
-        # with it only slightly.
-        assert e["p_fake"] == pytest.approx(one["p_fake"], abs=0.05), (e, one)
+        # the stream varies by a few packets between runs and the 2 s windows
+        # fall elsewhere: single calls of the same clip moved by up to 0.08
+        # (G.722 bona fide: 0.252 and 0.332). Within that, the same score; the
+        # same verdict wherever the score is clear of the threshold by more.
+        assert e["p_fake"] == pytest.approx(one["p_fake"], abs=OFFSET_SPREAD), (e, one)
+        if abs(one["p_fake"] - THRESHOLD) > OFFSET_SPREAD:
+            assert e["verdict"] == one["verdict"], (e, one)
         assert abs(e["seconds"] - one["seconds"]) <= WINDOW_S / 2, (e, one)
         scan = dfd_scan(e["recording"], TELEPHONE if e["rate"] == 8000 else None)
         assert scan["p_fake"] == pytest.approx(e["p_fake"], abs=1e-5), (scan, e)
