@@ -149,6 +149,20 @@ typedef struct {
   float p_fake;
 } dfd_window;
 
+// One scored analysis window with the model's raw output, to compare with
+// the model's own Python outputs (`dfd_read_window_outputs`).
+typedef struct {
+  double start;
+  double end;
+  float p_fake;
+  // The calibrated logit of "synthetic" (`p_fake` is its sigmoid).
+  float logit;
+  // The model's raw output values before calibration, as the manifest's
+  // `output` describes them; `raw_count` (1 or 2) of them are set.
+  float raw[2];
+  uint32_t raw_count;
+} dfd_window_output;
+
 
 
 
@@ -293,10 +307,14 @@ dfd_status dfd_push_samples(dfd_stream *stream, const float *interleaved, size_t
 // As `dfd_push_samples`, for signed 16-bit samples.
 dfd_status dfd_push_samples_i16(dfd_stream *stream, const int16_t *interleaved, size_t frames);
 
-// Ends the stream: scores the audio still buffered in the resampler and,
-// for a stream shorter than one window, at least half a window padded
-// with silence. Call it at the end of a file; pushes after it fail until
-// `dfd_reset`.
+// Ends the stream: scores the audio still buffered in the resampler; a
+// stream shorter than one window is scored when it has the model's
+// `min_audio` (default half a window), completed by the model's fill rule;
+// a longer one gets one more window aligned to its end when at least half
+// a hop follows the last window (manifest `end_window`). Call it at the
+// end of a file; pushes after it fail until `dfd_reset`. When the stream
+// ends with no window scored, `DFD_OK` is returned and `dfd_last_error`
+// says why (too short for the model, or only silence).
 dfd_status dfd_flush(dfd_stream *stream);
 
 // Writes the scores so far into `*out`.
@@ -307,6 +325,14 @@ dfd_status dfd_score(dfd_stream *stream, dfd_result *out);
 // window is returned once; at most 1024 wait, older ones are dropped and
 // counted in `dfd_result.windows_dropped`.
 dfd_status dfd_read_windows(dfd_stream *stream, dfd_window *out, size_t capacity, size_t *count);
+
+// As `dfd_read_windows`, with each window's calibrated logit and raw model
+// output. Both read the same queue: each window is returned once, by
+// whichever is called.
+dfd_status dfd_read_window_outputs(dfd_stream *stream,
+                                   dfd_window_output *out,
+                                   size_t capacity,
+                                   size_t *count);
 
 // Deferred (`deferred` != 0): pushes only queue the windows they complete,
 // and `dfd_infer_streams` scores the windows of many streams together, in

@@ -5,11 +5,12 @@ libdfd, exported to ONNX with a sidecar manifest, plus the scores their own
 Python pipelines give on real speech.
 
 Heavy dependencies (never needed by CI, only to re-make the fixtures):
-torch (CPU), transformers, librosa, soundfile, onnx, onnxruntime.
+torch (CPU), transformers, librosa, soxr, soundfile, onnx, onnxruntime.
 
     pip install transformers            # keeps the installed torch
     python3 scripts/make_arch_models.py                 # all models
     python3 scripts/make_arch_models.py wav2vec2 aasist # some of them
+    python3 scripts/make_arch_models.py --clips nb_vit  # re-make the clips too
 
 Nothing is downloaded: every model is built from a small config with fixed
 seeds (random weights), so a re-run gives the same numbers (the ONNX bytes
@@ -26,8 +27,10 @@ The expected scores come from each model's *own* Python preprocessing
 (transformers feature extractors, librosa, the ASVspoof baseline's torch
 LFCC, numpy), never from libdfd's code, applied window by window exactly as
 libdfd's stream windows audio (src/stream.rs): whole windows at 0, hop,
-2·hop, ... while they fit; no partial tail; a stream shorter than one window
-but at least half of one is completed by the front end's `fill` rule; windows
+2·hop, ... while they fit, then one window aligned to the end of the audio
+when at least half a hop follows the last (`end_window`); a stream shorter
+than one window but at least half of one is completed by the front end's
+`fill` rule; windows
 whose RMS is below the gate (−60 dBFS) are not scored. tests/architectures.rs
 streams the same WAV through libdfd and compares.
 
@@ -48,6 +51,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import soundfile as sf
+import soxr
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -72,6 +76,10 @@ def stream_windows(audio, window, hop, fill):
     if n >= window:
         for s in range(0, n - window + 1, hop):
             out.append((s, audio[s:s + window].copy(), window))
+        # end_window: one more window aligned to the end when at least half
+        # a hop of audio follows the last one.
+        if n - (out[-1][0] + window) >= (hop + 1) // 2:
+            out.append((n - window, audio[n - window:].copy(), window))
     elif 2 * n >= window and fill != "none":
         w = np.zeros(window, dtype=np.float32)
         if fill == "repeat":  # np.tile then crop (AASIST / ASVspoof loaders' pad)
@@ -155,15 +163,18 @@ def pre_peak(w):
     return (w / m if m > 0 else w).astype(np.float32)
 
 
-def baseline_lfcc(w):
+def baseline_lfcc(w, fn=512, max_freq=1.0):
     """ASVspoof 2021 LFCC-LCNN front end, the baseline's own torch code
     (project-NN-Pytorch-scripts sandbox/util_frontend.py LFCC: frame 320,
-    shift 160, n_fft 512, 20 linear filters, with_energy, delta + delta-delta),
-    on one window. Returns (frames, 60)."""
-    fl, fs, fn, nf = 320, 160, 512, 20
-    f = (SR / 2) * torch.linspace(0, 1, fn // 2 + 1)
+    shift 160, n_fft `fn`, 20 linear filters, with_energy, delta +
+    delta-delta, `max_freq`: only the first int(max_freq * (fn/2 + 1)) bins,
+    on the grid sr/2 * linspace(0, max_freq, that many), and the energy of
+    those bins), on one window. Returns (frames, 60)."""
+    fl, fs, nf = 320, 160, 20
+    kept = int(max_freq * (fn // 2 + 1))
+    f = (SR / 2) * torch.linspace(0, max_freq, kept)
     bands = torch.linspace(min(f), max(f), nf + 2)
-    fb = torch.zeros([fn // 2 + 1, nf])
+    fb = torch.zeros([kept, nf])
     for i in range(nf):
         a, b, c = bands[i], bands[i + 1], bands[i + 2]
         y = torch.zeros_like(f)
@@ -177,7 +188,7 @@ def baseline_lfcc(w):
     x[:, 1:] = x[:, 1:] - 0.97 * x[:, 0:-1]
     st = torch.stft(x, fn, fs, fl, window=torch.hamming_window(fl), onesided=True,
                     pad_mode="constant", return_complex=True)
-    sp = st.abs().pow(2).permute(0, 2, 1).contiguous()
+    sp = st.abs().pow(2).permute(0, 2, 1).contiguous()[:, :, :kept]
     fb_feat = torch.log10(torch.matmul(sp, fb) + torch.finfo(torch.float32).eps)
     # baseline LinearDCT(type 'dct', norm 'ortho')
     n = nf
@@ -246,13 +257,14 @@ def build_wavlm():
 class WhisperClassifier(nn.Module):
     """Whisper encoder (from a tiny WhisperModel) + mean over time + linear."""
 
-    def __init__(self):
+    def __init__(self, max_source_positions=100):
         super().__init__()
         from transformers import WhisperConfig, WhisperModel
         cfg = WhisperConfig(
             vocab_size=64, num_mel_bins=80, d_model=64, encoder_layers=2,
             encoder_attention_heads=2, encoder_ffn_dim=128, decoder_layers=1,
-            decoder_attention_heads=2, decoder_ffn_dim=128, max_source_positions=100,
+            decoder_attention_heads=2, decoder_ffn_dim=128,
+            max_source_positions=max_source_positions,
             max_target_positions=16, pad_token_id=0, bos_token_id=1, eos_token_id=2,
             decoder_start_token_id=1, attn_implementation="eager")
         self.encoder = WhisperModel(cfg).encoder
@@ -696,17 +708,331 @@ def make(name, audio):
     print(f"  ort vs torch {max_torch:.2e}; p_fake {[round(r['p_fake'], 4) for r in rows]}")
 
 
+# --------------------------------------------------------------------------
+# Notebook parity: a file scored as the researcher's notebook scores it.
+#
+# Each NOTEBOOK model is scored from WAV files the way a notebook does it:
+# `librosa.load(path, sr=16000)` (soundfile, mean of the channels, soxr HQ,
+# length ceil(n * 16000 / sr)), then the model's preprocessing of the clip
+# from its start (crop, zero pad, tile, or features of the real clip with
+# the frame axis padded), then onnxruntime. The manifests use the keys that
+# make libdfd do the same (`aggregate: "first"`, `min_audio`, `frame_fill`,
+# whisper `pad_to`); tests/architectures.rs scores the same files through
+# libdfd's stream and compares p_fake and the raw outputs.
+
+CLIP_16K = "tests/fixtures/audio/speech_16k.wav"
+CLIP_44K_STEREO = "tests/fixtures/audio/speech_44k1_stereo.wav"
+CLIP_SHORT = "tests/fixtures/audio/speech_short_16k.wav"
+
+
+def make_clips():
+    """The 44.1 kHz stereo copy and the short clip, from the committed speech:
+    left = the 22.05 kHz original upsampled (soxr HQ), right = left * 0.6
+    delayed by 3 samples (so the downmix matters); the short clip is
+    0.40-1.95 s of speech_16k.wav. Both 16-bit PCM."""
+    x22, sr = sf.read(ROOT / "tests/fixtures/audio/speech_22k05.wav", dtype="float32")
+    assert sr == 22050
+    left = soxr.resample(x22, 22050, 44100, "HQ")
+    right = 0.6 * np.concatenate([np.zeros(3, np.float32), left[:-3]])
+    stereo = np.clip(np.stack([left, right], axis=1), -1.0, 32767 / 32768)
+    sf.write(ROOT / CLIP_44K_STEREO, stereo, 44100, subtype="PCM_16")
+    x16, _ = sf.read(ROOT / CLIP_16K, dtype="float32")
+    sf.write(ROOT / CLIP_SHORT, x16[6400:31200], 16000, subtype="PCM_16")
+
+
+def notebook_load(path):
+    y, sr = librosa.load(ROOT / path, sr=SR)  # soxr_hq, mono = mean of channels
+    return y.astype(np.float32)
+
+
+def crop_or_pad(y, n):
+    return y[:n] if len(y) >= n else np.pad(y, (0, n - len(y)))
+
+
+AISPY_MEAN, AISPY_STD = -40.0, 40.0
+
+
+def nb_aispy(y):
+    """Ai-SPY style: the first 3 s, |STFT(n_fft 2048, hop 512)|^2,
+    power_to_db(ref=np.max, top_db=80) over the clip's own frames, the frame
+    axis padded with the -80 dB floor (or cropped) to 94, then normalised."""
+    y = y[:48000]
+    S = np.abs(librosa.stft(y, n_fft=2048, hop_length=512)) ** 2
+    db = librosa.power_to_db(S, ref=np.max, top_db=80.0)
+    if db.shape[1] < 94:
+        db = np.pad(db, ((0, 0), (0, 94 - db.shape[1])), constant_values=-80.0)
+    db = db[:, :94]
+    return ((db - AISPY_MEAN) / AISPY_STD)[None].astype(np.float32)
+
+
+def nb_effnet(y):
+    """EfficientNet notebook: the clip zero-padded to 8 s, 128-band
+    melspectrogram (n_fft 1024, hop 512), power_to_db(ref=np.max, top_db=80)."""
+    y = crop_or_pad(y, 128000)
+    M = librosa.feature.melspectrogram(y=y, sr=SR, n_fft=1024, hop_length=512, n_mels=128)
+    return librosa.power_to_db(M, ref=np.max, top_db=80.0)[None].astype(np.float32)
+
+
+def nb_raw_peak(y):
+    return pre_peak(crop_or_pad(y, 16000))
+
+
+def nb_wav2vec2(y):
+    return pre_wav2vec2(crop_or_pad(y, 16000))
+
+
+def nb_whisper30(y):
+    """HF WhisperFeatureExtractor with its defaults: the clip zero-padded to
+    30 s, 3000 frames of 80 log-mel bins."""
+    from transformers import WhisperFeatureExtractor
+    fe = WhisperFeatureExtractor(feature_size=80, sampling_rate=SR)
+    return fe(y, sampling_rate=SR, return_tensors="np").input_features[0].astype(np.float32)
+
+
+def nb_rawnet2(y):
+    """ASVspoof 2021 loader: the first 64600 samples, tiled when shorter."""
+    n = 64600
+    if len(y) < n:
+        y = np.tile(y, n // len(y) + 1)
+    return y[:n].astype(np.float32)
+
+
+class ViTBlock(nn.Module):
+    """Pre-norm transformer encoder layer (multi-head self-attention, GELU
+    MLP), written out: torch's fused encoder layer does not export."""
+
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+
+    def forward(self, x):
+        b, n, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        a = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d // self.heads), dim=-1)
+        x = x + self.proj((a @ v).transpose(1, 2).reshape(b, n, d))
+        return x + self.mlp(self.norm2(x))
+
+
+class PatchViT(nn.Module):
+    """A standard ViT (Ai-SPY's second model) on the 1025x94 dB spectrogram:
+    non-overlapping patch embedding (Conv2d, kernel = stride), a class token,
+    learned position embeddings, pre-norm encoder layers, the class token's
+    output to two logits."""
+
+    def __init__(self, patch=(64, 16), dim=48, depth=2, heads=4):
+        super().__init__()
+        self.embed = nn.Conv2d(1, dim, patch, stride=patch)
+        n = (1025 // patch[0]) * (94 // patch[1])
+        self.cls = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
+        self.pos = nn.Parameter(torch.randn(1, n + 1, dim) * 0.02)
+        self.blocks = nn.Sequential(*[ViTBlock(dim, heads) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, 2)
+
+    def forward(self, x):  # (B, 1, 1025, 94)
+        h = self.embed(x).flatten(2).transpose(1, 2)
+        h = torch.cat([self.cls.expand(h.shape[0], -1, -1), h], dim=1) + self.pos
+        return self.head(self.norm(self.blocks(h))[:, 0])
+
+
+class RawNet2Block(nn.Module):
+    """RawNet2 residual block with filter-wise feature map scaling (FMS)."""
+
+    def __init__(self, cin, cout, first=False):
+        super().__init__()
+        self.first = first
+        if not first:
+            self.bn1 = nn.BatchNorm1d(cin)
+        self.conv1 = nn.Conv1d(cin, cout, 3, padding=1)
+        self.bn2 = nn.BatchNorm1d(cout)
+        self.conv2 = nn.Conv1d(cout, cout, 3, padding=1)
+        self.down = nn.Conv1d(cin, cout, 1) if cin != cout else None
+        self.pool = nn.MaxPool1d(3)
+        self.fms = nn.Linear(cout, cout)
+
+    def forward(self, x):
+        h = x if self.first else F.leaky_relu(self.bn1(x), 0.3)
+        h = self.conv2(F.leaky_relu(self.bn2(self.conv1(h)), 0.3))
+        h = self.pool(h + (self.down(x) if self.down is not None else x))
+        s = torch.sigmoid(self.fms(h.mean(dim=2)))[:, :, None]
+        return h * s + s
+
+
+class RawNet2Small(nn.Module):
+    """RawNet2 layout, narrower: sinc filters on 64600 samples, |.|, max
+    pool, BN, residual FMS blocks, GRU, linear to two logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.sinc = SincConv(20, 251)  # RawNet2's fixed mel-spaced sinc filters
+        self.bn0 = nn.BatchNorm1d(20)
+        self.blocks = nn.Sequential(RawNet2Block(20, 20, first=True), RawNet2Block(20, 20),
+                                    RawNet2Block(20, 32), RawNet2Block(32, 32))
+        self.bn = nn.BatchNorm1d(32)
+        self.gru = nn.GRU(32, 32, batch_first=True)
+        self.head = nn.Linear(32, 2)
+
+    def forward(self, x):  # (B, 64600)
+        h = self.sinc(x.unsqueeze(1))
+        h = F.leaky_relu(self.bn0(F.max_pool1d(torch.abs(h), 3)), 0.3)
+        h = F.leaky_relu(self.bn(self.blocks(h)), 0.3)
+        y, _ = self.gru(h.transpose(1, 2))
+        return self.head(y[:, -1])
+
+
+def nb_manifest(name, window, hop, frontend, input_shape, output, provenance, **keys):
+    m = manifest(name, window, hop, frontend, input_shape, output, provenance)
+    m.pop("threshold")  # optional (0.5), as a researcher leaves it out
+    m.update(aggregate="first", **keys)
+    return m
+
+
+def nb_lfcc(y):
+    """An LFCC-LCNN notebook with the 2021 DF baseline's front end,
+    LFCC(320, 160, 1024, 16000, 20, with_energy=True, max_freq=0.5) on the
+    first 3 s (zero-padded)."""
+    return baseline_lfcc(crop_or_pad(y, 48000), fn=1024, max_freq=0.5)
+
+
+AISPY_FRONTEND = {"type": "spectrogram", "n_fft": 2048, "hop_length": 512, "log": "db",
+                  "db_ref": "max", "top_db": 80.0, "frame_fill": -80.0,
+                  "mean": AISPY_MEAN, "std": AISPY_STD}
+LONG = [CLIP_16K, CLIP_44K_STEREO]
+
+NOTEBOOK = {
+    "nb_aispy_cnn": dict(
+        build=SpecCNN, pre=nb_aispy, clips=LONG + [CLIP_SHORT],
+        manifest=nb_manifest(
+            "aispy-cnn-notebook", 48000, 16000, AISPY_FRONTEND, [1, 1025, 94], {"kind": "logit"},
+            {"architecture": "Ai-SPY style 2-D CNN on a 1025x94 dB spectrogram",
+             "preprocessing": "power_to_db(|stft|^2, ref=np.max, top_db=80) of the first 3 s, "
+                              "frames padded with -80 dB"},
+            min_audio=8000)),
+    "nb_vit": dict(
+        build=PatchViT, pre=nb_aispy, clips=LONG + [CLIP_SHORT],
+        manifest=nb_manifest(
+            "aispy-vit-notebook", 48000, 16000, AISPY_FRONTEND, [1, 1025, 94],
+            {"kind": "logits", "fake_index": 1},
+            {"architecture": "ViT: 64x16 patch embedding, class token, 2 pre-norm encoder layers",
+             "preprocessing": "as nb_aispy_cnn"},
+            min_audio=8000)),
+    "nb_efficientnet": dict(
+        build=EfficientNetB0, pre=nb_effnet, clips=LONG,
+        manifest=nb_manifest(
+            "efficientnet-b0-logmel128-notebook", 128000, 64000,
+            {"type": "logmel", "n_fft": 1024, "hop_length": 512, "n_mels": 128, "log": "db",
+             "db_ref": "max", "top_db": 80.0},
+            [1, 128, 251], {"kind": "logits", "fake_index": 1},
+            {"architecture": "EfficientNet-B0 (width 0.25) on an 8 s 128-band log-mel",
+             "preprocessing": "clip zero-padded to 8 s, power_to_db(melspectrogram, ref=np.max, top_db=80)"},
+            min_audio=16000)),
+    "nb_raw_cnn": dict(
+        build=RawCNN, pre=nb_raw_peak, clips=LONG,
+        manifest=nb_manifest(
+            "raw-1d-cnn-notebook", 16000, 8000, {"type": "raw", "normalize": "peak"}, [16000],
+            {"kind": "bonafide_score"},
+            {"architecture": "1-D CNN on the first second", "preprocessing": "peak normalised"})),
+    "nb_wav2vec2": dict(
+        build=build_wav2vec2, pre=nb_wav2vec2, clips=LONG,
+        manifest=nb_manifest(
+            "wav2vec2-notebook", 16000, 8000, {"type": "raw", "normalize": "zscore"}, [16000],
+            {"kind": "logits", "fake_index": 1},
+            {"architecture": "transformers Wav2Vec2ForSequenceClassification (tiny)",
+             "preprocessing": "Wav2Vec2FeatureExtractor on the first second"})),
+    "nb_whisper30": dict(
+        build=lambda: WhisperClassifier(max_source_positions=1500), pre=nb_whisper30, clips=LONG,
+        manifest=nb_manifest(
+            "whisper-enc-30s-notebook", 480000, 480000,
+            {"type": "whisper", "n_mels": 80, "pad_to": 480000}, [80, 3000], {"kind": "logit"},
+            {"architecture": "Whisper encoder (tiny, 1500 positions) + mean pool + linear",
+             "preprocessing": "WhisperFeatureExtractor defaults: 30 s, zero-padded"},
+            min_audio=16000)),
+    "nb_lfcc_lcnn": dict(
+        build=LCNN, pre=nb_lfcc, clips=LONG,
+        manifest=nb_manifest(
+            "lfcc-lcnn-maxfreq-notebook", 48000, 24000,
+            {"type": "lfcc", "n_fft": 1024, "win_length": 320, "hop_length": 160,
+             "window": "hamming", "pre_emphasis": 0.97, "n_filters": 20, "max_freq": 0.5,
+             "with_energy": True, "deltas": 2, "log": "log10",
+             "log_offset": float(np.finfo(np.float32).eps), "layout": "time_major"},
+            [301, 60], {"kind": "probs", "fake_index": 1},
+            {"architecture": "ASVspoof 2021 LFCC-LCNN baseline layout, narrower",
+             "preprocessing": "baseline LFCC(320, 160, 1024, 16000, 20, with_energy=True, "
+                              "max_freq=0.5) of the first 3 s"})),
+    "nb_rawnet2": dict(
+        build=RawNet2Small, pre=nb_rawnet2, clips=LONG,
+        manifest=nb_manifest(
+            "rawnet2-notebook", 64600, 64600, {"type": "raw", "fill": "repeat"}, [64600],
+            {"kind": "logits", "fake_index": 0},
+            {"architecture": "RawNet2 layout (sinc filters, FMS residual blocks, GRU), narrower",
+             "preprocessing": "ASVspoof 2021 loader: first 64600 samples, tiled"},
+            min_audio=16000)),
+}
+
+
+def make_notebook(name):
+    spec = NOTEBOOK[name]
+    m = spec["manifest"]
+    torch.manual_seed(1234)
+    rng = np.random.default_rng(1234)
+    net = spec["build"]()
+    net.eval()
+    clips = {c: notebook_load(c) for c in spec["clips"]}
+    inputs = [spec["pre"](y).reshape(m["input_shape"]) for y in clips.values()]
+    # BatchNorm statistics and the head's scale from the clips' windows.
+    calibrate_bn(net, inputs)
+    rescale_head(net, net.head, inputs, rng)
+
+    d = OUT / name
+    d.mkdir(parents=True, exist_ok=True)
+    onnx_path = d / f"{name}.onnx"
+    with torch.no_grad():
+        torch.onnx.export(net, (torch.from_numpy(inputs[0][None]),), str(onnx_path),
+                          opset_version=OPSET, dynamo=False, input_names=["input"],
+                          output_names=["output"], do_constant_folding=True)
+    model = onnx.load(str(onnx_path))
+    onnx.checker.check_model(model)
+    (d / f"{name}.json").write_text(json.dumps(m, indent=2) + "\n")
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+    rows = {}
+    for (clip, y), x in zip(clips.items(), inputs):
+        out = sess.run(["output"], {"input": x[None]})[0].reshape(-1)
+        z = fake_logit(m["output"], out)
+        rows[clip] = {"samples_16k": len(y), "raw": [float(v) for v in out], "logit": z,
+                      "p_fake": sigmoid(z)}
+    expected = {
+        "model": f"{name}.onnx", "made_by": SCRIPT, "onnxruntime": ort.__version__,
+        "torch": torch.__version__, "librosa": librosa.__version__, "soxr": soxr.__version__,
+        "onnx_ops": sorted({n.op_type for n in model.graph.node}), "clips": rows,
+    }
+    (d / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
+    print(f"{name}: {onnx_path.stat().st_size} bytes; "
+          + ", ".join(f"{Path(c).name} p_fake {r['p_fake']:.4f}" for c, r in rows.items()))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("models", nargs="*", help=f"subset of {', '.join(MODELS)}")
+    ap.add_argument("models", nargs="*", help=f"subset of {', '.join([*MODELS, *NOTEBOOK])}")
+    ap.add_argument("--clips", action="store_true", help="re-make the stereo and short clips")
     args = ap.parse_args()
     audio, sr = sf.read(ROOT / AUDIO, dtype="float32")
     assert sr == SR and audio.ndim == 1
     torch.set_num_threads(2)
-    for name in args.models or list(MODELS):
-        if name not in MODELS:
-            sys.exit(f"unknown model {name!r}; have {', '.join(MODELS)}")
-        make(name, audio)
+    if args.clips:
+        make_clips()
+    for name in args.models or [*MODELS, *NOTEBOOK]:
+        if name in MODELS:
+            make(name, audio)
+        elif name in NOTEBOOK:
+            make_notebook(name)
+        else:
+            sys.exit(f"unknown model {name!r}; have {', '.join([*MODELS, *NOTEBOOK])}")
 
 
 if __name__ == "__main__":

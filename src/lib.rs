@@ -22,7 +22,8 @@ pub use model::{
     BackendChoice, Manifest, Model, ModelOptions, Precision, PrecisionChoice, Source, StoredModel,
 };
 pub use stream::{
-    infer_streams, InferReport, Score, Stream, Verdict, WindowScore, MAX_CHANNELS, MAX_SAMPLE_RATE,
+    infer_streams, InferReport, RawOutput, Score, Stream, Unscored, Verdict, WindowScore,
+    MAX_CHANNELS, MAX_SAMPLE_RATE,
 };
 
 /// libdfd's version (the crate version).

@@ -1,70 +1,67 @@
-//! Streaming sample-rate conversion of mono audio with rubato.
+//! Streaming sample-rate conversion of mono audio with libsoxr at its "HQ"
+//! recipe: the resampler `librosa.load(sr=...)` (`res_type="soxr_hq"`) and
+//! python-soxr use, so a model trained on audio loaded that way sees the same
+//! samples here. libsoxr is compiled from the source bundled in `soxr-sys`
+//! (no system library; cross and static builds need only a C compiler).
 //!
-//! Callers push any number of samples; they are collected into the fixed
-//! input chunks rubato wants, and the resampler's start-up delay is trimmed
-//! so that output sample `n` lines up with input time `n / out_rate`.
+//! Output sample `n` lines up with input time `n / out_rate` (libsoxr trims
+//! its own filter delay). [`StreamResampler::finish`] drains the filter at
+//! the end of the input; the caller then completes the stream to librosa's
+//! length, `ceil(n_in * out_rate / in_rate)`.
 
-use rubato::audioadapter_buffers::direct::SequentialSlice;
-use rubato::{
-    Async, Fft, FixedAsync, FixedSync, Resampler, SincInterpolationParameters,
-    SincInterpolationType, WindowFunction,
-};
+use std::ffi::CStr;
+use std::ptr;
+
+use soxr_sys as sys;
 
 use crate::error::{Error, Result, Status};
 
-/// Input frames per resampler call: ~20-60 ms at common rates, a compromise
-/// between latency and per-call overhead.
-const CHUNK: usize = 1024;
-/// Largest FFT block (in input frames) we accept for the synchronous FFT
-/// resampler; rate pairs with a small GCD (e.g. 44101 -> 16000) would need
-/// huge blocks, so they go to the asynchronous sinc resampler instead.
-const MAX_FFT_BLOCK: usize = 4096;
+/// Output samples produced per libsoxr call.
+const OUT_BLOCK: usize = 4096;
 
 pub struct StreamResampler {
-    inner: Box<dyn Resampler<f32> + Send>,
-    pending: Vec<f32>,
+    soxr: sys::soxr_t,
     out: Vec<f32>,
-    to_trim: usize,
 }
+
+// SAFETY: a soxr_t is plain heap state with no thread affinity; it is only
+// used through `&mut self`.
+unsafe impl Send for StreamResampler {}
 
 impl StreamResampler {
     pub fn new(in_rate: u32, out_rate: u32) -> Result<StreamResampler> {
-        let (i, o) = (in_rate as usize, out_rate as usize);
-        let block = i / gcd(i, o);
-        let made: std::result::Result<Box<dyn Resampler<f32> + Send>, _> = if block <= MAX_FFT_BLOCK
-        {
-            Fft::<f32>::new(i, o, CHUNK.max(block), 1, FixedSync::Input).map(|r| Box::new(r) as _)
-        } else {
-            let params = SincInterpolationParameters {
-                sinc_len: 128,
-                f_cutoff: None,
-                oversampling_factor: 128,
-                interpolation: SincInterpolationType::Cubic,
-                window: WindowFunction::BlackmanHarris2,
-            };
-            Async::<f32>::new_sinc(
-                o as f64 / i as f64,
-                1.0,
-                &params,
-                CHUNK,
+        let mut error: sys::soxr_error_t = ptr::null();
+        // SAFETY: the spec constructors only fill in structs; soxr_create
+        // copies them and reports failure through `error`.
+        let soxr = unsafe {
+            let io = sys::soxr_io_spec(
+                sys::soxr_datatype_t_SOXR_FLOAT32_I,
+                sys::soxr_datatype_t_SOXR_FLOAT32_I,
+            );
+            let quality = sys::soxr_quality_spec(sys::SOXR_20_BITQ.into(), 0);
+            let runtime = sys::soxr_runtime_spec(1);
+            sys::soxr_create(
+                f64::from(in_rate),
+                f64::from(out_rate),
                 1,
-                FixedAsync::Input,
+                &mut error,
+                &io,
+                &quality,
+                &runtime,
             )
-            .map(|r| Box::new(r) as _)
         };
-        let inner = made.map_err(|e| {
-            Error::new(
+        if !error.is_null() || soxr.is_null() {
+            let why = describe(error);
+            // SAFETY: soxr_delete accepts NULL and a half-made resampler.
+            unsafe { sys::soxr_delete(soxr) };
+            return Err(Error::new(
                 Status::SampleRate,
-                format!("cannot resample {in_rate} Hz to {out_rate} Hz: {e}"),
-            )
-        })?;
-        let out = vec![0.0; inner.output_frames_max()];
-        let to_trim = inner.output_delay();
+                format!("cannot resample {in_rate} Hz to {out_rate} Hz: {why}"),
+            ));
+        }
         Ok(StreamResampler {
-            pending: Vec::with_capacity(inner.input_frames_max()),
-            out,
-            to_trim,
-            inner,
+            soxr,
+            out: vec![0.0; OUT_BLOCK],
         })
     }
 
@@ -75,51 +72,79 @@ impl StreamResampler {
         sink: &mut impl FnMut(&[f32]) -> Result<()>,
     ) -> Result<()> {
         while !input.is_empty() {
-            let need = self.inner.input_frames_next();
-            let take = (need - self.pending.len()).min(input.len());
-            self.pending.extend_from_slice(&input[..take]);
-            input = &input[take..];
-            if self.pending.len() < need {
-                break;
-            }
-            let produced = {
-                let src = SequentialSlice::new(&self.pending[..], 1, need).map_err(internal)?;
-                let frames = self.out.len();
-                let mut dst =
-                    SequentialSlice::new_mut(&mut self.out[..], 1, frames).map_err(internal)?;
-                let (_, produced) = self
-                    .inner
-                    .process_into_buffer(&src, &mut dst, None)
-                    .map_err(internal)?;
-                produced
-            };
-            self.pending.clear();
-            let skip = self.to_trim.min(produced);
-            self.to_trim -= skip;
-            if produced > skip {
-                sink(&self.out[skip..produced])?;
+            let (used, made) = self.step(Some(input))?;
+            input = &input[used..];
+            if made > 0 {
+                sink(&self.out[..made])?;
             }
         }
         Ok(())
     }
 
+    /// Ends the input: hands the samples still inside the filter to `sink`.
+    /// libsoxr then has produced `round(n_in * out_rate / in_rate)` samples.
+    pub fn finish(&mut self, sink: &mut impl FnMut(&[f32]) -> Result<()>) -> Result<()> {
+        loop {
+            let (_, made) = self.step(None)?;
+            if made == 0 {
+                return Ok(());
+            }
+            sink(&self.out[..made])?;
+        }
+    }
+
+    /// One libsoxr call: (input samples consumed, output samples made).
+    /// `None` signals the end of the input.
+    fn step(&mut self, input: Option<&[f32]>) -> Result<(usize, usize)> {
+        let (mut used, mut made) = (0usize, 0usize);
+        let (ptr_in, len_in) = match input {
+            Some(x) => (x.as_ptr().cast(), x.len()),
+            None => (ptr::null(), 0),
+        };
+        // SAFETY: `ptr_in` is valid for `len_in` samples (or NULL = end of
+        // input), `out` for its length; libsoxr writes at most that many.
+        let error = unsafe {
+            sys::soxr_process(
+                self.soxr,
+                ptr_in,
+                len_in,
+                &mut used,
+                self.out.as_mut_ptr().cast(),
+                self.out.len(),
+                &mut made,
+            )
+        };
+        if !error.is_null() {
+            return Err(Error::new(
+                Status::Internal,
+                format!("resampler: {}", describe(error)),
+            ));
+        }
+        Ok((used, made))
+    }
+
     /// Forgets all buffered audio, as if newly created.
     pub fn reset(&mut self) {
-        self.inner.reset();
-        self.pending.clear();
-        self.to_trim = self.inner.output_delay();
+        // SAFETY: `soxr` is a live resampler; clearing keeps its configuration.
+        unsafe { sys::soxr_clear(self.soxr) };
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> Error {
-    Error::new(Status::Internal, format!("resampler: {e}"))
+impl Drop for StreamResampler {
+    fn drop(&mut self) {
+        // SAFETY: created by soxr_create and deleted once, here.
+        unsafe { sys::soxr_delete(self.soxr) };
+    }
 }
 
-fn gcd(mut a: usize, mut b: usize) -> usize {
-    while b != 0 {
-        (a, b) = (b, a % b);
+fn describe(error: sys::soxr_error_t) -> String {
+    if error.is_null() {
+        return "unknown error".into();
     }
-    a
+    // SAFETY: libsoxr's errors are static NUL-terminated strings.
+    unsafe { CStr::from_ptr(error) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
@@ -132,53 +157,73 @@ mod tests {
             .collect()
     }
 
-    /// Resamples in irregular chunk sizes and checks the output is the same
-    /// tone, aligned in time (delay trimmed), with the expected length.
+    /// Resamples in irregular chunk sizes: the same samples as in one piece,
+    /// the same tone aligned in time, and libsoxr's rounded length.
     fn check(in_rate: u32, out_rate: u32) {
-        let input = sine(in_rate, 440.0, in_rate as usize);
-        let mut r = StreamResampler::new(in_rate, out_rate).unwrap();
-        let mut out = Vec::new();
-        let mut rest = &input[..];
-        let mut k = 1;
-        while !rest.is_empty() {
-            let n = k.min(rest.len());
-            r.process(&rest[..n], &mut |b| {
+        let input = sine(in_rate, 440.0, in_rate as usize / 2 + 7);
+        let run = |chunked: bool| {
+            let mut r = StreamResampler::new(in_rate, out_rate).unwrap();
+            let mut out = Vec::new();
+            let mut push = |b: &[f32]| {
                 out.extend_from_slice(b);
                 Ok(())
-            })
-            .unwrap();
-            rest = &rest[n..];
-            k = k * 3 % 2000 + 1;
-        }
-        let expected = sine(out_rate, 440.0, out.len() + 2);
-        // Everything but the last, not yet flushed chunk comes out.
-        assert!(
-            out.len() + 2 * 1024 * out_rate as usize / in_rate as usize >= out_rate as usize,
-            "{} samples",
-            out.len()
-        );
-        // Aligned to within one output sample (the sinc resampler's delay is
-        // fractional and rounded).
-        let err_at = |lag: usize| {
-            out.iter()
-                .zip(&expected[lag..])
-                .skip(100)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max)
+            };
+            let (mut rest, mut k) = (&input[..], 1);
+            while !rest.is_empty() {
+                let n = if chunked {
+                    k.min(rest.len())
+                } else {
+                    rest.len()
+                };
+                r.process(&rest[..n], &mut push).unwrap();
+                rest = &rest[n..];
+                k = k * 3 % 2000 + 1;
+            }
+            r.finish(&mut push).unwrap();
+            out
         };
-        let err = err_at(0).min(err_at(1));
-        assert!(err < 0.02, "{in_rate}->{out_rate}: max error {err}");
+        let (whole, chunked) = (run(false), run(true));
+        assert_eq!(
+            whole, chunked,
+            "{in_rate}->{out_rate}: chunking changed the output"
+        );
+        let want = (input.len() as f64 * f64::from(out_rate) / f64::from(in_rate)).round();
+        assert_eq!(whole.len(), want as usize, "{in_rate}->{out_rate}");
+        let expected = sine(out_rate, 440.0, whole.len());
+        let err = whole
+            .iter()
+            .zip(&expected)
+            .skip(200)
+            .take(whole.len() - 400)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(err < 1e-3, "{in_rate}->{out_rate}: max error {err}");
     }
 
     #[test]
-    fn fft_path_matches_a_resampled_tone() {
+    fn resamples_common_and_awkward_rates() {
         check(44100, 16000);
         check(8000, 16000);
         check(48000, 16000);
+        check(44101, 16000);
     }
 
     #[test]
-    fn sinc_path_handles_awkward_rates() {
-        check(44101, 16000);
+    fn reset_forgets_the_past() {
+        let x = sine(44100, 300.0, 5000);
+        let mut r = StreamResampler::new(44100, 16000).unwrap();
+        let collect = |r: &mut StreamResampler| {
+            let mut out = Vec::new();
+            let mut push = |b: &[f32]| {
+                out.extend_from_slice(b);
+                Ok(())
+            };
+            r.process(&x, &mut push).unwrap();
+            r.finish(&mut push).unwrap();
+            out
+        };
+        let first = collect(&mut r);
+        r.reset();
+        assert_eq!(collect(&mut r), first);
     }
 }

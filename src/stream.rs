@@ -19,9 +19,11 @@
 
 use std::collections::VecDeque;
 
-use crate::error::{bail, Error, Result};
+use std::fmt;
+
+use crate::error::{bail, Error, Result, Status};
 use crate::frontend::Frontend;
-use crate::model::{Model, BACKEND_BATCH, MAX_BATCH};
+use crate::model::{Aggregate, Model, BACKEND_BATCH, MAX_BATCH};
 use crate::resample::StreamResampler;
 
 /// Highest accepted input sample rate.
@@ -46,8 +48,9 @@ pub enum Verdict {
 /// Scores of a stream so far.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Score {
-    /// Whole stream: sigmoid of the mean calibrated logit of scored windows;
-    /// 0 until the first window is scored (see `verdict`).
+    /// Whole stream, by the manifest's `aggregate` rule (default: sigmoid
+    /// of the mean calibrated logit of scored windows); 0 until the first
+    /// window is scored (see `verdict`).
     pub p_fake: f32,
     /// Latest scored window; 0 until the first window is scored.
     pub last_p_fake: f32,
@@ -60,6 +63,46 @@ pub struct Score {
     pub verdict: Verdict,
     /// Per-window results dropped because the queue was full and unread.
     pub windows_dropped: u64,
+    /// Why no window has been scored (`None` once one is).
+    pub unscored: Option<Unscored>,
+}
+
+/// Why a stream has no score yet.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unscored {
+    /// Less audio than one window so far (the stream is not flushed).
+    Waiting { have: f64, window: f64 },
+    /// Flushed shorter than one window, with less than the manifest's
+    /// `min_audio`.
+    TooShort { have: f64, need: f64 },
+    /// Flushed shorter than one window, and the front end's `fill` is
+    /// `none`: a short stream is never completed.
+    NoFill { have: f64, window: f64 },
+    /// Every window was quieter than the energy gate.
+    Silent { windows: u64, gate_dbfs: f32 },
+}
+
+impl fmt::Display for Unscored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Unscored::Waiting { have, window } => write!(
+                f,
+                "no window scored yet: a window needs {window:.2} s of audio, got {have:.2} s so far"
+            ),
+            Unscored::TooShort { have, need } => write!(
+                f,
+                "nothing scored: the model needs {need:.2} s of audio (manifest min_audio), got {have:.2} s"
+            ),
+            Unscored::NoFill { have, window } => write!(
+                f,
+                "nothing scored: the model needs a whole window of {window:.2} s (frontend fill \"none\"), got {have:.2} s"
+            ),
+            Unscored::Silent { windows, gate_dbfs } => write!(
+                f,
+                "nothing scored: all {windows} windows were quieter than the energy gate ({gate_dbfs} dBFS)"
+            ),
+        }
+    }
 }
 
 /// One scored analysis window, times in seconds from the stream start.
@@ -68,6 +111,35 @@ pub struct WindowScore {
     pub start: f64,
     pub end: f64,
     pub p_fake: f32,
+    /// The calibrated logit of "synthetic" (`p_fake` is its sigmoid).
+    pub logit: f32,
+    /// The model's raw output for this window, before calibration.
+    pub raw: RawOutput,
+}
+
+/// A window's raw model output: the one or two values of the manifest's
+/// `output` (a logit, two logits, two probabilities or a bona fide score),
+/// to compare with the model's Python outputs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RawOutput {
+    values: [f32; 2],
+    len: usize,
+}
+
+impl RawOutput {
+    /// `values` has one or two items (the manifest's output length).
+    fn new(values: &[f32]) -> RawOutput {
+        let mut v = [0.0; 2];
+        v[..values.len()].copy_from_slice(values);
+        RawOutput {
+            values: v,
+            len: values.len(),
+        }
+    }
+
+    pub fn as_slice(&self) -> &[f32] {
+        &self.values[..self.len]
+    }
 }
 
 /// One audio stream scored by a model. Owned by one thread at a time.
@@ -77,7 +149,8 @@ pub struct Stream {
     channels: usize,
     window: usize,
     hop: usize,
-    min_rms: f32,
+    /// RMS below which a window is not scored; `None`: no gate.
+    min_rms: Option<f32>,
     resampler: Option<StreamResampler>,
     frontend: Frontend,
     /// Values per window handed to the backend (features or samples).
@@ -85,12 +158,14 @@ pub struct Stream {
     /// Complete windows wait for [`infer_streams`] (or a full batch).
     deferred: bool,
     mono: Vec<f32>,
-    /// Model-rate samples not yet consumed; `buf[0]` is sample `at.buf_start`.
+    /// Model-rate samples: `buf[0]` is sample `at.buf_start`; it keeps at
+    /// most the last window's worth besides what the next window needs, for
+    /// the end-aligned window at flush.
     buf: Vec<f32>,
     /// Windows waiting for inference (features, or samples when the backend
-    /// computes the front end) and their start samples.
+    /// computes the front end) and their (start, end) samples.
     feats: Vec<f32>,
-    pending: Vec<u64>,
+    pending: Vec<(u64, u64)>,
     net_out: Vec<f32>,
     logits: Vec<f32>,
     queue: VecDeque<WindowScore>,
@@ -102,18 +177,24 @@ pub struct Stream {
 struct Progress {
     /// Model-rate index of `Stream::buf[0]`.
     buf_start: u64,
+    /// Model-rate index where the next window starts.
+    next: u64,
     /// Frames pushed, at the caller's rate.
     frames_in: u64,
     windows_formed: u64,
     /// Windows scored (formed and above the gate).
     windows: u64,
     sum_logit: f64,
+    first_logit: f32,
+    max_logit: f32,
     last_logit: f32,
     speech_samples: u64,
     scored_until: u64,
     /// Per-window results dropped from the full queue, unread.
     dropped: u64,
     flushed: bool,
+    /// Model-rate samples the stream ended with, when shorter than a window.
+    short: Option<u64>,
 }
 
 /// Keeps the first error of several steps that all run.
@@ -156,13 +237,13 @@ impl Stream {
             window: m.window,
             hop: m.hop,
             // RMS threshold from dBFS (full scale = 1.0).
-            min_rms: 10f32.powf(m.gate.min_dbfs / 20.0),
+            min_rms: m.gate.min_dbfs.map(|db| 10f32.powf(db / 20.0)),
             resampler,
             frontend,
             input_len,
             deferred: false,
             mono: Vec::with_capacity(BLOCK),
-            buf: Vec::with_capacity(m.window + BLOCK * 8),
+            buf: Vec::with_capacity(2 * m.window + BLOCK * 8),
             feats: vec![0.0; MAX_BATCH * input_len],
             pending: Vec::with_capacity(MAX_BATCH),
             net_out: Vec::with_capacity(MAX_BATCH * 2),
@@ -285,28 +366,42 @@ impl Stream {
         self.drain_windows()
     }
 
+    /// Model-rate index one past the last sample received.
+    fn data_end(&self) -> u64 {
+        self.at.buf_start + self.buf.len() as u64
+    }
+
     fn drain_windows(&mut self) -> Result<()> {
         // A backend error loses the windows of that call (the error says how
         // many) but never the audio: every window still forms and moves on.
         let mut first_error = None;
-        while self.buf.len() >= self.window {
+        while self.data_end() >= self.at.next + self.window as u64 {
             self.at.windows_formed += 1;
-            keep_first(&mut first_error, self.take_window(self.window));
-            self.buf.drain(..self.hop);
-            self.at.buf_start += self.hop as u64;
+            let at = (self.at.next - self.at.buf_start) as usize;
+            keep_first(&mut first_error, self.take_window(at, self.window));
+            self.at.next += self.hop as u64;
         }
+        // Keep what the next window needs and the last window's worth (the
+        // end-aligned window at flush); `next` is never past the data end.
+        let keep_from = self
+            .at
+            .next
+            .min(self.data_end().saturating_sub(self.window as u64));
+        let drop = (keep_from.max(self.at.buf_start) - self.at.buf_start) as usize;
+        self.buf.drain(..drop);
+        self.at.buf_start += drop as u64;
         if !self.deferred {
             keep_first(&mut first_error, self.run_batch());
         }
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Gates the window at the head of the buffer (`len` real samples, the
-    /// rest zero padding) and queues its features for inference.
-    fn take_window(&mut self, len: usize) -> Result<()> {
-        let head = &self.buf[..len];
+    /// Gates the window at `buf[at..]` (`len` real samples, the rest
+    /// completed by the fill rule) and queues its features for inference.
+    fn take_window(&mut self, at: usize, len: usize) -> Result<()> {
+        let head = &self.buf[at..at + len];
         let rms = (head.iter().map(|x| x * x).sum::<f32>() / len as f32).sqrt();
-        if rms < self.min_rms {
+        if self.min_rms.is_some_and(|min| rms < min) {
             return Ok(());
         }
         // A full queue is scored first; this window is queued either way.
@@ -315,16 +410,24 @@ impl Stream {
         } else {
             Ok(())
         };
-        let w = &self.buf[..self.window];
+        let w = &self.buf[at..at + self.window];
         let n = self.input_len;
         let slot = self.pending.len();
         let dst = &mut self.feats[slot * n..(slot + 1) * n];
         if self.model.frontend_on_backend() {
             dst.copy_from_slice(w);
+        } else if len < self.window && self.frontend.fills_frames() {
+            if let Err(e) = self.frontend.compute_short(&w[..len], dst) {
+                return scored.and(Err(Error::new(
+                    Status::ModelKind,
+                    format!("a {len}-sample window: {e}"),
+                )));
+            }
         } else {
             self.frontend.compute(w, dst);
         }
-        self.pending.push(self.at.buf_start);
+        let start = self.at.buf_start + at as u64;
+        self.pending.push((start, start + len as u64));
         scored
     }
 
@@ -346,9 +449,12 @@ impl Stream {
                 format!("{} ({batch} windows lost)", e.message),
             ));
         }
-        let logits = std::mem::take(&mut self.logits);
-        self.apply(&logits[..batch]);
-        self.logits = logits;
+        let (logits, raw) = (
+            std::mem::take(&mut self.logits),
+            std::mem::take(&mut self.net_out),
+        );
+        self.apply(&logits[..batch], &raw);
+        (self.logits, self.net_out) = (logits, raw);
         Ok(())
     }
 
@@ -357,21 +463,25 @@ impl Stream {
         &self.feats[..self.pending.len() * self.input_len]
     }
 
-    /// Accounts the calibrated logits of the first `logits.len()` waiting
+    /// Accounts the calibrated logits (and raw outputs, `raw.len() /
+    /// logits.len()` values each) of the first `logits.len()` waiting
     /// windows and forgets all waiting windows.
-    fn apply(&mut self, logits: &[f32]) {
-        let rate = f64::from(self.model.manifest().sample_rate);
-        let data_end = self.at.buf_start + self.buf.len() as u64;
+    fn apply(&mut self, logits: &[f32], raw: &[f32]) {
+        let m = self.model.manifest();
+        let (rate, per) = (f64::from(m.sample_rate), m.output.len());
         for (i, &z) in logits.iter().enumerate() {
-            let start = self.pending[i];
-            // A zero-padded final window ends where the audio ends; overlapping
+            // A completed short window ends where the audio ends; overlapping
             // windows add only their new samples to speech_seconds.
-            let end = (start + self.window as u64).min(data_end.max(start + 1));
+            let (start, end) = self.pending[i];
+            if self.at.windows == 0 {
+                (self.at.first_logit, self.at.max_logit) = (z, z);
+            }
             self.at.windows += 1;
             self.at.sum_logit += f64::from(z);
+            self.at.max_logit = self.at.max_logit.max(z);
             self.at.last_logit = z;
             self.at.speech_samples += end - start.max(self.at.scored_until).min(end);
-            self.at.scored_until = end;
+            self.at.scored_until = self.at.scored_until.max(end);
             if self.queue.len() == WINDOW_QUEUE {
                 self.queue.pop_front();
                 self.at.dropped += 1;
@@ -380,16 +490,25 @@ impl Stream {
                 start: start as f64 / rate,
                 end: end as f64 / rate,
                 p_fake: sigmoid(f64::from(z)) as f32,
+                logit: z,
+                raw: RawOutput::new(&raw[i * per..(i + 1) * per]),
             });
         }
         self.pending.clear();
     }
 
-    /// Ends the stream: pushes the resampler's last samples through and, if
-    /// the stream was shorter than one window, scores what it has (at least
-    /// half a window) completed to a full window by the front end's `fill`
-    /// rule (zero padding by default). After a flush the stream
-    /// accepts no more audio until [`Stream::reset`].
+    /// Ends the stream: pushes the resampler's last samples through (the
+    /// stream then holds `ceil(frames * model_rate / rate)` samples, the
+    /// length `librosa.load(sr=...)` gives), scores the windows they
+    /// complete, and then:
+    /// - a stream shorter than one window is scored when it has at least
+    ///   the manifest's `min_audio`, completed by the front end's `fill`
+    ///   rule (zeros by default; `frame_fill` completes the features);
+    /// - otherwise, with `end_window` (the default), when the audio after
+    ///   the last window is at least half a hop, one more window aligned to
+    ///   the end of the audio is scored.
+    ///
+    /// After a flush the stream accepts no more audio until [`Stream::reset`].
     pub fn flush(&mut self) -> Result<()> {
         if self.at.flushed {
             return Ok(());
@@ -397,30 +516,38 @@ impl Stream {
         self.at.flushed = true;
         if let Some(r) = &mut self.resampler {
             let out_rate = u64::from(self.model.manifest().sample_rate);
-            let expected = self.at.frames_in * out_rate / u64::from(self.rate);
-            let zeros = [0.0f32; 1024];
+            let expected = (self.at.frames_in * out_rate).div_ceil(u64::from(self.rate));
             let buf = &mut self.buf;
-            while self.at.buf_start + (buf.len() as u64) < expected {
-                r.process(&zeros, &mut |out| {
-                    buf.extend_from_slice(out);
-                    Ok(())
-                })?;
-            }
+            r.finish(&mut |out| {
+                buf.extend_from_slice(out);
+                Ok(())
+            })?;
+            // libsoxr ends at the rounded length; librosa pads to the ceiling.
             let keep = (expected - self.at.buf_start.min(expected)) as usize;
-            self.buf.truncate(keep);
+            self.buf.resize(keep, 0.0);
         }
         let mut first_error = None;
         keep_first(&mut first_error, self.drain_windows());
-        let have = self.buf.len();
-        if self.at.windows_formed == 0 && have * 2 >= self.window {
-            // Completed by the manifest's `frontend.fill` rule (zeros,
-            // repeated audio, or not scored at all).
-            self.buf.resize(self.window, 0.0);
-            if self.frontend.complete_window(&mut self.buf, have) {
-                self.at.windows_formed += 1;
-                keep_first(&mut first_error, self.take_window(have));
+        let m = self.model.manifest();
+        let (min_audio, end_window) = (m.min_audio(), m.end_window);
+        let (window, min_tail) = (self.window as u64, (self.hop as u64).div_ceil(2));
+        let data_end = self.data_end();
+        if self.at.windows_formed == 0 {
+            let have = self.buf.len();
+            self.at.short = Some(have as u64);
+            if have >= min_audio {
+                self.buf.resize(self.window, 0.0);
+                if self.frontend.complete_window(&mut self.buf, have) {
+                    self.at.windows_formed += 1;
+                    keep_first(&mut first_error, self.take_window(0, have));
+                }
+                self.buf.truncate(have);
             }
-            self.buf.truncate(have);
+        } else if end_window && data_end >= self.at.next - self.hop as u64 + window + min_tail {
+            // The last window formed ended `tail` samples before the end.
+            self.at.windows_formed += 1;
+            let at = (data_end - window - self.at.buf_start) as usize;
+            keep_first(&mut first_error, self.take_window(at, self.window));
         }
         keep_first(&mut first_error, self.run_batch());
         first_error.map_or(Ok(()), Err)
@@ -432,7 +559,12 @@ impl Stream {
         let (p_fake, last, verdict) = if self.at.windows == 0 {
             (0.0, 0.0, Verdict::Unknown)
         } else {
-            let p = sigmoid(self.at.sum_logit / self.at.windows as f64) as f32;
+            let z = match m.aggregate {
+                Aggregate::Mean => self.at.sum_logit / self.at.windows as f64,
+                Aggregate::First => f64::from(self.at.first_logit),
+                Aggregate::Max => f64::from(self.at.max_logit),
+            };
+            let p = sigmoid(z) as f32;
             let v = if p >= m.threshold {
                 Verdict::Synthetic
             } else {
@@ -448,7 +580,38 @@ impl Stream {
             speech_seconds: self.at.speech_samples as f64 / f64::from(m.sample_rate),
             verdict,
             windows_dropped: self.at.dropped,
+            unscored: self.unscored(),
         }
+    }
+
+    /// Why nothing is scored, while nothing is.
+    fn unscored(&self) -> Option<Unscored> {
+        if self.at.windows > 0 || !self.pending.is_empty() {
+            return None;
+        }
+        let m = self.model.manifest();
+        let secs = |n: u64| n as f64 / f64::from(m.sample_rate);
+        let window = secs(self.window as u64);
+        if self.at.windows_formed > 0 {
+            return Some(Unscored::Silent {
+                windows: self.at.windows_formed,
+                gate_dbfs: m.gate.min_dbfs.unwrap_or(f32::NEG_INFINITY),
+            });
+        }
+        Some(match self.at.short {
+            None => Unscored::Waiting {
+                have: secs(self.data_end()),
+                window,
+            },
+            Some(have) if have as usize >= m.min_audio() => Unscored::NoFill {
+                have: secs(have),
+                window,
+            },
+            Some(have) => Unscored::TooShort {
+                have: secs(have),
+                need: secs(m.min_audio() as u64),
+            },
+        })
     }
 
     /// Takes the oldest unread per-window result.
@@ -528,6 +691,8 @@ fn infer_group(
     let len = model.window_input_len();
     let mut input = Vec::with_capacity(total.min(BACKEND_BATCH) * len);
     let mut logits = vec![0.0f32; total];
+    let per = model.manifest().output.len();
+    let mut raw = vec![0.0f32; total * per];
     let mut scratch = Vec::new();
     // (stream, its first window not yet copied) walks all waiting windows.
     let (mut at, mut from) = (0usize, 0usize);
@@ -550,6 +715,7 @@ fn infer_group(
             failure = Some(e);
             break;
         }
+        raw[done * per..(done + batch) * per].copy_from_slice(&scratch[..batch * per]);
         done += batch;
         report.calls += 1;
     }
@@ -558,7 +724,10 @@ fn infer_group(
     for &i in group {
         let n = streams[i].pending.len();
         let scored = done.saturating_sub(offset).min(n);
-        streams[i].apply(&logits[offset..offset + scored]);
+        streams[i].apply(
+            &logits[offset..offset + scored],
+            &raw[offset * per..(offset + scored) * per],
+        );
         offset += n;
     }
     report.windows += done;

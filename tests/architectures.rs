@@ -328,3 +328,146 @@ fn graph_output_picks_the_scores_of_a_two_output_graph() {
     assert_eq!(p[0], p[1]);
     assert!((f64::from(p[0]) - expected("aasist").stream_p_fake).abs() <= TOL);
 }
+
+// --------------------------------------------------------------------------
+// Notebook parity: a file scored as the researcher's notebook scores it
+// (`librosa.load(path, sr=16000)`, the model's preprocessing of the clip
+// from its start, onnxruntime), from 16 kHz mono and 44.1 kHz stereo WAVs.
+
+/// Largest accepted |difference| of a file's p_fake.
+const P_TOL: f64 = 1e-4;
+/// Largest accepted |difference| of a raw model output.
+const RAW_TOL: f64 = 1e-3;
+
+/// Scores each clip of the notebook fixture `name` through the stream as an
+/// app pushes a file (int16, its own rate and channels, uneven chunks, then
+/// flush); returns the largest |p_fake| and |raw| differences.
+fn notebook(name: &str) -> (f64, f64) {
+    let model = load(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let text = std::fs::read_to_string(fixture(&format!("arch/{name}/expected.json")))
+        .expect("expected.json (run scripts/make_arch_models.py)");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let clips = v["clips"].as_object().unwrap();
+    assert!(clips.len() >= 2, "{name}: 16 kHz mono and 44.1 kHz stereo");
+    let (mut max_p, mut max_raw) = (0f64, 0f64);
+    for (clip, want) in clips {
+        let (rate, channels, pcm) = read_wav_i16(&root().join(clip));
+        let mut s = Stream::new(&model, rate, channels).unwrap();
+        for chunk in pcm.chunks(3331 * channels as usize) {
+            s.push_i16(chunk).unwrap();
+        }
+        s.flush().unwrap();
+        let score = s.score();
+        let first = s
+            .next_window()
+            .unwrap_or_else(|| panic!("{name} {clip}: nothing scored: {:?}", score.unscored));
+        let dp = (f64::from(score.p_fake) - want["p_fake"].as_f64().unwrap()).abs();
+        let raw: Vec<f64> = want["raw"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert_eq!(first.raw.as_slice().len(), raw.len(), "{name} {clip}");
+        let draw = first
+            .raw
+            .as_slice()
+            .iter()
+            .zip(&raw)
+            .map(|(g, w)| (f64::from(*g) - w).abs())
+            .fold(0f64, f64::max);
+        eprintln!(
+            "{name} {clip} ({rate} Hz, {channels} ch): |dp_fake| {dp:.2e}, |draw| {draw:.2e}"
+        );
+        assert!(
+            dp <= P_TOL,
+            "{name} {clip}: p_fake {} vs notebook {} (|diff| {dp:.2e})",
+            score.p_fake,
+            want["p_fake"]
+        );
+        assert!(
+            draw <= RAW_TOL,
+            "{name} {clip}: raw {:?} vs notebook {raw:?}",
+            first.raw.as_slice()
+        );
+        (max_p, max_raw) = (max_p.max(dp), max_raw.max(draw));
+    }
+    (max_p, max_raw)
+}
+
+/// Ai-SPY's CNN: `power_to_db(ref=np.max, top_db=80)` of the first 3 s; a
+/// 1.55 s clip gets the features of its own frames, padded with -80 dB
+/// (`frame_fill`, `min_audio` 0.5 s).
+#[test]
+fn notebook_aispy_cnn_with_frame_fill() {
+    notebook("nb_aispy_cnn");
+}
+
+/// Ai-SPY's Vision Transformer on the same spectrogram.
+#[test]
+fn notebook_vit_on_db_spectrogram() {
+    notebook("nb_vit");
+}
+
+/// EfficientNet-B0 on an 8 s 128-band log-mel: a 3.9 s clip (less than half
+/// the window) is scored because the manifest's `min_audio` is 1 s.
+#[test]
+fn notebook_efficientnet_clip_shorter_than_half_a_window() {
+    notebook("nb_efficientnet");
+}
+
+#[test]
+fn notebook_raw_1d_cnn() {
+    notebook("nb_raw_cnn");
+}
+
+#[test]
+fn notebook_wav2vec2() {
+    notebook("nb_wav2vec2");
+}
+
+/// A Whisper encoder on its full 30 s input, from a 3.9 s clip.
+#[test]
+fn notebook_whisper_30s_on_a_short_clip() {
+    notebook("nb_whisper30");
+}
+
+/// The ASVspoof 2021 DF baseline's LFCC, `max_freq=0.5` (n_fft 1024: the
+/// first 256 bins on the baseline's grid, their energy), then an LCNN.
+#[test]
+fn notebook_lfcc_lcnn_with_max_freq() {
+    notebook("nb_lfcc_lcnn");
+}
+
+/// RawNet2 (sinc filters, FMS residual blocks, GRU), the clip tiled to 64600.
+#[test]
+fn notebook_rawnet2() {
+    notebook("nb_rawnet2");
+}
+
+/// Without `min_audio` the EfficientNet's 3.9 s clip (under half of 8 s) is
+/// not scored, and the stream says why.
+#[test]
+fn too_short_clips_say_why_nothing_was_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        std::fs::read_to_string(fixture("arch/nb_efficientnet/nb_efficientnet.json")).unwrap();
+    let mut m: Value = serde_json::from_str(&text).unwrap();
+    m.as_object_mut().unwrap().remove("min_audio");
+    let onnx = dir.path().join("effnet.onnx");
+    std::fs::copy(fixture("arch/nb_efficientnet/nb_efficientnet.onnx"), &onnx).unwrap();
+    std::fs::write(onnx.with_extension("json"), m.to_string()).unwrap();
+    let model = Model::load(&onnx, &cpu_options()).unwrap();
+    let mut s = Stream::new(&model, 16000, 1).unwrap();
+    s.push(&speech()).unwrap();
+    let waiting = s.score().unscored.expect("nothing scored yet").to_string();
+    assert!(waiting.contains("needs 8.00 s"), "{waiting}");
+    s.flush().unwrap();
+    let score = s.score();
+    assert_eq!(score.windows, 0);
+    let why = score.unscored.expect("a reason").to_string();
+    assert!(
+        why.contains("needs 4.00 s of audio (manifest min_audio), got 3.88 s"),
+        "{why}"
+    );
+}

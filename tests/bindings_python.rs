@@ -34,7 +34,7 @@ fn python(modules: &str) -> String {
 /// compiler lays them out from include/dfd.h: `struct field offset size`
 /// lines, and `struct - 0 sizeof` for each struct.
 fn c_layout(dir: &Path) -> PathBuf {
-    let fields: [(&str, &[&str]); 5] = [
+    let fields: [(&str, &[&str]); 6] = [
         (
             "dfd_model_options",
             &[
@@ -70,6 +70,10 @@ fn c_layout(dir: &Path) -> PathBuf {
             ],
         ),
         ("dfd_window", &["start", "end", "p_fake"]),
+        (
+            "dfd_window_output",
+            &["start", "end", "p_fake", "logit", "raw", "raw_count"],
+        ),
         (
             "dfd_backend_info",
             &["name", "builtin", "available", "detail"],

@@ -147,7 +147,7 @@ fn c_example_streams_a_wav_file() {
     assert!(text.contains("3.00 s  p_fake"), "{text}");
     let last = text.lines().last().unwrap();
     assert!(
-        last.starts_with("final: p_fake") && last.contains("windows 6"),
+        last.starts_with("final: p_fake") && last.contains("windows 7"),
         "{text}"
     );
 }

@@ -71,9 +71,24 @@ pub fn run(args: &InspectArgs) -> u8 {
         "threshold    {} (stream p_fake at or above: synthetic)",
         m.threshold
     );
+    match m.gate.min_dbfs {
+        Some(db) => println!("gate         windows below {db} dBFS are not scored"),
+        None => println!("gate         off (every window is scored)"),
+    }
     println!(
-        "gate         windows below {} dBFS are not scored",
-        m.gate.min_dbfs
+        "scoring      a window needs {} samples ({:.3} s) of audio (min_audio); file p_fake: {} of the windows{}",
+        m.min_audio(),
+        secs(m.min_audio()),
+        match m.aggregate {
+            dfd::model::Aggregate::Mean => "mean logit",
+            dfd::model::Aggregate::First => "the first",
+            dfd::model::Aggregate::Max => "the most synthetic",
+        },
+        if m.end_window {
+            ", plus one aligned to the end of the audio"
+        } else {
+            ""
+        }
     );
 
     let graph = match onnx::graph_summary(&stored.onnx) {
@@ -86,6 +101,9 @@ pub fn run(args: &InspectArgs) -> u8 {
     print_graph(&graph);
 
     let mut warnings = check(m, frontend.as_ref().map(|f| f.output_len()).ok(), &graph);
+    if let Some(w) = short_clip_warning(m) {
+        warnings.push(w);
+    }
     if let Err(e) = &frontend {
         warnings.insert(0, format!("the front end cannot be built: {e}"));
     }
@@ -290,4 +308,18 @@ fn check(m: &Manifest, features: Option<usize>, g: &GraphSummary) -> Vec<String>
         }
     }
     w
+}
+
+/// Clips shorter than this are typical of the data sets detectors are
+/// tested on (ASVspoof utterances are 2-6 s).
+const TYPICAL_CLIP_SECONDS: f64 = 4.0;
+
+/// A model whose minimum audio exceeds typical clips never scores them.
+fn short_clip_warning(m: &Manifest) -> Option<String> {
+    let need = m.min_audio() as f64 / f64::from(m.sample_rate);
+    (need > TYPICAL_CLIP_SECONDS).then(|| {
+        format!(
+            "a window needs {need:.2} s of audio (min_audio), so clips shorter than that (typical clips are {TYPICAL_CLIP_SECONDS} s or less) are never scored; set \"min_audio\" in the manifest to the least audio the model may see"
+        )
+    })
 }

@@ -40,6 +40,9 @@ struct JsonScan<'a> {
     bonafide_share: Option<f64>,
     seconds: f64,
     speech_seconds: f64,
+    /// Why nothing was scored, when nothing was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unscored: Option<String>,
     timeline: Vec<JsonWindow>,
 }
 
@@ -48,6 +51,10 @@ struct JsonWindow {
     start: f64,
     end: f64,
     p_fake: f32,
+    /// The calibrated logit of "synthetic".
+    logit: f32,
+    /// The model's raw output values, before calibration.
+    raw: Vec<f32>,
 }
 
 #[derive(Serialize)]
@@ -142,6 +149,7 @@ impl<'m> Reporter<'m> {
             bonafide_share: shares.map(|(_, bon)| bon),
             seconds: s.seconds,
             speech_seconds: s.speech_seconds,
+            unscored: s.unscored.map(|u| u.to_string()),
             timeline: r
                 .timeline
                 .iter()
@@ -149,6 +157,8 @@ impl<'m> Reporter<'m> {
                     start: w.start,
                     end: w.end,
                     p_fake: w.p_fake,
+                    logit: w.logit,
+                    raw: w.raw.as_slice().to_vec(),
                 })
                 .collect(),
         };
@@ -254,7 +264,10 @@ fn human_line(path: &Path, r: &FileScore) -> String {
             syn * 100.0,
             bon * 100.0
         ),
-        None => "no window scored (too short or silent)".to_string(),
+        None => match s.unscored {
+            Some(why) => why.to_string(),
+            None => "no window scored".to_string(),
+        },
     };
     format!(
         "{}: p_fake {p} {verdict} | {windows} | speech {:.1} s / {:.1} s",

@@ -264,7 +264,9 @@ fn json_output_is_complete_and_consistent() {
     let speech = v["speech_seconds"].as_f64().unwrap();
     assert!(speech > 0.0 && speech <= seconds + 1e-9, "{v}");
 
-    // The timeline: every scored window, in order, one hop (0.5 s) apart.
+    // The timeline: every scored window, in order, one hop (0.5 s) apart,
+    // the last aligned to the end of the audio (less than a hop after the
+    // one before it).
     let timeline = v["timeline"].as_array().unwrap();
     assert_eq!(timeline.len() as u64, v["windows"].as_u64().unwrap());
     assert!(
@@ -274,7 +276,7 @@ fn json_output_is_complete_and_consistent() {
     let mut prev_start = -1.0;
     let mut logits = 0.0;
     let mut synthetic = 0;
-    for w in timeline {
+    for (i, w) in timeline.iter().enumerate() {
         let (start, end, wp) = (
             w["start"].as_f64().unwrap(),
             w["end"].as_f64().unwrap(),
@@ -284,7 +286,10 @@ fn json_output_is_complete_and_consistent() {
             start > prev_start && end > start && end <= seconds + 1e-6,
             "window {w} in {v}"
         );
-        if prev_start >= 0.0 {
+        if i + 1 == timeline.len() {
+            assert!((end - seconds).abs() < 1e-6, "end-aligned last window: {w}");
+        }
+        if prev_start >= 0.0 && i + 1 < timeline.len() {
             assert!((start - prev_start - 0.5).abs() < 1e-9, "hop of 0.5 s: {w}");
         }
         assert!(wp > 0.0 && wp < 1.0, "{w}");
@@ -1057,6 +1062,22 @@ fn bring_your_own_model_walkthrough_matches_python() {
             (pg - pw).abs() < 1e-3,
             "window at {}: dfd {pg}, Python {pw}",
             w["start"]
+        );
+        // The raw outputs are the model's two logits (class 1 = fake).
+        let raw: Vec<f64> = g["raw"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(raw.len(), 2, "{g}");
+        assert!(
+            (g["logit"].as_f64().unwrap() - (raw[1] - raw[0])).abs() < 1e-5,
+            "{g}"
+        );
+        assert!(
+            (pg - 1.0 / (1.0 + (raw[0] - raw[1]).exp())).abs() < 1e-6,
+            "{g}"
         );
     }
 }

@@ -97,7 +97,9 @@ manifest = {
 # ---- 5. reference scores ------------------------------------------------
 audio, rate = sf.read(WAV, dtype="float32")
 assert rate == SR, "use a file at the model's rate, or resampling differs"
-starts = range(0, len(audio) - WINDOW + 1, HOP)    # only whole windows are scored
+starts = list(range(0, len(audio) - WINDOW + 1, HOP))  # whole windows, then
+if len(audio) - (starts[-1] + WINDOW) >= (HOP + 1) // 2:  # one aligned to the end
+    starts.append(len(audio) - WINDOW)                 # (manifest end_window)
 x = np.stack([features(audio[s:s + WINDOW]) for s in starts])
 logits = ort.InferenceSession(str(HERE / "detector.onnx")).run(None, {"features": x})[0]
 with torch.no_grad():

@@ -152,8 +152,8 @@ def main():
     pkg = Path(a.package)
     manifest = json.loads((pkg / "manifest.json").read_text())
     corpus = Path(a.corpus)
-    sets = {a.split: ([r for r in read_rows(corpus / "manifest.csv") if r["split"] == a.split],
-                      [str(corpus)])}
+    split_rows = [r for r in read_rows(corpus / "manifest.csv") if r["split"] == a.split]
+    sets = {a.split: (split_rows, [str(corpus)])} if split_rows else {}
     if not a.no_extra and (corpus / "eval").is_dir():
         for d in sorted((corpus / "eval").iterdir()):
             if d.name in (a.split, "val", "train"):

@@ -220,7 +220,7 @@ def train_run(a, name, systems=(), sources=()):
     cmd = [sys.executable, str(HERE / "train.py"), "--corpus", a.corpus, "--out", str(run),
            "--cache", a.cache, "--arch", "cnn", "--epochs", str(a.epochs),
            "--samples-per-epoch", str(a.samples_per_epoch), "--patience", "100",
-           "--ema", str(a.ema), "--seed", str(a.seed),
+           "--ema", str(a.ema), "--seed", str(a.seed), "--val-files", str(a.val_files),
            "--exclude-systems", ",".join(systems), "--exclude-sources", ",".join(sources)]
     t0 = time.time()
     with open(run / "train.log", "w") as f:
@@ -231,24 +231,27 @@ def train_run(a, name, systems=(), sources=()):
 
 def markdown(res, a):
     L = [f"Schedule: {a.epochs} epochs x {a.samples_per_epoch} windows (the shipped model: "
-         "32 x 6000), otherwise the recipe's settings; one seed.", "",
+         "32 x 6000), otherwise the recipe's settings; one seed."
+         + (f" Validation: {a.val_files} files per epoch." if a.val_files else "")
+         + (f" Folds (held out together): {a.folds}." if a.folds else ""), "",
          "| held-out family | its files (all splits) | EER clean | EER after G.711 | "
          "EER, its test-split files only | same family at the `all` run (test split) |",
          "|---|---:|---:|---:|---:|---:|"]
     ref = res.get("all", {})
+    lofo = {f: (k, q) for k, r in res.items() if k != "all" for f, q in r.get("lofo", {}).items()}
+    lorso = {x: (k, q) for k, r in res.items() if k != "all" for x, q in r.get("lorso", {}).items()}
     for fam in a.families.split(","):
-        r = res.get(f"lofo-{fam}")
-        if not r:
+        if fam not in lofo:
             continue
-        q = r["lofo"]
+        run, q = lofo[fam]
         rr = ref.get("families", {}).get(fam, {})
         ts = q["eer_test_split_only"]
-        L.append(f"| {fam} | {q['spoof_files']} | {q['eer'] * 100:.1f} % | "
+        L.append(f"| {fam} ({run}) | {q['spoof_files']} | {q['eer'] * 100:.1f} % | "
                  f"{q['eer_g711'] * 100:.1f} % | "
                  + (f"{ts * 100:.1f} % ({q['test_split_files']})" if ts is not None else "-")
                  + " | " + (f"{rr['eer_test_split_only'] * 100:.1f} %"
                             if rr.get("eer_test_split_only") is not None else "-") + " |")
-    lo = [res[k]["lofo"] for k in res if k.startswith("lofo-")]
+    lo = [q for _, q in lofo.values()]
     if lo:
         L.append(f"| **mean** | | **{np.mean([q['eer'] for q in lo]) * 100:.1f} %** | "
                  f"**{np.mean([q['eer_g711'] for q in lo]) * 100:.1f} %** | | |")
@@ -258,14 +261,13 @@ def markdown(res, a):
           "threshold | EER vs test synthetic | flagged, `all` run (its test-split files) |",
           "|---|---:|---:|---:|---:|"]
     for src in a.sources.split(","):
-        r = res.get(f"lorso-{src}")
-        if not r:
+        if src not in lorso:
             continue
-        q = r["lorso"]
+        run, q = lorso[src]
         rr = ref.get("sources", {}).get(src, {})
         fa_ref = rr.get("false_alarm_test_split")
-        L.append(f"| {src} | {q['bonafide_files']} | {q['false_alarm_at_threshold'] * 100:.1f} % | "
-                 f"{q['eer_vs_test_spoof'] * 100:.1f} % | "
+        L.append(f"| {src} ({run}) | {q['bonafide_files']} | "
+                 f"{q['false_alarm_at_threshold'] * 100:.1f} % | {q['eer_vs_test_spoof'] * 100:.1f} % | "
                  + (f"{fa_ref * 100:.1f} % ({rr['test_split_files']})" if fa_ref is not None
                     else "-") + " |")
     if ref:
@@ -290,6 +292,12 @@ def main():
     ap.add_argument("--ema", type=float, default=0.995)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--val-files", type=int, default=0,
+                    help="validation files scored per epoch (train.py --val-files; 0 = all)")
+    ap.add_argument("--folds", default="",
+                    help="instead of one run per family and source: runs that each hold out "
+                         "several, FAMS/SRCS separated by ';', e.g. "
+                         "'piper+world/fillets;espeak+lpc/asterisk' (cheaper on a busy machine)")
     ap.add_argument("--only", default="", help="comma-separated run names (default: all)")
     a = ap.parse_args()
     torch.set_num_threads(2)
@@ -298,12 +306,25 @@ def main():
     prepare.prepare(a.corpus, a.cache, a.jobs)
     pool = Pool3(a.cache)
     g711 = g711_cache(pool, a.corpus, out, a.jobs)
-    fams = [(f"lofo-{f}", tuple(f.split("+")), ()) for f in a.families.split(",") if f]
-    srcs = [(f"lorso-{s}", (), tuple(s.split("+"))) for s in a.sources.split(",") if s]
-    # interleaved after the first six families, so a protocol cut short by
-    # time still has both kinds (it resumes where it stopped)
-    plan = [("all", (), ())] + fams[:6] + [x for pair in zip(srcs, fams[6:] + [None] * len(srcs))
-                                           for x in pair if x] + fams[6 + len(srcs):]
+    if a.folds:
+        plan = [("all", (), ())]
+        for i, fold in enumerate(a.folds.split(";"), 1):
+            fs, _, ss = fold.partition("/")
+            plan.append((f"fold-{i}", tuple(x for x in fs.split("+") if x),
+                         tuple(x for x in ss.split("+") if x)))
+        a.families = ",".join(f for _, fs, _ in plan for f in fs)
+        a.sources = ",".join(x for _, _, ss in plan for x in ss)
+        plan += [(f"lofo-{f}", (f,), ()) for f in FAMILIES if f not in a.families.split(",")]
+        a.families = ",".join([f for f in FAMILIES if f not in a.families.split(",")]
+                              + a.families.split(","))
+    else:
+        fams = [(f"lofo-{f}", tuple(f.split("+")), ()) for f in a.families.split(",") if f]
+        srcs = [(f"lorso-{s}", (), tuple(s.split("+"))) for s in a.sources.split(",") if s]
+        # interleaved after the first six families, so a protocol cut short by
+        # time still has both kinds (it resumes where it stopped)
+        plan = [("all", (), ())] + fams[:6] + [
+            x for pair in zip(srcs, fams[6:] + [None] * len(srcs)) for x in pair if x
+        ] + fams[6 + len(srcs):]
     if a.only:
         plan = [p for p in plan if p[0] in a.only.split(",")]
     res_path = out / "protocol.json"
@@ -312,7 +333,7 @@ def main():
         if systems and not any(train.held_out(pool.meta[s], systems).any() for s in ("train", "val")):
             # a family the corpus keeps to its test split (e.g. mlsa): every
             # run holds it out already, so the `all` run measures it
-            res[name] = {"lofo": res["all"]["families"]["+".join(systems)], "from": "all",
+            res[name] = {"lofo": {f: res["all"]["families"][f] for f in systems}, "from": "all",
                          "train_min": 0.0}
             log(f"{name}: never in training, taken from the all run")
             continue
@@ -329,17 +350,24 @@ def main():
              "test_eer_g711": metrics.eer(sg[np.isfinite(sg)], bg[np.isfinite(bg)])[0],
              "test_bonafide_flagged": float((p["test"][bt] >= cal["threshold"]).mean())}
         if systems:
-            r["lofo"] = lofo_result(pool, p, ok, pg, "+".join(systems))
+            r["lofo"] = {f: lofo_result(pool, p, ok, pg, f) for f in
+                         (systems if name.startswith("fold-") else ["+".join(systems)])}
         if sources:
-            r["lorso"] = lorso_result(pool, p, ok, cal, "+".join(sources))
+            r["lorso"] = {x: lorso_result(pool, p, ok, cal, x) for x in
+                          (sources if name.startswith("fold-") else ["+".join(sources)])}
         if name == "all":
-            r["families"] = {f: lofo_result(pool, p, ok, pg, f) for f in a.families.split(",")}
-            r["sources"] = {s: lorso_result(pool, p, ok, cal, s) for s in a.sources.split(",")}
-        res[name] = r
+            r["families"] = {f: lofo_result(pool, p, ok, pg, f) for f in a.families.split(",") if f}
+            r["sources"] = {s: lorso_result(pool, p, ok, cal, s) for s in a.sources.split(",") if s}
         log(f"{name}: " + json.dumps({k: v for k, v in r.items()
                                       if k in ("test_eer", "test_eer_g711", "lofo", "lorso")}))
+        # merge with what other invocations (e.g. --only, run side by side)
+        # wrote meanwhile
+        res = {**(json.loads(res_path.read_text()) if res_path.exists() else {}), **res, name: r}
         res_path.write_text(json.dumps(res, indent=2) + "\n")
         (out / "protocol.md").write_text(markdown(res, a))
+    res = {**(json.loads(res_path.read_text()) if res_path.exists() else {}), **res}
+    res_path.write_text(json.dumps(res, indent=2) + "\n")
+    (out / "protocol.md").write_text(markdown(res, a))
     print((out / "protocol.md").read_text())
 
 

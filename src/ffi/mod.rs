@@ -82,8 +82,13 @@ thread_local! {
 }
 
 fn set_last_error(e: &Error) {
-    let text = format!("{}: {}", e.status.describe(), e.message).replace('\0', " ");
-    let text = CString::new(text).unwrap_or_default();
+    set_last_message(&format!("{}: {}", e.status.describe(), e.message));
+}
+
+/// Sets the text `dfd_last_error` returns without a failure: why a flushed
+/// stream has no score.
+pub(crate) fn set_last_message(text: &str) {
+    let text = CString::new(text.replace('\0', " ")).unwrap_or_default();
     LAST_ERROR.with(|l| *l.borrow_mut() = text);
 }
 

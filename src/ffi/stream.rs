@@ -1,8 +1,8 @@
 //! `dfd_open` … `dfd_close`: streams and their results.
 
-use super::{arg, arg_mut, dfd_model, dfd_status, guard};
+use super::{arg, arg_mut, dfd_model, dfd_status, guard, set_last_message};
 use crate::error::{bail, Result};
-use crate::stream::{infer_streams, Stream};
+use crate::stream::{infer_streams, Stream, WindowScore};
 
 /// One audio stream. Use it from one thread at a time (different streams
 /// may be used concurrently, also on the same model).
@@ -46,6 +46,22 @@ pub struct dfd_window {
     pub start: f64,
     pub end: f64,
     pub p_fake: f32,
+}
+
+/// One scored analysis window with the model's raw output, to compare with
+/// the model's own Python outputs (`dfd_read_window_outputs`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct dfd_window_output {
+    pub start: f64,
+    pub end: f64,
+    pub p_fake: f32,
+    /// The calibrated logit of "synthetic" (`p_fake` is its sigmoid).
+    pub logit: f32,
+    /// The model's raw output values before calibration, as the manifest's
+    /// `output` describes them; `raw_count` (1 or 2) of them are set.
+    pub raw: [f32; 2],
+    pub raw_count: u32,
 }
 
 fn stream_mut<'a>(s: *mut dfd_stream) -> Result<&'a mut Stream> {
@@ -130,13 +146,24 @@ pub unsafe extern "C" fn dfd_push_samples_i16(
     })
 }
 
-/// Ends the stream: scores the audio still buffered in the resampler and,
-/// for a stream shorter than one window, at least half a window padded
-/// with silence. Call it at the end of a file; pushes after it fail until
-/// `dfd_reset`.
+/// Ends the stream: scores the audio still buffered in the resampler; a
+/// stream shorter than one window is scored when it has the model's
+/// `min_audio` (default half a window), completed by the model's fill rule;
+/// a longer one gets one more window aligned to its end when at least half
+/// a hop follows the last window (manifest `end_window`). Call it at the
+/// end of a file; pushes after it fail until `dfd_reset`. When the stream
+/// ends with no window scored, `DFD_OK` is returned and `dfd_last_error`
+/// says why (too short for the model, or only silence).
 #[no_mangle]
 pub unsafe extern "C" fn dfd_flush(stream: *mut dfd_stream) -> dfd_status {
-    guard(|| stream_mut(stream)?.flush())
+    guard(|| {
+        let s = stream_mut(stream)?;
+        s.flush()?;
+        if let Some(why) = s.score().unscored {
+            set_last_message(&why.to_string());
+        }
+        Ok(())
+    })
 }
 
 /// Writes the scores so far into `*out`.
@@ -170,6 +197,47 @@ pub unsafe extern "C" fn dfd_read_windows(
     capacity: usize,
     count: *mut usize,
 ) -> dfd_status {
+    read_queue(stream, out, capacity, count, |w| dfd_window {
+        start: w.start,
+        end: w.end,
+        p_fake: w.p_fake,
+    })
+}
+
+/// As `dfd_read_windows`, with each window's calibrated logit and raw model
+/// output. Both read the same queue: each window is returned once, by
+/// whichever is called.
+#[no_mangle]
+pub unsafe extern "C" fn dfd_read_window_outputs(
+    stream: *mut dfd_stream,
+    out: *mut dfd_window_output,
+    capacity: usize,
+    count: *mut usize,
+) -> dfd_status {
+    read_queue(stream, out, capacity, count, |w| {
+        let values = w.raw.as_slice();
+        let mut raw = [0.0; 2];
+        raw[..values.len()].copy_from_slice(values);
+        dfd_window_output {
+            start: w.start,
+            end: w.end,
+            p_fake: w.p_fake,
+            logit: w.logit,
+            raw,
+            raw_count: values.len() as u32,
+        }
+    })
+}
+
+/// Moves up to `capacity` unread windows, as `convert` writes them, into
+/// `out` and their number into `*count`.
+unsafe fn read_queue<T>(
+    stream: *mut dfd_stream,
+    out: *mut T,
+    capacity: usize,
+    count: *mut usize,
+    convert: impl Fn(WindowScore) -> T,
+) -> dfd_status {
     guard(|| {
         let s = stream_mut(stream)?;
         let count = arg_mut(count, "count")?;
@@ -179,14 +247,8 @@ pub unsafe extern "C" fn dfd_read_windows(
         let mut n = 0;
         while n < capacity {
             let Some(w) = s.next_window() else { break };
-            // SAFETY: the caller provides `capacity` writable windows at `out`.
-            unsafe {
-                out.add(n).write(dfd_window {
-                    start: w.start,
-                    end: w.end,
-                    p_fake: w.p_fake,
-                })
-            };
+            // SAFETY: the caller provides `capacity` writable items at `out`.
+            unsafe { out.add(n).write(convert(w)) };
             n += 1;
         }
         *count = n;

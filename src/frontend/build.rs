@@ -10,7 +10,7 @@ use super::spectral::{Scratch, Spectral};
 use super::stft::Stft;
 use super::{
     DbRef, DeltaMethod, Fill, Frontend, FrontendConfig, FrontendError, Layout, LogKind, MelNorm,
-    MelScale, PadMode, Shared, SpectralConfig, Stage, Stat, WindowKind,
+    MelScale, PadMode, Shared, ShortWindows, SpectralConfig, Stage, Stat, WindowKind,
 };
 
 /// What `Frontend::new` resolves a spectral config into.
@@ -19,6 +19,8 @@ struct Plan<'a> {
     bank: Option<Filterbank>,
     dct: Option<Dct>,
     energy: bool,
+    /// STFT bins the energy row sums (all, or those below `max_freq`).
+    energy_bins: usize,
     db_of_power: bool,
     drop_last_frame: bool,
     input_len: usize,
@@ -38,6 +40,7 @@ impl<'a> Plan<'a> {
             bank,
             dct,
             energy,
+            energy_bins: spectral.n_fft / 2 + 1,
             db_of_power: false,
             drop_last_frame: false,
             input_len: window_samples,
@@ -50,6 +53,25 @@ impl Frontend {
     /// Checks `cfg` against the model's rate and window length and builds all
     /// tables. Errors name the offending field.
     pub fn new(
+        cfg: &FrontendConfig,
+        sample_rate: u32,
+        window_samples: usize,
+    ) -> Result<Frontend, FrontendError> {
+        let mut frontend = Frontend::configure(cfg, sample_rate, window_samples)?;
+        if let Some(spectral) = cfg.spectral().filter(|s| s.frame_fill.is_some()) {
+            let short = ShortWindows {
+                config: cfg.clone(),
+                sample_rate,
+                spectral: spectral.clone(),
+            };
+            if let Some(shared) = Arc::get_mut(&mut frontend.shared) {
+                shared.short = Some(short);
+            }
+        }
+        Ok(frontend)
+    }
+
+    pub(super) fn configure(
         cfg: &FrontendConfig,
         sample_rate: u32,
         window_samples: usize,
@@ -110,14 +132,17 @@ impl Frontend {
                 n_filters,
                 fmin,
                 fmax,
+                max_freq,
                 with_energy,
             } => {
                 check_spectral(spectral, window_samples)?;
                 positive(*n_filters, "n_filters")?;
-                let fmax = band(*fmin, *fmax, nyquist)?;
-                let bank =
-                    Filterbank::linear(sample_rate, spectral.n_fft, *n_filters, *fmin as f64, fmax);
-                plan(spectral, Some(bank), None, *with_energy)
+                let (bank, kept) =
+                    linear_bank(spectral, sample_rate, *n_filters, (*fmin, *fmax, *max_freq))?;
+                Plan {
+                    energy_bins: kept,
+                    ..plan(spectral, Some(bank), None, *with_energy)
+                }
             }
             FrontendConfig::Lfcc {
                 spectral,
@@ -125,16 +150,19 @@ impl Frontend {
                 n_lfcc,
                 fmin,
                 fmax,
+                max_freq,
                 with_energy,
             } => {
                 check_spectral(spectral, window_samples)?;
                 positive(*n_filters, "n_filters")?;
                 coefficients(*n_lfcc, "n_lfcc", *n_filters, "n_filters")?;
-                let fmax = band(*fmin, *fmax, nyquist)?;
-                let bank =
-                    Filterbank::linear(sample_rate, spectral.n_fft, *n_filters, *fmin as f64, fmax);
+                let (bank, kept) =
+                    linear_bank(spectral, sample_rate, *n_filters, (*fmin, *fmax, *max_freq))?;
                 let dct = Dct::new(*n_filters, *n_lfcc, 0.0);
-                plan(spectral, Some(bank), Some(dct), *with_energy)
+                Plan {
+                    energy_bins: kept,
+                    ..plan(spectral, Some(bank), Some(dct), *with_energy)
+                }
             }
             FrontendConfig::Mfcc {
                 spectral,
@@ -262,6 +290,7 @@ impl Frontend {
             base_rows,
             dct: plan.dct,
             energy: plan.energy,
+            energy_bins: plan.energy_bins,
             n_fft: c.n_fft,
             deltas,
             rows,
@@ -308,6 +337,7 @@ impl Frontend {
             shape,
             fill,
             stage,
+            short: None,
         };
         Frontend {
             shared: Arc::new(shared),
@@ -344,6 +374,7 @@ fn whisper_spectral(layout: Layout, fill: Fill) -> SpectralConfig {
         std: Stat::Scalar(4.0),
         layout,
         fill,
+        frame_fill: None,
     }
 }
 
@@ -498,6 +529,39 @@ fn coefficients(
         ));
     }
     Ok(())
+}
+
+/// The ASVspoof baseline's linear filterbank and the STFT bins it keeps:
+/// from `fmin` to `fmax` in Hz on the bin grid, or with `max_freq` (a share
+/// of Nyquist, the baseline's argument) only the first
+/// `floor(max_freq * (n_fft/2 + 1))` bins, on the baseline's grid for them.
+fn linear_bank(
+    c: &SpectralConfig,
+    sample_rate: u32,
+    n_filters: usize,
+    (fmin, fmax, max_freq): (f32, Option<f32>, Option<f32>),
+) -> Result<(Filterbank, usize), FrontendError> {
+    let n_bins = c.n_fft / 2 + 1;
+    let Some(share) = max_freq else {
+        let fmax = band(fmin, fmax, sample_rate as f32 / 2.0)?;
+        let bank = Filterbank::linear(sample_rate, c.n_fft, n_filters, fmin as f64, fmax);
+        return Ok((bank, n_bins));
+    };
+    if fmin != 0.0 || fmax.is_some() {
+        return Err(FrontendError::invalid(
+            "max_freq",
+            "max_freq replaces fmin and fmax (leave them out)",
+        ));
+    }
+    let kept = (f64::from(share) * n_bins as f64) as usize;
+    if !(share > 0.0 && share <= 1.0) || kept < 2 {
+        return Err(FrontendError::invalid(
+            "max_freq",
+            format!("max_freq must be in (0, 1] and keep at least 2 bins (got {share})"),
+        ));
+    }
+    let bank = Filterbank::baseline(sample_rate, c.n_fft, n_filters, f64::from(share), kept);
+    Ok((bank, kept))
 }
 
 /// Checks `0 <= fmin < fmax <= nyquist` and resolves the default `fmax`.

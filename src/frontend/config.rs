@@ -16,7 +16,7 @@ use super::FrontendError;
 
 /// Which features a model consumes, and exactly how they are computed.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(try_from = "Wire", into = "Wire")]
+#[serde(try_from = "JsonObject", into = "Wire")]
 pub enum FrontendConfig {
     /// The waveform itself, shape `[window_samples]`.
     Raw { normalize: Normalize, fill: Fill },
@@ -42,6 +42,9 @@ pub enum FrontendConfig {
         fmin: f32,
         /// `None`: the Nyquist frequency.
         fmax: Option<f32>,
+        /// The baseline's `max_freq` (a share of Nyquist): only the bins
+        /// below it, on the baseline's grid; replaces `fmin` / `fmax`.
+        max_freq: Option<f32>,
         /// Replace row 0 by the log frame energy (baseline `with_energy`).
         with_energy: bool,
     },
@@ -53,6 +56,8 @@ pub enum FrontendConfig {
         n_lfcc: usize,
         fmin: f32,
         fmax: Option<f32>,
+        /// As for `Lfb`.
+        max_freq: Option<f32>,
         /// Replace coefficient 0 by `log(sum_k |X_k|^power / n_fft)` with the
         /// same log and offset as the filterbank (baseline `with_energy`).
         with_energy: bool,
@@ -151,6 +156,26 @@ pub struct SpectralConfig {
     pub std: Stat,
     pub layout: Layout,
     pub fill: Fill,
+    /// Complete a short window in the feature domain instead of the audio
+    /// (see `Frontend::compute_short`); `None`: `fill` completes the audio.
+    pub frame_fill: Option<FrameFill>,
+}
+
+/// How the missing frames of a short window are filled.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum FrameFill {
+    /// A constant in the units of the log stage (e.g. -80 for a dB floor).
+    Value(f32),
+    /// The last real frame repeated.
+    Edge(EdgeFill),
+}
+
+/// The string `"edge"` of [`FrameFill::Edge`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EdgeFill {
+    Edge,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -311,8 +336,15 @@ impl Kind {
             Kind::Raw => &["normalize", "fill"],
             Kind::Spectrogram => &[],
             Kind::Logmel => &["n_mels", "fmin", "fmax", "mel_scale", "mel_norm"],
-            Kind::Lfb => &["n_filters", "fmin", "fmax", "with_energy"],
-            Kind::Lfcc => &["n_filters", "n_lfcc", "fmin", "fmax", "with_energy"],
+            Kind::Lfb => &["n_filters", "fmin", "fmax", "max_freq", "with_energy"],
+            Kind::Lfcc => &[
+                "n_filters",
+                "n_lfcc",
+                "fmin",
+                "fmax",
+                "max_freq",
+                "with_energy",
+            ],
             Kind::Mfcc => &[
                 "n_mels",
                 "n_mfcc",
@@ -358,6 +390,9 @@ macro_rules! wire {
         }
 
         impl Wire {
+            /// Every field name but `type`.
+            const NAMES: &'static [&'static str] = &[$(stringify!($name)),*];
+
             /// Names of the fields that are set.
             fn set_fields(&self) -> Vec<&'static str> {
                 let mut set = Vec::new();
@@ -396,12 +431,14 @@ wire! {
     std: Stat,
     layout: Layout,
     fill: Fill,
+    frame_fill: FrameFill,
     n_mels: usize,
     n_filters: usize,
     n_lfcc: usize,
     n_mfcc: usize,
     fmin: f32,
     fmax: f32,
+    max_freq: f32,
     mel_scale: MelScale,
     mel_norm: MelNorm,
     with_energy: bool,
@@ -462,6 +499,7 @@ impl Wire {
             std: self.std.clone().unwrap_or(Stat::Scalar(1.0)),
             layout: self.layout.unwrap_or_default(),
             fill: self.fill.unwrap_or_default(),
+            frame_fill: self.frame_fill,
         })
     }
 }
@@ -470,7 +508,7 @@ fn required<T>(v: Option<T>, name: &'static str) -> Result<T, FrontendError> {
     v.ok_or(FrontendError::Missing(name))
 }
 
-const SPECTRAL_FIELDS: [&str; 22] = [
+const SPECTRAL_FIELDS: [&str; 23] = [
     "n_fft",
     "win_length",
     "hop_length",
@@ -493,7 +531,36 @@ const SPECTRAL_FIELDS: [&str; 22] = [
     "std",
     "layout",
     "fill",
+    "frame_fill",
 ];
+
+/// The front end as JSON, before the fields are read: a key written as
+/// `null` counts as written, so `"top_db": null` on a raw front end is
+/// refused like any key that does not belong to the type.
+type JsonObject = serde_json::Map<String, serde_json::Value>;
+
+impl TryFrom<JsonObject> for FrontendConfig {
+    type Error = FrontendError;
+
+    fn try_from(json: JsonObject) -> Result<Self, FrontendError> {
+        let nulls: Vec<&'static str> = Wire::NAMES
+            .iter()
+            .copied()
+            .filter(|name| json.get(*name).is_some_and(serde_json::Value::is_null))
+            .collect();
+        let wire: Wire = serde_json::from_value(serde_json::Value::Object(json))
+            .map_err(|e| FrontendError::Syntax(e.to_string()))?;
+        if let (Some(kind), Some(f)) = (wire.kind, nulls.first()) {
+            if !kind.takes(f) {
+                return Err(FrontendError::NotApplicable {
+                    field: f,
+                    kind: kind.name(),
+                });
+            }
+        }
+        FrontendConfig::try_from(wire)
+    }
+}
 
 impl TryFrom<Wire> for FrontendConfig {
     type Error = FrontendError;
@@ -527,6 +594,7 @@ impl TryFrom<Wire> for FrontendConfig {
                 n_filters: required(w.n_filters, "n_filters")?,
                 fmin: w.fmin.unwrap_or(0.0),
                 fmax: w.fmax,
+                max_freq: w.max_freq,
                 with_energy: w.with_energy.unwrap_or(false),
             },
             Kind::Lfcc => {
@@ -537,6 +605,7 @@ impl TryFrom<Wire> for FrontendConfig {
                     n_lfcc: w.n_lfcc.unwrap_or(n_filters),
                     fmin: w.fmin.unwrap_or(0.0),
                     fmax: w.fmax,
+                    max_freq: w.max_freq,
                     with_energy: w.with_energy.unwrap_or(false),
                 }
             }
@@ -586,6 +655,7 @@ impl From<FrontendConfig> for Wire {
             std: Some(s.std),
             layout: Some(s.layout),
             fill: Some(s.fill),
+            frame_fill: s.frame_fill,
             ..Wire::default()
         };
         match c {
@@ -616,11 +686,13 @@ impl From<FrontendConfig> for Wire {
                 n_filters,
                 fmin,
                 fmax,
+                max_freq,
                 with_energy,
             } => Wire {
                 n_filters: Some(n_filters),
                 fmin: Some(fmin),
                 fmax,
+                max_freq,
                 with_energy: Some(with_energy),
                 ..spectral(Kind::Lfb, s)
             },
@@ -630,12 +702,14 @@ impl From<FrontendConfig> for Wire {
                 n_lfcc,
                 fmin,
                 fmax,
+                max_freq,
                 with_energy,
             } => Wire {
                 n_filters: Some(n_filters),
                 n_lfcc: Some(n_lfcc),
                 fmin: Some(fmin),
                 fmax,
+                max_freq,
                 with_energy: Some(with_energy),
                 ..spectral(Kind::Lfcc, s)
             },

@@ -5,6 +5,9 @@ use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FrontendError {
+    /// The JSON does not have the expected form (an unknown key, a value of
+    /// the wrong type): serde's message.
+    Syntax(String),
     /// A required field is absent.
     Missing(&'static str),
     /// A field is set that the front end's `type` does not take.
@@ -24,12 +27,13 @@ impl FrontendError {
         }
     }
 
-    /// The manifest key (inside `frontend`) the error is about.
-    pub fn field(&self) -> &'static str {
+    /// The manifest key (inside `frontend`) the error is about, when known.
+    pub fn field(&self) -> Option<&'static str> {
         match self {
+            FrontendError::Syntax(_) => None,
             FrontendError::Missing(field)
             | FrontendError::NotApplicable { field, .. }
-            | FrontendError::Invalid { field, .. } => field,
+            | FrontendError::Invalid { field, .. } => Some(field),
         }
     }
 }
@@ -37,6 +41,7 @@ impl FrontendError {
 impl fmt::Display for FrontendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            FrontendError::Syntax(message) => write!(f, "frontend: {message}"),
             FrontendError::Missing(field) => write!(f, "frontend: missing field `{field}`"),
             FrontendError::NotApplicable { field, kind } => {
                 write!(

@@ -58,6 +58,28 @@ impl Filterbank {
         Filterbank::sparse(&triangles(&edges, &fft_frequencies(sr, n_fft)))
     }
 
+    /// The baseline's filterbank with `max_freq` < 1 (`LFCC(..., max_freq)`):
+    /// it keeps the first `kept` STFT bins and places them on the grid
+    /// `sr/2 * linspace(0, max_freq, kept)` (not their true frequencies), with
+    /// edges `linspace(0, sr/2 * max_freq, n_filters + 2)`; the other bins
+    /// get weight 0.
+    pub(crate) fn baseline(
+        sr: u32,
+        n_fft: usize,
+        n_filters: usize,
+        max_freq: f64,
+        kept: usize,
+    ) -> Filterbank {
+        let top = sr as f64 / 2.0 * max_freq;
+        let grid = linspace(0.0, top, kept);
+        let edges = linspace(0.0, top, n_filters + 2);
+        let mut rows = triangles(&edges, &grid);
+        for row in &mut rows {
+            row.resize(n_fft / 2 + 1, 0.0);
+        }
+        Filterbank::sparse(&rows)
+    }
+
     fn sparse(dense: &[Vec<f64>]) -> Filterbank {
         let mut filters = Vec::with_capacity(dense.len());
         let mut weights = Vec::new();

@@ -20,8 +20,8 @@ mod window;
 use std::sync::Arc;
 
 pub use config::{
-    DbRef, DeltaMethod, Fill, FrontendConfig, Layout, LogKind, MaxRef, MelNorm, MelScale,
-    Normalize, PadMode, SpectralConfig, Stat, WindowKind,
+    DbRef, DeltaMethod, EdgeFill, Fill, FrameFill, FrontendConfig, Layout, LogKind, MaxRef,
+    MelNorm, MelScale, Normalize, PadMode, SpectralConfig, Stat, WindowKind,
 };
 pub use error::FrontendError;
 pub use offload::OffloadTables;
@@ -42,6 +42,17 @@ struct Shared {
     len: usize,
     fill: Fill,
     stage: Stage,
+    /// Set with `frame_fill`: how a short window's features are made.
+    short: Option<ShortWindows>,
+}
+
+/// A spectral front end with `frame_fill`: a window shorter than the
+/// model's gets the features of its real samples alone (a front end built
+/// for that length), and the missing frames are filled.
+struct ShortWindows {
+    config: FrontendConfig,
+    sample_rate: u32,
+    spectral: SpectralConfig,
 }
 
 enum Stage {
@@ -81,6 +92,50 @@ impl Frontend {
             };
         }
         true
+    }
+
+    /// Whether a short window is completed in the feature domain
+    /// (`frame_fill`, see [`compute_short`](Self::compute_short)) rather
+    /// than by [`complete_window`](Self::complete_window).
+    pub fn fills_frames(&self) -> bool {
+        self.shared.short.is_some()
+    }
+
+    /// Features of a window with only `real.len()` samples (fewer than the
+    /// model's window), as a notebook computes them: the front end of the
+    /// real samples alone (their own frames, and `db_ref: "max"` and
+    /// `top_db` over those frames), then the frames up to the model's count
+    /// filled by `frame_fill`: a constant in the units of the log stage
+    /// (normalised by `mean` / `std` like every value), or the last real
+    /// frame repeated. Allocates (it runs once, at the end of a stream).
+    pub fn compute_short(&self, real: &[f32], out: &mut [f32]) -> Result<(), FrontendError> {
+        let (Some(short), Stage::Spectral(s)) = (&self.shared.short, &self.shared.stage) else {
+            return Err(FrontendError::invalid(
+                "frame_fill",
+                "compute_short needs a spectral front end with frame_fill",
+            ));
+        };
+        let mut part = Frontend::configure(&short.config, short.sample_rate, real.len())?;
+        let mut feats = vec![0.0; part.output_len()];
+        part.compute(real, &mut feats);
+        let (rows, frames) = (s.out_rows(), s.frames);
+        let have = part.shared.len / rows;
+        let at = |r: usize, t: usize, frames: usize| match s.layout {
+            Layout::FreqMajor => r * frames + t,
+            Layout::TimeMajor => t * rows + r,
+        };
+        for r in 0..rows {
+            for t in 0..frames {
+                out[at(r, t, frames)] = match short.spectral.frame_fill {
+                    _ if t < have => feats[at(r, t, have)],
+                    Some(FrameFill::Value(v)) => {
+                        (v - short.spectral.mean.at(r)) / short.spectral.std.at(r)
+                    }
+                    _ => feats[at(r, have - 1, have)],
+                };
+            }
+        }
+        Ok(())
     }
 
     /// Features of one window. `window.len()` must be the `window_samples`

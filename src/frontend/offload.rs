@@ -48,6 +48,7 @@ impl Frontend {
             Stage::Spectral(s) => s,
         };
         let refuse = [
+            (shared.short.is_some(), "frame_fill"),
             (s.dct.is_some(), "a DCT (cepstra)"),
             (s.energy, "an energy row"),
             (s.deltas.order() > 0, "deltas"),

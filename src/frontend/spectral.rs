@@ -21,6 +21,8 @@ pub(super) struct Spectral {
     pub(super) dct: Option<Dct>,
     /// Replace row 0 by the log frame energy `sum |X|^power / n_fft`.
     pub(super) energy: bool,
+    /// STFT bins the energy sums (those below the baseline's `max_freq`).
+    pub(super) energy_bins: usize,
     pub(super) n_fft: usize,
     pub(super) deltas: Deltas,
     /// Feature rows before the deltas are appended.
@@ -87,7 +89,8 @@ impl Spectral {
                 }
             }
             if self.energy {
-                let sum: f64 = spectrum.iter().map(|&v| v as f64).sum();
+                let kept = &spectrum[..self.energy_bins];
+                let sum: f64 = kept.iter().map(|&v| v as f64).sum();
                 energy[t] = (sum / self.n_fft as f64) as f32;
             }
         });

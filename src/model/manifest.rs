@@ -44,10 +44,24 @@ pub struct Manifest {
     pub graph_output: Option<GraphOutput>,
     #[serde(default)]
     pub calibration: Calibration,
-    /// Stream p_fake at or above this is judged synthetic.
+    /// Stream p_fake at or above this is judged synthetic (default 0.5).
+    #[serde(default = "half")]
     pub threshold: f32,
     #[serde(default)]
     pub gate: Gate,
+    /// Least real audio, in samples at `sample_rate`, that a window needs to
+    /// be scored (the rest completed by the front end's `fill` rule);
+    /// default: half a window. See [`Manifest::min_audio`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_audio: Option<usize>,
+    /// At the end of the stream, score one more window aligned to the end of
+    /// the audio when the audio after the last window is at least half a
+    /// hop (default true), so every second of speech counts.
+    #[serde(default = "yes")]
+    pub end_window: bool,
+    /// How the windows' scores make the stream's p_fake (default `mean`).
+    #[serde(default)]
+    pub aggregate: Aggregate,
     /// Free-form: data, training recipe, measured EER.
     #[serde(default)]
     pub provenance: serde_json::Value,
@@ -153,17 +167,47 @@ impl Default for Calibration {
 }
 
 /// Energy gate: windows quieter than `min_dbfs` (RMS, dB full scale) are not
-/// scored, so silence and line noise never vote.
+/// scored, so silence and line noise never vote. `"min_dbfs": null`
+/// switches the gate off (every window is scored).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Gate {
-    pub min_dbfs: f32,
+    #[serde(default = "default_min_dbfs")]
+    pub min_dbfs: Option<f32>,
+}
+
+fn default_min_dbfs() -> Option<f32> {
+    Some(-60.0)
 }
 
 impl Default for Gate {
     fn default() -> Self {
-        Gate { min_dbfs: -60.0 }
+        Gate {
+            min_dbfs: default_min_dbfs(),
+        }
     }
+}
+
+fn half() -> f32 {
+    0.5
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How a stream's p_fake is made from its windows' calibrated logits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregate {
+    /// Sigmoid of the mean logit of all scored windows (libdfd's models).
+    #[default]
+    Mean,
+    /// The first scored window alone: a notebook that scores a file as one
+    /// input from its start (crop, pad or tile).
+    First,
+    /// The most synthetic window.
+    Max,
 }
 
 impl Manifest {
@@ -226,7 +270,24 @@ impl Manifest {
         if !self.calibration.scale.is_finite() || !self.calibration.bias.is_finite() {
             bail!(ModelKind, "{origin}: calibration must be finite");
         }
+        if self.gate.min_dbfs.is_some_and(|g| !g.is_finite()) {
+            bail!(ModelKind, "{origin}: gate.min_dbfs must be finite or null");
+        }
+        if let Some(n) = self.min_audio {
+            if n == 0 || n > self.window {
+                bail!(
+                    ModelKind,
+                    "{origin}: min_audio {n} must be in 1..=window ({})",
+                    self.window
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// Least real audio (samples) a window needs to be scored.
+    pub fn min_audio(&self) -> usize {
+        self.min_audio.unwrap_or(self.window.div_ceil(2))
     }
 
     /// Number of f32 values in one input item.

@@ -16,7 +16,7 @@ mod source;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use manifest::{Calibration, Gate, GraphOutput, Manifest, Output, Precision};
+pub use manifest::{Aggregate, Calibration, Gate, GraphOutput, Manifest, Output, Precision};
 pub use options::{BackendChoice, ModelOptions, PrecisionChoice};
 use source::Pick;
 pub use source::{Source, StoredModel};
@@ -81,6 +81,20 @@ impl Model {
                     format!("model {:?}: front end: {e}", manifest.name),
                 )
             })?;
+        if frontend.fills_frames() {
+            // The shortest window scored must have a front end of its own.
+            Frontend::new(&manifest.frontend, manifest.sample_rate, manifest.min_audio())
+                .map_err(|e| {
+                    Error::new(
+                        Status::ModelKind,
+                        format!(
+                            "model {:?}: min_audio ({} samples) is too short for the front end with frame_fill: {e}",
+                            manifest.name,
+                            manifest.min_audio()
+                        ),
+                    )
+                })?;
+        }
         if frontend.output_len() != manifest.input_len() {
             bail!(
                 ModelKind,

@@ -208,6 +208,7 @@ def test_struct_layouts_match_c_header() -> None:
         "dfd_model_info": _lib.ModelInfoC,
         "dfd_result": _lib.ResultC,
         "dfd_window": _lib.WindowC,
+        "dfd_window_output": _lib.WindowOutputC,
         "dfd_backend_info": _lib.BackendInfoC,
     }
     seen = set()

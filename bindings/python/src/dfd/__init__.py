@@ -19,7 +19,7 @@ import enum
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, TypeVar, Union
+from typing import Any, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -127,6 +127,11 @@ class Window:
     start: float
     end: float
     p_fake: float
+    #: The calibrated logit of "synthetic" (``p_fake`` is its sigmoid).
+    logit: float = 0.0
+    #: The model's raw output values before calibration (1 or 2 values, as
+    #: the manifest's ``output`` describes), to compare with Python outputs.
+    raw: Tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -339,9 +344,14 @@ class Stream(_Owned):
         frames = a.size // self.channels
         _check(fn(self._h(), a.ctypes.data_as(ctypes.POINTER(ctype)), frames), call)
 
-    def flush(self) -> None:
-        """Ends the stream (end of a file): scores the tail."""
+    def flush(self) -> Optional[str]:
+        """Ends the stream (end of a file): scores the tail. Returns why
+        nothing was scored (too short for the model, or only silence), or
+        None when a window was scored."""
         _check(self._c.dfd_flush(self._h()), "dfd_flush")
+        if self.score().windows:
+            return None
+        return (self._c.dfd_last_error() or b"").decode("utf-8", "replace")
 
     def reset(self) -> None:
         _check(self._c.dfd_reset(self._h()), "dfd_reset")
@@ -367,10 +377,16 @@ class Stream(_Owned):
 
     def read_windows(self, max_windows: int = 1024) -> List[Window]:
         """Takes up to ``max_windows`` unread per-window results, oldest first."""
-        buf = (_lib.WindowC * max(max_windows, 1))()
+        buf = (_lib.WindowOutputC * max(max_windows, 1))()
         n = ctypes.c_size_t(0)
-        _check(self._c.dfd_read_windows(self._h(), buf, max_windows, ctypes.byref(n)), "dfd_read_windows")
-        return [Window(w.start, w.end, float(w.p_fake)) for w in buf[: n.value]]
+        _check(
+            self._c.dfd_read_window_outputs(self._h(), buf, max_windows, ctypes.byref(n)),
+            "dfd_read_window_outputs",
+        )
+        return [
+            Window(w.start, w.end, float(w.p_fake), float(w.logit), tuple(float(v) for v in w.raw[: w.raw_count]))
+            for w in buf[: n.value]
+        ]
 
 
 def infer_streams(streams: Sequence[Stream]) -> int:

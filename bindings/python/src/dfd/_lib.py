@@ -53,6 +53,17 @@ class WindowC(ctypes.Structure):
     ]
 
 
+class WindowOutputC(ctypes.Structure):
+    _fields_ = [
+        ("start", ctypes.c_double),
+        ("end", ctypes.c_double),
+        ("p_fake", ctypes.c_float),
+        ("logit", ctypes.c_float),
+        ("raw", ctypes.c_float * 2),
+        ("raw_count", ctypes.c_uint32),
+    ]
+
+
 class BackendInfoC(ctypes.Structure):
     _fields_ = [
         ("name", ctypes.c_char * 32),
@@ -122,6 +133,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "dfd_flush": (st, [vp]),
         "dfd_score": (st, [vp, P(ResultC)]),
         "dfd_read_windows": (st, [vp, P(WindowC), ctypes.c_size_t, P(ctypes.c_size_t)]),
+        "dfd_read_window_outputs": (st, [vp, P(WindowOutputC), ctypes.c_size_t, P(ctypes.c_size_t)]),
         "dfd_reset": (st, [vp]),
         "dfd_set_deferred": (st, [vp, ctypes.c_int32]),
         "dfd_infer_streams": (st, [P(vp), ctypes.c_size_t, P(ctypes.c_size_t)]),
