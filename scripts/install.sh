@@ -8,7 +8,7 @@
 # (next to libdfd, see src/backend/registry.rs); no environment variable.
 #
 # Usage: scripts/install.sh [--no-build] [--from DIR] PREFIX
-#   (default) runs `cargo build --release --workspace`, installs target/release
+#   (default) runs `cargo build --release`, installs target/release
 #   --no-build  installs what is already built (target/release unless --from)
 #   --from DIR  takes the artifacts from DIR (e.g. target/debug); implies
 #               --no-build. bin/dfd is installed only when DIR has it.
@@ -38,7 +38,7 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 major=${version%%.*}
 
 if [ "$build" = 1 ]; then
-  cargo build --release --workspace
+  cargo build --release
 fi
 for f in libdfd.so libdfd.a libdfd_backend_cpu.so; do
   [ -f "$from/$f" ] || { echo "install.sh: $from/$f missing (build first, or drop --no-build)" >&2; exit 1; }

@@ -1,4 +1,5 @@
-//! Shared by the monitor's integration tests.
+//! Shared by the monitor's integration tests (each uses some of it).
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
@@ -12,20 +13,25 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The newer of `target/<profile>` and its `deps/` holding the CPU plugin
-/// (as tests/common/mod.rs of the core crate does).
-pub fn plugin_dir() -> PathBuf {
+/// Directory holding a built artifact: the newer of `target/<profile>`
+/// and its `deps/` (as tests/common/mod.rs of the core crate does).
+pub fn artifact_dir(file: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let target = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
     [target.clone(), target.join("deps")]
         .into_iter()
         .filter_map(|d| {
-            let m = std::fs::metadata(d.join("libdfd_backend_cpu.so")).ok()?;
+            let m = std::fs::metadata(d.join(file)).ok()?;
             Some((m.modified().ok()?, d))
         })
         .max_by_key(|(m, _)| *m)
         .map(|(_, d)| d)
-        .expect("libdfd_backend_cpu.so not built: run `cargo test --workspace`")
+        .unwrap_or_else(|| panic!("{file} not built: run `cargo test --workspace`"))
+}
+
+/// Directory holding the CPU backend plugin.
+pub fn plugin_dir() -> PathBuf {
+    artifact_dir("libdfd_backend_cpu.so")
 }
 
 /// Length of a WAV clip (path relative to the repository) in seconds.

@@ -1,0 +1,262 @@
+"""Real SIP calls on loopback: a caller agent plays the repository's two
+sample clips into calls forced to each codec; the softphone under test
+answers and scores the remote party live.
+
+Run by examples/voip/tests/softphone_calls.rs (``cargo test``), which sets
+DFD_LIBRARY, DFD_PLUGIN_PATH, DFD_CLI (the ``dfd`` tool) and
+DFD_SOFTPHONE_TABLE (where the measured per-codec table is written).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+import wave
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SOFTPHONE = HERE.parent / "softphone.py"
+REPO = HERE.parents[2]
+sys.path.insert(0, str(HERE.parent))
+import softphone  # noqa: E402
+
+BONAFIDE = REPO / "samples" / "bonafide_fr_june.wav"
+SYNTHETIC = REPO / "samples" / "synthetic_piper_joe.wav"
+# --codecs names (pjsua codec ids start with them) and the clock rate each runs at.
+CODECS = {"PCMU": 8000, "PCMA": 8000, "GSM": 8000, "iLBC": 8000, "speex/8000": 8000, "G722": 16000}
+# The callee takes every codec above and nothing else (L16 is the failed call's).
+CALLEE_CODECS = ",".join(CODECS)
+WINDOW_S = 2.0  # the default model's analysis window (manifest: 32000 samples at 16 kHz)
+TELEPHONE = softphone.telephone_model()
+# How far a call's p_fake moves with the clip's offset in the call (measured, see below).
+OFFSET_SPREAD = 0.1
+THRESHOLD = softphone.dfd.Model.builtin().info.threshold
+
+
+def clip_seconds(path: Path) -> float:
+    with wave.open(str(path)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+class Callee:
+    """The softphone under test, answering every call; its JSON events are
+    read by a thread so the pipe never fills."""
+
+    def __init__(self, record_dir: Path) -> None:
+        self.record_dir = record_dir
+        self.proc = subprocess.Popen(
+            [sys.executable, str(SOFTPHONE), "--listen", "127.0.0.1:0", "--codecs", CALLEE_CODECS,
+             "--record-dir", str(record_dir), "--sip-log-level", "2",
+             "--on-synthetic", f"echo \"$LOCAL $P_FAKE\" >> '{record_dir}/hook.log'"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.events: "queue.Queue[dict]" = queue.Queue()
+        self.all: List[dict] = []
+        self.log: List[str] = []
+        self.port = 0
+        started = threading.Event()
+
+        def read_err() -> None:
+            for line in self.proc.stderr:
+                self.log.append(line)
+                if "listening on sip:" in line and not self.port:
+                    self.port = int(line.split("sip:")[1].split()[0].rsplit(":", 1)[1])
+                    started.set()
+
+        def read_out() -> None:
+            for line in self.proc.stdout:
+                self.events.put(json.loads(line))
+
+        threading.Thread(target=read_err, daemon=True).start()
+        threading.Thread(target=read_out, daemon=True).start()
+        assert started.wait(20), "softphone did not start: " + "".join(self.log)
+
+    def uri(self, user: str) -> str:
+        return f"sip:{user}@127.0.0.1:{self.port}"
+
+    def ends(self, n: int, timeout: float = 30) -> List[dict]:
+        """The next n call-end events (verdict events are kept aside)."""
+        out: List[dict] = []
+        deadline = time.monotonic() + timeout
+        while len(out) < n:
+            e = self.events.get(timeout=max(0.1, deadline - time.monotonic()))
+            self.all.append(e)
+            if e["event"] in ("end", "call_failed", "error"):
+                out.append(e)
+        return out
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        self.proc.wait(10)
+        return "".join(self.log)
+
+
+def place(callee: Callee, codec: str, clips: List[Tuple[str, Path]]) -> Tuple[subprocess.CompletedProcess, List[dict]]:
+    """Runs a caller agent that offers only `codec` and plays each clip into
+    its own call (at once); returns it and the callee's end events by user."""
+    cmd = [sys.executable, str(SOFTPHONE), "--listen", "127.0.0.1:0", "--score", "none", "--codecs", codec, "--sip-log-level", "1"]
+    for user, clip in clips:
+        cmd += ["--call", callee.uri(user), "--play", str(clip)]
+    caller = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert caller.returncode == 0, caller.stderr
+    return caller, callee.ends(len(clips))
+
+
+def dfd_scan(wav: str, model: Optional[Path]) -> dict:
+    cmd = [os.environ["DFD_CLI"], "scan", "--json", wav]
+    if model:
+        cmd += ["--model", str(model)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.splitlines()[0])
+
+
+@pytest.fixture(scope="module")
+def callee(tmp_path_factory: pytest.TempPathFactory):
+    c = Callee(tmp_path_factory.mktemp("calls"))
+    yield c
+    log = c.stop()
+    # The agent served every call and was never taken down by one.
+    assert "Traceback" not in log, log
+
+
+@pytest.fixture(scope="module")
+def single_calls(callee: Callee) -> Dict[Tuple[str, str], dict]:
+    """Each clip over each codec, one call at a time."""
+    results: Dict[Tuple[str, str], dict] = {}
+    for codec in CODECS:
+        for name, clip in (("bonafide", BONAFIDE), ("synthetic", SYNTHETIC)):
+            _, (end,) = place(callee, codec, [(name, clip)])
+            assert end["event"] == "end", end
+            assert end["local"].startswith(f"<sip:{name}@") or end["local"].startswith(f"sip:{name}@"), end
+            results[(codec, name)] = end
+    table = {f"{c}/{n}": {k: e[k] for k in ("codec", "rate", "verdict", "p_fake", "seconds", "windows", "model", "max_push_ms")}
+             for (c, n), e in results.items()}
+    path = os.environ.get("DFD_SOFTPHONE_TABLE")
+    if path:
+        Path(path).write_text(json.dumps(table, indent=1, sort_keys=True))
+    for (c, n), e in results.items():
+        print(f"{c:11} {n:9} {e['codec']:12} {e['verdict']:9} p_fake {e['p_fake']:.4f} {e['seconds']:.2f} s "
+              f"{e['windows']} windows, model {e['model']}, max push {e['max_push_ms']:.1f} ms")
+    return results
+
+
+@pytest.mark.parametrize("codec", list(CODECS))
+def test_codec_negotiated_and_whole_call_scored(single_calls: dict, codec: str) -> None:
+    for name, clip in (("bonafide", BONAFIDE), ("synthetic", SYNTHETIC)):
+        e = single_calls[(codec, name)]
+        assert e["codec"].lower().startswith(codec.lower().split("/")[0]), e
+        assert e["rate"] == CODECS[codec], e
+        # The audio scored is the clip plus call set-up and hang-up: within one window.
+        assert abs(e["seconds"] - clip_seconds(clip)) <= WINDOW_S, (e, clip_seconds(clip))
+        assert e["seconds"] >= clip_seconds(clip) - 0.1, e
+        assert e["windows"] >= 2, e
+
+
+@pytest.mark.parametrize("codec", list(CODECS))
+def test_live_score_equals_dfd_scan_of_the_recording(single_calls: dict, codec: str) -> None:
+    for name in ("bonafide", "synthetic"):
+        e = single_calls[(codec, name)]
+        model = TELEPHONE if CODECS[codec] == 8000 else None
+        scan = dfd_scan(e["recording"], model)
+        assert scan["windows"] == e["windows"], (scan, e)
+        assert scan["p_fake"] == pytest.approx(e["p_fake"], abs=1e-5), (scan, e)
+        assert scan["seconds"] == pytest.approx(e["seconds"], abs=1e-3), (scan, e)
+
+
+@pytest.mark.parametrize("codec", list(CODECS))
+def test_synthetic_caller_is_caught(single_calls: dict, codec: str) -> None:
+    e = single_calls[(codec, "synthetic")]
+    assert e["verdict"] == "synthetic", e
+
+
+def test_on_synthetic_hook_ran_for_every_synthetic_call(callee: Callee, single_calls: dict) -> None:
+    hooked = (callee.record_dir / "hook.log").read_text().splitlines()
+    flagged = [e for e in single_calls.values() if e["verdict"] == "synthetic"]
+    assert len([h for h in hooked if "synthetic@" in h]) >= len(CODECS), hooked
+    assert len(hooked) >= len(flagged), (hooked, flagged)
+
+
+def _bonafide_marks(codec: str) -> list:
+    if TELEPHONE is None:
+        return [pytest.mark.xfail(
+            strict=False,
+            reason="no telephone model shipped yet (issue 14): the default model calls the "
+                   "real caller synthetic over some codecs (the measured table says which)",
+        )]
+    return []
+
+
+@pytest.mark.parametrize("codec", [pytest.param(c, marks=_bonafide_marks(c)) for c in CODECS])
+def test_bonafide_caller_is_not_accused(single_calls: dict, codec: str) -> None:
+    e = single_calls[(codec, "bonafide")]
+    assert e["verdict"] == "bonafide", e
+
+
+def test_four_concurrent_calls_score_as_one_at_a_time(callee: Callee, single_calls: dict) -> None:
+    """Two callers at once, two calls each: the agent's limit of 4 calls."""
+    clips = [("bonafide", BONAFIDE), ("synthetic", SYNTHETIC)]
+    results: Dict[str, List[dict]] = {}
+
+    def run(codec: str) -> None:
+        cmd = [sys.executable, str(SOFTPHONE), "--listen", "127.0.0.1:0", "--score", "none", "--codecs", codec, "--sip-log-level", "1"]
+        for user, clip in clips:
+            cmd += ["--call", callee.uri(f"{user}-{codec}"), "--play", str(clip)]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in ("PCMU", "G722")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ends = callee.ends(4)
+    assert all(e["event"] == "end" for e in ends), ends
+    for e in ends:
+        user = e["local"].strip("<>").split(":")[1].split("@")[0]
+        name, codec = user.split("-")
+        one = single_calls[(codec, name)]
+        print(f"concurrent {codec} {name}: p_fake {e['p_fake']:.4f} (alone {one['p_fake']:.4f}), "
+              f"{e['seconds']:.2f} s (alone {one['seconds']:.2f}), max push {e['max_push_ms']:.1f} ms")
+        assert e["codec"] == one["codec"] and e["rate"] == one["rate"], (e, one)
+        # Calls start scoring when their media is up, so the clip's offset in
+        # the stream varies by a few packets between runs and the 2 s windows
+        # fall elsewhere: single calls of the same clip moved by up to 0.08
+        # (G.722 bona fide: 0.252 and 0.332). Within that, the same score; the
+        # same verdict wherever the score is clear of the threshold by more.
+        assert e["p_fake"] == pytest.approx(one["p_fake"], abs=OFFSET_SPREAD), (e, one)
+        if abs(one["p_fake"] - THRESHOLD) > OFFSET_SPREAD:
+            assert e["verdict"] == one["verdict"], (e, one)
+        assert abs(e["seconds"] - one["seconds"]) <= WINDOW_S / 2, (e, one)
+        scan = dfd_scan(e["recording"], TELEPHONE if e["rate"] == 8000 else None)
+        assert scan["p_fake"] == pytest.approx(e["p_fake"], abs=1e-5), (scan, e)
+
+
+def test_malformed_sip_and_a_failed_call_leave_the_agent_serving(callee: Callee, single_calls: dict) -> None:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b"\x00\xffnot sip at all\r\n\r\n", ("127.0.0.1", callee.port))
+    s.sendto(b"INVITE sip:x@127.0.0.1 SIP/2.0\r\nVia: broken\r\nContent-Length: 99999\r\n\r\n", ("127.0.0.1", callee.port))
+    s.close()
+    # A call whose only codec the callee does not take: refused, logged.
+    caller = subprocess.run(
+        [sys.executable, str(SOFTPHONE), "--listen", "127.0.0.1:0", "--score", "none", "--codecs", "L16/44100/1",
+         "--call", callee.uri("nocodec"), "--sip-log-level", "1"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert caller.returncode == 0, caller.stderr
+    failed = [json.loads(l) for l in caller.stdout.splitlines()]
+    assert [e["event"] for e in failed] == ["call_failed"], caller.stdout
+    assert failed[0]["status"] == 488, failed
+    # Still serving: a good call right after scores as before.
+    _, (end,) = place(callee, "PCMU", [("synthetic", SYNTHETIC)])
+    assert end["event"] == "end" and end["verdict"] == "synthetic", end
+    assert callee.proc.poll() is None
