@@ -93,7 +93,7 @@ pub fn measure(
         }
     };
     let auto = load(None)?;
-    let mut variants = StoredModel::read(model, None)?.variants;
+    let mut variants = StoredModel::read(model, PrecisionChoice::Auto)?.variants;
     variants.sort();
     let models = variants
         .iter()
