@@ -12,6 +12,7 @@ pub mod backend;
 pub mod error;
 pub mod ffi;
 pub mod frontend;
+pub mod limits;
 pub mod log;
 pub mod model;
 mod resample;
@@ -19,9 +20,8 @@ pub mod stream;
 
 pub use error::{Error, Result, Status};
 pub use model::{Manifest, Model, ModelOptions, Precision};
-pub use stream::{
-    infer_streams, InferReport, Score, Stream, Verdict, WindowScore, MAX_CHANNELS, MAX_SAMPLE_RATE,
-};
+pub use limits::{MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
+pub use stream::{infer_streams, InferReport, Score, Stream, Verdict, WindowScore};
 
 /// libdfd's version (the crate version).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -12,7 +12,7 @@ use crate::error::{Error, Result, Status};
 use crate::frontend::OffloadTables;
 use crate::model::Precision;
 
-pub use registry::{list, resolve, BackendInfo};
+pub use registry::{check_plugin_dir, list, resolve, BackendInfo};
 
 /// Where a backend's code lives.
 #[derive(Debug, Clone, PartialEq, Eq)]

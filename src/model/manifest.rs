@@ -186,13 +186,6 @@ impl Manifest {
                 self.format
             );
         }
-        if self.sample_rate == 0 || self.sample_rate > crate::MAX_SAMPLE_RATE {
-            bail!(
-                ModelKind,
-                "{origin}: manifest sample_rate {} is out of range",
-                self.sample_rate
-            );
-        }
         if self.window == 0 || self.hop == 0 || self.hop > self.window {
             bail!(
                 ModelKind,
@@ -226,12 +219,16 @@ impl Manifest {
         if !self.calibration.scale.is_finite() || !self.calibration.bias.is_finite() {
             bail!(ModelKind, "{origin}: calibration must be finite");
         }
-        Ok(())
+        crate::limits::check_manifest(self, origin)
     }
 
-    /// Number of f32 values in one input item.
+    /// Number of f32 values in one input item (saturating: a validated
+    /// manifest has at most [`crate::limits::MAX_INPUT_VALUES`]).
     pub fn input_len(&self) -> usize {
-        self.input_shape.iter().product::<u64>() as usize
+        self.input_shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(usize::try_from(d).ok()?))
+            .unwrap_or(usize::MAX)
     }
 }
 
