@@ -20,8 +20,8 @@ fn model() -> dfd::Model {
     let backend = std::env::var("DFD_BENCH_BACKEND").unwrap_or_else(|_| "cpu".into());
     let precision = std::env::var("DFD_BENCH_PRECISION").unwrap_or_else(|_| "fp32".into());
     let opts = dfd::ModelOptions {
-        backend,
-        precision,
+        backend: backend.parse().unwrap(),
+        precision: precision.parse().unwrap(),
         threads: 0,
         plugin_dir: Some(common::plugin_dir()),
     };

@@ -26,8 +26,8 @@ pub fn plugin_dir() -> PathBuf {
 
 pub fn load(precision: &str) -> dfd::Model {
     let opts = dfd::ModelOptions {
-        backend: "cpu".into(),
-        precision: precision.into(),
+        backend: "cpu".parse().unwrap(),
+        precision: precision.parse().unwrap(),
         threads: 1,
         plugin_dir: Some(plugin_dir()),
     };

@@ -19,7 +19,9 @@ mod resample;
 pub mod stream;
 
 pub use error::{Error, Result, Status};
-pub use model::{Manifest, Model, ModelOptions, Precision};
+pub use model::{
+    BackendChoice, Manifest, Model, ModelOptions, Precision, PrecisionChoice, Source, StoredModel,
+};
 pub use limits::{MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
 pub use stream::{infer_streams, InferReport, Score, Stream, Verdict, WindowScore};
 

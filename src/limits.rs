@@ -231,7 +231,7 @@ pub fn check_features(rows: usize, frames: usize) -> std::result::Result<(), Str
     match rows.checked_mul(frames) {
         Some(n) if n <= MAX_INPUT_VALUES => Ok(()),
         _ => Err(format!(
-            "frontend: {rows} rows x {frames} frames is more than {MAX_INPUT_VALUES} values per window"
+            "{rows} rows x {frames} frames is more than {MAX_INPUT_VALUES} values per window"
         )),
     }
 }

@@ -165,7 +165,7 @@ fn a_plugin_with_the_first_table_still_loads() {
         &["-shared", "-fPIC"],
     );
     let model = dfd::Model::load_builtin(&dfd::ModelOptions {
-        backend: "oldtable".into(),
+        backend: "oldtable".parse().unwrap(),
         plugin_dir: Some(tmp.path().to_path_buf()),
         ..Default::default()
     })

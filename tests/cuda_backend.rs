@@ -19,7 +19,7 @@ const CHILD_ENV: &str = "DFD_CUDA_TEST_CHILD";
 
 fn options(backend: &str) -> ModelOptions {
     ModelOptions {
-        backend: backend.into(),
+        backend: backend.parse().unwrap(),
         plugin_dir: Some(common::artifact_dir("libdfd_backend_cuda.so")),
         ..Default::default()
     }

@@ -49,8 +49,8 @@ fn cuda_dir() -> PathBuf {
 fn cuda_options(precision: &str) -> ModelOptions {
     simulate();
     ModelOptions {
-        backend: "cuda".into(),
-        precision: precision.into(),
+        backend: "cuda".parse().unwrap(),
+        precision: precision.parse().unwrap(),
         plugin_dir: Some(cuda_dir()),
         ..Default::default()
     }
@@ -122,7 +122,7 @@ fn default_model_on_the_cuda_plugin_matches_the_cpu_backend() {
         assert!(gpu.frontend_on_backend(), "lfb runs on the device");
         assert_eq!(gpu.window_input_len(), gpu.manifest().window);
         let cpu = Model::load_builtin(&ModelOptions {
-            precision: precision.into(),
+            precision: precision.parse().unwrap(),
             ..cpu_options()
         })
         .unwrap();

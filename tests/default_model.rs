@@ -14,7 +14,7 @@ const PRECISIONS: [&str; 3] = ["fp32", "fp16", "int8"];
 
 fn options(precision: &str) -> ModelOptions {
     ModelOptions {
-        precision: precision.into(),
+        precision: precision.parse().unwrap(),
         ..common::cpu_options()
     }
 }

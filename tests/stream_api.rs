@@ -8,7 +8,7 @@ use dfd::{Model, ModelOptions, Status, Stream, Verdict};
 
 fn tiny_mel(precision: &str) -> Model {
     let opts = ModelOptions {
-        precision: precision.into(),
+        precision: precision.parse().unwrap(),
         ..cpu_options()
     };
     Model::load(fixture("models/tiny-mel"), &opts).unwrap()

@@ -5,7 +5,7 @@
 use dfd::frontend::Frontend;
 use dfd::model::onnx::{self, Dim, GraphSummary};
 use dfd::model::{GraphOutput, Output, StoredModel};
-use dfd::{Manifest, Model, Precision};
+use dfd::{Manifest, Model};
 
 use crate::exit;
 use crate::scan::model_path;
@@ -17,7 +17,7 @@ pub fn run(args: &InspectArgs) -> u8 {
     let origin = path
         .as_ref()
         .map_or("built-in model".to_string(), |p| p.display().to_string());
-    let stored = match StoredModel::read(path.as_deref(), Precision::parse(&options.precision)) {
+    let stored = match StoredModel::read(path.as_deref(), options.precision) {
         Ok(stored) => stored,
         Err(e) => {
             eprintln!("dfd: cannot read model {origin}: {e}");
@@ -25,7 +25,7 @@ pub fn run(args: &InspectArgs) -> u8 {
         }
     };
     let m = &stored.manifest;
-    let precision = m.precision.unwrap_or(Precision::Fp32);
+    let precision = stored.precision;
     let variants: Vec<&str> = stored.variants.iter().map(|p| p.as_str()).collect();
     println!("model        {} ({origin})", m.name);
     println!(
@@ -114,7 +114,7 @@ pub fn run(args: &InspectArgs) -> u8 {
         Err(e) => {
             println!(
                 "runs on      nothing: does not load on backend {:?}: {e}",
-                options.backend
+                options.backend.to_string()
             );
             exit::USAGE
         }

@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, LazyLock};
 
 use clap::{Args, Parser, Subcommand};
+use dfd::model::{BackendChoice, PrecisionChoice};
 
 /// Exit codes, documented in `--help`.
 pub mod exit {
@@ -240,12 +241,12 @@ pub struct ModelArgs {
 pub struct RunArgs {
     /// Inference backend: "auto" picks the first that runs here (cuda, then cpu).
     #[arg(short, long, value_name = "NAME", default_value = "auto")]
-    pub backend: String,
+    pub backend: BackendChoice,
 
-    /// Precision variant of a model package; "auto" picks the backend's fastest.
-    #[arg(short, long, value_name = "P", default_value = "auto",
-          value_parser = ["auto", "fp32", "fp16", "int8"])]
-    pub precision: String,
+    /// Precision variant of a model package ("auto", "fp32", "fp16" or
+    /// "int8"); "auto" picks the backend's fastest.
+    #[arg(short, long, value_name = "P", default_value = "auto")]
+    pub precision: PrecisionChoice,
 
     /// Backend worker threads (0 = the backend's default).
     #[arg(short, long, value_name = "N", default_value_t = 0)]

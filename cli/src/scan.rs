@@ -104,7 +104,7 @@ impl RunArgs {
     pub fn options(&self) -> ModelOptions {
         ModelOptions {
             backend: self.backend.clone(),
-            precision: self.precision.clone(),
+            precision: self.precision,
             threads: self.threads,
             plugin_dir: self.plugin_dir.clone(),
         }

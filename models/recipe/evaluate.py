@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
+import soxr
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -70,7 +71,8 @@ def file_windows(rows, bases, manifest):
     for i, r in enumerate(rows):
         sr, x = F.read_wav(resolve(r["path"], *bases))
         if sr != manifest["sample_rate"]:
-            raise SystemExit(f"{r['path']}: {sr} Hz (resampling not implemented here)")
+            # libdfd resamples to the model rate with soxr (HQ) as well
+            x = soxr.resample(x, sr, manifest["sample_rate"], "HQ").astype(np.float32)
         w = F.frame_windows(x, manifest["window"], manifest["hop"])
         if len(w) == 0 and len(x) * 2 >= manifest["window"]:
             # libdfd scores a clip shorter than a window (>= half) zero-padded.

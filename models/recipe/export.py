@@ -51,7 +51,7 @@ import prepare  # noqa: E402
 OPSET = 17
 IR_VERSION = 8
 F32 = np.float32
-NAME = "dfd-lfb-cnn-v1"
+NAMES = {"wide": "dfd-lfb-cnn-v1", "tel": "dfd-lfb-cnn-tel-v1"}  # per feature profile
 GATE_DBFS = -50.0
 
 
@@ -202,7 +202,8 @@ def main():
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--cache", help="feature cache (default <run>/cache)")
     ap.add_argument("--out", default=str(ROOT / "models" / "dfd-lfb-cnn"))
-    ap.add_argument("--name", default=NAME)
+    ap.add_argument("--name", help="model name (default by the run's feature profile: "
+                    + ", ".join(f"{k} {v}" for k, v in NAMES.items()) + ")")
     ap.add_argument("--calib-windows", type=int, default=500)
     ap.add_argument("--int8-exclude", default="", help="comma-separated node names kept f32")
     a = ap.parse_args()
@@ -217,11 +218,15 @@ def main():
     model.load_state_dict(ck["state_dict"])
     model.eval()
     mean, std = ck["mean"], ck["std"]
+    profile = tlog["corpus"].get("profile", "wide")
+    pr = F.PROFILES[profile]
+    name = a.name or NAMES[profile]
+    va_feats, va_meta = prepare.load_split(cache, "val")
+    item = (1, *va_feats.shape[1:])
     blocks, head = fold(model)
-    fp32 = build_graph(blocks, head)
+    fp32 = build_graph(blocks, head, item)
 
     # Validation windows (gated like the stream), normalised.
-    va_feats, va_meta = prepare.load_split(cache, "val")
     keep = va_meta["rms_dbfs"] >= GATE_DBFS
     idx = np.flatnonzero(keep)
     xv = ((np.asarray(va_feats[idx], F32) - F32(mean)) / F32(std))[:, None]
@@ -235,18 +240,13 @@ def main():
 
     # Calibration and threshold.
     wfile = va_meta["win_file"][idx]
-    wlab = va_meta["label"][wfile]
-    scale, bias = metrics.fit_calibration(z32, wlab)
     n_files = len(va_meta["label"])
-    _, p_file, nwin = metrics.file_scores(z32, wfile, n_files, scale, bias)
-    ok = nwin > 0
     lab = va_meta["label"].astype(bool)
-    val_eer, thr = metrics.eer(p_file[ok & lab], p_file[ok & ~lab])
-    below = p_file[ok & (p_file < thr)]
-    threshold = float((thr + below.max()) / 2) if len(below) else float(thr)
-    val_auc = metrics.auc(p_file[ok & lab], p_file[ok & ~lab])
-    frr = float((p_file[ok & ~lab] >= threshold).mean())
-    far = float((p_file[ok & lab] < threshold).mean())
+    cal = metrics.calibrate(z32, wfile, va_meta["label"])
+    scale, bias, threshold = cal["scale"], cal["bias"], cal["threshold"]
+    val_eer, val_auc = cal["eer"], cal["auc"]
+    frr, far = cal["bonafide_flagged"], cal["spoof_missed"]
+    ok = np.bincount(wfile, minlength=n_files) > 0
     print(f"calibration scale {scale:.4f} bias {bias:.4f}; val file EER {val_eer:.4f} "
           f"AUC {val_auc:.4f}; threshold {threshold:.4f} (bona fide flagged {frr:.4f}, "
           f"synthetic missed {far:.4f})")
@@ -272,17 +272,17 @@ def main():
     print("val file EER per variant:", json.dumps(var_eer))
 
     info = tlog["corpus"]
-    frontend = dict(F.FRONTEND, mean=round(mean, 6), std=round(std, 6))
+    frontend = dict(pr["frontend"], mean=round(mean, 6), std=round(std, 6))
     n_par = netmod.n_params(model)
-    macs = netmod.macs_per_window(model)
+    macs = netmod.macs_per_window(model, item[1:])
     manifest = {
         "format": "dfd-model/1",
-        "name": a.name,
-        "sample_rate": F.SAMPLE_RATE,
-        "window": F.WINDOW,
-        "hop": F.HOP,
+        "name": name,
+        "sample_rate": pr["sample_rate"],
+        "window": pr["window"],
+        "hop": pr["hop"],
         "frontend": frontend,
-        "input_shape": [1, 60, 201],
+        "input_shape": list(item),
         "output": {"kind": "logit"},
         "calibration": {"scale": round(scale, 6), "bias": round(bias, 6)},
         "threshold": round(threshold, 6),
@@ -290,7 +290,8 @@ def main():
         "provenance": {
             "recipe": "models/recipe/run.sh (prepare.py, train.py, export.py, evaluate.py)",
             "commands": [
-                f"python3 models/recipe/train.py --corpus {info['corpus']} --out <run>",
+                f"python3 models/recipe/train.py --corpus {info['corpus']} --out <run>"
+                + ("" if profile == "wide" else f" --profile {profile}"),
                 f"python3 models/recipe/export.py --run <run> --corpus {info['corpus']}",
             ],
             "git_commit": git_commit(),

@@ -42,6 +42,19 @@ FRONTEND = {
 }
 
 
+# The telephone model's front end: the same analysis at 8 kHz (n_fft 256 =
+# 32 ms, hop 80 = 10 ms, 30 linear filters over 0..4000 Hz: the same 66.7 Hz
+# filter spacing as the wideband model's) -> [30, 201] per 2 s window.
+TEL_FRONTEND = dict(FRONTEND, n_fft=256, win_length=256, hop_length=80, n_filters=30,
+                    fmax=4000.0)
+
+# Feature profiles: one per shipped model (prepare.py --profile).
+PROFILES = {
+    "wide": {"sample_rate": SAMPLE_RATE, "window": WINDOW, "hop": HOP, "frontend": FRONTEND},
+    "tel": {"sample_rate": 8000, "window": 16000, "hop": 8000, "frontend": TEL_FRONTEND},
+}
+
+
 def n_frames(cfg=FRONTEND, window=WINDOW):
     pad = cfg["n_fft"] // 2 if cfg["center"] else 0
     return 1 + (window + 2 * pad - cfg["n_fft"]) // cfg["hop_length"]

@@ -102,3 +102,24 @@ def fit_calibration(logits, labels, iters=200):
         if np.abs(step).max() < 1e-10:
             break
     return float(theta[0]), float(theta[1])
+
+
+def calibrate(window_logits, window_file, file_labels):
+    """The shipped calibration of a model from its validation windows:
+    class-balanced logistic regression of the window logits, then the
+    threshold = calibrated file p_fake at the validation file EER point
+    (midway to the next lower file score). Returns a dict with scale, bias,
+    threshold, the validation file EER and AUC, and the error rates at the
+    threshold."""
+    lab_w = np.asarray(file_labels)[window_file]
+    scale, bias = fit_calibration(window_logits, lab_w)
+    _, p, n = file_scores(window_logits, window_file, len(file_labels), scale, bias)
+    ok = n > 0
+    lab = np.asarray(file_labels).astype(bool)
+    e, thr = eer(p[ok & lab], p[ok & ~lab])
+    below = p[ok & (p < thr)]
+    threshold = float((thr + below.max()) / 2) if len(below) else float(thr)
+    return {"scale": scale, "bias": bias, "threshold": threshold, "eer": e,
+            "auc": auc(p[ok & lab], p[ok & ~lab]),
+            "bonafide_flagged": float((p[ok & ~lab] >= threshold).mean()),
+            "spoof_missed": float((p[ok & lab] < threshold).mean())}

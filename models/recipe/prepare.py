@@ -3,7 +3,7 @@
 libdfd's stream does), compute the `lfb` log energies with features.py once,
 and cache them per split:
 
-  <cache>/<split>.feats.npy   float16 [n_windows, 60, 201], ln(E + 1e-6)
+  <cache>/<split>.feats.npy   float16 [n_windows, F, 201] (F = 60, or 30 for --profile tel), ln(E + 1e-6)
                               (before the global mean/std normalisation)
   <cache>/<split>.meta.npz    per window: file (index into files), start
                               sample, rms_dbfs; per file: path, label (1 =
@@ -49,34 +49,35 @@ _FE = None
 def _features_of(args):
     """Worker: windows + log energies of a list of clips."""
     global _FE
+    corpus, paths, profile = args
+    pr = F.PROFILES[profile]
     if _FE is None:
-        _FE = F.Frontend(F.FRONTEND)
-    corpus, paths = args
+        _FE = F.Frontend(pr["frontend"], pr["sample_rate"], pr["window"])
     out = []
     for p in paths:
         full = p if os.path.isabs(p) else os.path.join(corpus, p)
         sr, x = F.read_wav(full)
-        if sr != F.SAMPLE_RATE:
-            raise SystemExit(f"{full}: {sr} Hz, expected {F.SAMPLE_RATE}")
-        w = F.frame_windows(x)
+        if sr != pr["sample_rate"]:
+            raise SystemExit(f"{full}: {sr} Hz, expected {pr['sample_rate']}")
+        w = F.frame_windows(x, pr["window"], pr["hop"])
         if len(w) == 0:
-            out.append((np.zeros((0, 60, 201), np.float16), np.zeros(0), 0))
+            out.append((np.zeros((0, *_FE.shape), np.float16), np.zeros(0), 0))
             continue
         e = _FE.log_energies(w).astype(np.float16)
         out.append((e, F.window_rms_dbfs(w), len(x)))
     return out
 
 
-def compute_files(corpus, paths, jobs, log_every=2000):
+def compute_files(corpus, paths, jobs, profile="wide", log_every=2000):
     """Features of every clip in `paths`, in order: list of (feats, rms, n)."""
     chunks = [paths[i:i + 64] for i in range(0, len(paths), 64)]
     results = []
     t0 = time.time()
     if jobs <= 1:
-        it = map(_features_of, [(corpus, c) for c in chunks])
+        it = map(_features_of, [(corpus, c, profile) for c in chunks])
     else:
         ex = ProcessPoolExecutor(jobs)
-        it = ex.map(_features_of, [(corpus, c) for c in chunks])
+        it = ex.map(_features_of, [(corpus, c, profile) for c in chunks])
     done = 0
     for r in it:
         results.extend(r)
@@ -88,28 +89,31 @@ def compute_files(corpus, paths, jobs, log_every=2000):
     return results
 
 
-def prepare(corpus, cache, jobs=2, force=False):
+def prepare(corpus, cache, jobs=2, force=False, profile="wide"):
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
     h = manifest_hash(corpus)
     info_path = cache / "info.json"
     if not force and info_path.exists():
         info = json.loads(info_path.read_text())
-        if info.get("manifest_sha256") == h and all(
+        if info.get("manifest_sha256") == h and info.get("profile", "wide") == profile and all(
                 (cache / f"{s}.feats.npy").exists() for s in SPLITS):
             print(f"feature cache {cache} is current")
             return info
     t0 = time.time()
     rows = read_manifest(corpus)
-    info = {"corpus": str(corpus), "manifest_sha256": h, "frontend": F.FRONTEND,
-            "window": F.WINDOW, "hop": F.HOP, "splits": {}}
+    pr = F.PROFILES[profile]
+    shape = F.Frontend(pr["frontend"], pr["sample_rate"], pr["window"]).shape
+    info = {"corpus": str(corpus), "manifest_sha256": h, "profile": profile,
+            "frontend": pr["frontend"], "sample_rate": pr["sample_rate"],
+            "window": pr["window"], "hop": pr["hop"], "splits": {}}
     for split in SPLITS:
         srows = [r for r in rows if r["split"] == split]
         print(f"{split}: {len(srows)} clips", flush=True)
-        res = compute_files(corpus, [r["path"] for r in srows], jobs)
+        res = compute_files(corpus, [r["path"] for r in srows], jobs, profile)
         n_win = sum(len(e) for e, _, _ in res)
         feats = np.lib.format.open_memmap(cache / f"{split}.feats.npy.tmp", mode="w+",
-                                          dtype=np.float16, shape=(n_win, 60, 201))
+                                          dtype=np.float16, shape=(n_win, *shape))
         wfile = np.empty(n_win, np.int32)
         wstart = np.empty(n_win, np.int32)
         wrms = np.empty(n_win, np.float32)
@@ -118,7 +122,7 @@ def prepare(corpus, cache, jobs=2, force=False):
             n = len(e)
             feats[k:k + n] = e
             wfile[k:k + n] = i
-            wstart[k:k + n] = np.arange(n) * F.HOP
+            wstart[k:k + n] = np.arange(n) * pr["hop"]
             wrms[k:k + n] = rms
             k += n
         feats.flush()
@@ -159,8 +163,10 @@ def main():
     ap.add_argument("--cache", required=True)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--force", action="store_true")
+    ap.add_argument("--profile", default="wide", choices=sorted(F.PROFILES),
+                    help="front end: wide = 16 kHz default model, tel = 8 kHz telephone model")
     a = ap.parse_args()
-    info = prepare(a.corpus, a.cache, a.jobs, a.force)
+    info = prepare(a.corpus, a.cache, a.jobs, a.force, a.profile)
     print(json.dumps({k: v for k, v in info.items() if k != "frontend"}, indent=2))
 
 

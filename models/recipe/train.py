@@ -61,6 +61,21 @@ def group_weights(meta, keep):
     return w / w.sum()
 
 
+def held_out(meta, systems=(), sources=()):
+    """Per window: does its file belong to a held-out spoof family (system
+    name starts with one of `systems`, e.g. "flite" = every flite voice) or a
+    held-out bona fide package (source starts with one of `sources`; the
+    vocoded copies of that package go too, they carry its source)? The
+    protocol trains without them (protocol.py)."""
+    f = meta["win_file"]
+    out = np.zeros(len(f), bool)
+    for s in systems:
+        out |= (meta["label"][f] == 1) & np.char.startswith(meta["system"][f].astype(str), s)
+    for s in sources:
+        out |= np.char.startswith(meta["source"][f].astype(str), s)
+    return out
+
+
 def norm_stats(feats, keep, n=4000, seed=0):
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(np.flatnonzero(keep), min(n, int(keep.sum())), replace=False))
@@ -133,7 +148,15 @@ def main():
                     help="evaluate and save an exponential moving average of the weights "
                          "with this decay per step (0 = off)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--exclude-systems", default="",
+                    help="comma-separated spoof families (system name prefixes) left out of "
+                         "training and validation (leave-one-family-out)")
+    ap.add_argument("--exclude-sources", default="",
+                    help="comma-separated bona fide source prefixes left out of training and "
+                         "validation with their vocoded copies (leave-one-source-out)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--profile", default="wide", choices=["wide", "tel"],
+                    help="feature profile (features.PROFILES): wide = 16 kHz, tel = 8 kHz")
     a = ap.parse_args()
 
     torch.set_num_threads(2)
@@ -145,7 +168,7 @@ def main():
     cache = Path(a.cache) if a.cache else out / "cache"
 
     t_start = time.time()
-    info = prepare.prepare(a.corpus, cache, a.jobs)
+    info = prepare.prepare(a.corpus, cache, a.jobs, profile=a.profile)
     t_prep = time.time() - t_start
     log(f"features ready ({t_prep:.0f} s)")
 
@@ -156,6 +179,13 @@ def main():
     log(f"train windows {tr_x.shape} loaded in {time.time() - t0:.0f} s")
     tr_keep = tr_meta["rms_dbfs"] >= GATE_DBFS
     va_keep = va_meta["rms_dbfs"] >= GATE_DBFS
+    ex_sys = [v for v in a.exclude_systems.split(",") if v]
+    ex_src = [v for v in a.exclude_sources.split(",") if v]
+    if ex_sys or ex_src:
+        tr_keep &= ~held_out(tr_meta, ex_sys, ex_src)
+        va_keep &= ~held_out(va_meta, ex_sys, ex_src)
+        log(f"held out {ex_sys} {ex_src}: train windows left {int(tr_keep.sum())}, "
+            f"val {int(va_keep.sum())}")
     mean, std = norm_stats(tr_feats, tr_keep)
     log(f"norm mean {mean:.4f} std {std:.4f}; gated out: train {int((~tr_keep).sum())}, "
         f"val {int((~va_keep).sum())} windows")
@@ -170,7 +200,7 @@ def main():
 
     model = netmod.Net(a.arch, a.channels, a.k1, a.hidden)
     n_par = netmod.n_params(model)
-    macs = netmod.macs_per_window(model)
+    macs = netmod.macs_per_window(model, tr_feats.shape[1:])
     log(f"net {model.config()}: {n_par} parameters, {macs / 1e6:.2f} M MACs/window")
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
     ema = None

@@ -12,6 +12,7 @@ use crate::error::{Error, Result, Status};
 use crate::frontend::OffloadTables;
 use crate::model::Precision;
 
+pub(crate) use registry::valid_name;
 pub use registry::{check_plugin_dir, list, resolve, BackendInfo};
 
 /// Where a backend's code lives.

@@ -19,6 +19,7 @@ use once_cell::sync::Lazy;
 use super::{Backend, Origin};
 use crate::error::{bail, Error, Result, Status};
 use crate::log::log;
+use crate::model::BackendChoice;
 
 /// Backends libdfd knows by name; `auto` tries them in this order.
 const KNOWN: [&str; 2] = ["cuda", "cpu"];
@@ -91,7 +92,7 @@ fn own_dir() -> Option<PathBuf> {
     path.parent().map(Path::to_path_buf)
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 32
         && name
@@ -231,10 +232,10 @@ fn find(name: &str, plugin_dir: Option<&Path>) -> Result<Arc<Backend>> {
             "invalid backend name {name:?} (use lowercase letters, digits, '_')"
         );
     }
-    check_plugin_dir(plugin_dir)?;
     if let Some(b) = builtin(name) {
         return Ok(b);
     }
+    check_plugin_dir(plugin_dir)?;
     let dirs = search_dirs(plugin_dir);
     let file = file_name(name);
     for dir in &dirs {
@@ -266,32 +267,15 @@ fn find(name: &str, plugin_dir: Option<&Path>) -> Result<Arc<Backend>> {
     )
 }
 
-/// Resolves a backend choice (`"auto"` or a name) to a backend that can run here.
+/// Resolves a backend choice (auto or a name) to a backend that can run here.
 /// `auto` takes the first known backend whose probe succeeds and logs why it
 /// skipped the others; a named backend that cannot run is an error.
-pub fn resolve(choice: &str, plugin_dir: Option<&Path>) -> Result<Arc<Backend>> {
+pub fn resolve(choice: &BackendChoice, plugin_dir: Option<&Path>) -> Result<Arc<Backend>> {
     check_plugin_dir(plugin_dir)?;
-    if choice == "auto" {
-        let mut reasons = Vec::new();
-        for name in KNOWN {
-            match find(name, plugin_dir) {
-                Ok(b) => {
-                    let (ok, detail) = b.probe();
-                    if ok {
-                        log!(Info, "backend auto: using {name} ({detail})");
-                        return Ok(b);
-                    }
-                    log!(Info, "backend auto: skipping {name}: {detail}");
-                    reasons.push(format!("{name}: {detail}"));
-                }
-                Err(e) => {
-                    log!(Debug, "backend auto: skipping {name}: {}", e.message);
-                    reasons.push(format!("{name}: {}", e.message));
-                }
-            }
-        }
-        bail!(PluginNotFound, "no backend can run: {}", reasons.join("; "));
-    }
+    let choice = match choice {
+        BackendChoice::Auto => return auto(plugin_dir),
+        BackendChoice::Named(name) => name,
+    };
     let backend = find(choice, plugin_dir)?;
     let (ok, detail) = backend.probe();
     if !ok {
@@ -301,6 +285,29 @@ pub fn resolve(choice: &str, plugin_dir: Option<&Path>) -> Result<Arc<Backend>> 
         );
     }
     Ok(backend)
+}
+
+/// The first of the known backends that can run here.
+fn auto(plugin_dir: Option<&Path>) -> Result<Arc<Backend>> {
+    let mut reasons = Vec::new();
+    for name in KNOWN {
+        match find(name, plugin_dir) {
+            Ok(b) => {
+                let (ok, detail) = b.probe();
+                if ok {
+                    log!(Info, "backend auto: using {name} ({detail})");
+                    return Ok(b);
+                }
+                log!(Info, "backend auto: skipping {name}: {detail}");
+                reasons.push(format!("{name}: {detail}"));
+            }
+            Err(e) => {
+                log!(Debug, "backend auto: skipping {name}: {}", e.message);
+                reasons.push(format!("{name}: {}", e.message));
+            }
+        }
+    }
+    bail!(PluginNotFound, "no backend can run: {}", reasons.join("; "));
 }
 
 /// Every backend libdfd can see: the known names, the built-in ones and any

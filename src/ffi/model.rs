@@ -87,10 +87,10 @@ fn options_from_c(options: *const dfd_model_options) -> Result<ModelOptions> {
         );
     }
     if let Some(b) = opt_str(o.backend, "options.backend")? {
-        out.backend = b.to_string();
+        out.backend = b.parse()?;
     }
     if let Some(p) = opt_str(o.precision, "options.precision")? {
-        out.precision = p.to_string();
+        out.precision = p.parse()?;
     }
     out.plugin_dir = opt_str(o.plugin_dir, "options.plugin_dir")?.map(PathBuf::from);
     out.threads = o.threads;

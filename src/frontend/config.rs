@@ -12,6 +12,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::FrontendError;
+
 /// Which features a model consumes, and exactly how they are computed.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(try_from = "Wire", into = "Wire")]
@@ -302,6 +304,44 @@ enum Kind {
     Whisper,
 }
 
+impl Kind {
+    /// Whether a front end of this type takes the field `f`.
+    fn takes(self, f: &str) -> bool {
+        let own: &[&str] = match self {
+            Kind::Raw => &["normalize", "fill"],
+            Kind::Spectrogram => &[],
+            Kind::Logmel => &["n_mels", "fmin", "fmax", "mel_scale", "mel_norm"],
+            Kind::Lfb => &["n_filters", "fmin", "fmax", "with_energy"],
+            Kind::Lfcc => &["n_filters", "n_lfcc", "fmin", "fmax", "with_energy"],
+            Kind::Mfcc => &[
+                "n_mels",
+                "n_mfcc",
+                "fmin",
+                "fmax",
+                "mel_scale",
+                "mel_norm",
+                "lifter",
+            ],
+            Kind::Whisper => &["n_mels", "pad_to", "layout", "fill"],
+        };
+        let spectral = !matches!(self, Kind::Raw | Kind::Whisper);
+        own.contains(&f) || spectral && SPECTRAL_FIELDS.contains(&f)
+    }
+
+    /// The name of the type in the manifest.
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Raw => "raw",
+            Kind::Spectrogram => "spectrogram",
+            Kind::Logmel => "logmel",
+            Kind::Lfb => "lfb",
+            Kind::Lfcc => "lfcc",
+            Kind::Mfcc => "mfcc",
+            Kind::Whisper => "whisper",
+        }
+    }
+}
+
 /// The JSON form: every field of every type, all optional, plus the list of
 /// the names that are set (for "does not apply to" checks).
 macro_rules! wire {
@@ -370,7 +410,7 @@ wire! {
 }
 
 impl Wire {
-    fn spectral(&self, kind: Kind) -> Result<SpectralConfig, String> {
+    fn spectral(&self, kind: Kind) -> Result<SpectralConfig, FrontendError> {
         let n_fft = required(self.n_fft, "n_fft")?;
         let power = self.power.unwrap_or(2.0);
         let log = self.log.unwrap_or_default();
@@ -390,9 +430,10 @@ impl Wire {
             _ => DeltaMethod::Librosa,
         });
         if self.delta_width.is_some() && delta_method != DeltaMethod::Librosa {
-            return Err(
-                "frontend: field `delta_width` applies only to delta_method \"librosa\"".into(),
-            );
+            return Err(FrontendError::invalid(
+                "delta_width",
+                "field `delta_width` applies only to delta_method \"librosa\"",
+            ));
         }
         Ok(SpectralConfig {
             n_fft,
@@ -425,8 +466,8 @@ impl Wire {
     }
 }
 
-fn required<T>(v: Option<T>, name: &str) -> Result<T, String> {
-    v.ok_or_else(|| format!("frontend: missing field `{name}`"))
+fn required<T>(v: Option<T>, name: &'static str) -> Result<T, FrontendError> {
+    v.ok_or(FrontendError::Missing(name))
 }
 
 const SPECTRAL_FIELDS: [&str; 22] = [
@@ -455,37 +496,15 @@ const SPECTRAL_FIELDS: [&str; 22] = [
 ];
 
 impl TryFrom<Wire> for FrontendConfig {
-    type Error = String;
+    type Error = FrontendError;
 
-    fn try_from(w: Wire) -> Result<Self, String> {
+    fn try_from(w: Wire) -> Result<Self, FrontendError> {
         let kind = required(w.kind, "type")?;
-        let own: &[&str] = match kind {
-            Kind::Raw => &["normalize", "fill"],
-            Kind::Spectrogram => &[],
-            Kind::Logmel => &["n_mels", "fmin", "fmax", "mel_scale", "mel_norm"],
-            Kind::Lfb => &["n_filters", "fmin", "fmax", "with_energy"],
-            Kind::Lfcc => &["n_filters", "n_lfcc", "fmin", "fmax", "with_energy"],
-            Kind::Mfcc => &[
-                "n_mels",
-                "n_mfcc",
-                "fmin",
-                "fmax",
-                "mel_scale",
-                "mel_norm",
-                "lifter",
-            ],
-            Kind::Whisper => &["n_mels", "pad_to", "layout", "fill"],
-        };
-        let spectral = !matches!(kind, Kind::Raw | Kind::Whisper);
-        if let Some(f) = w
-            .set_fields()
-            .into_iter()
-            .find(|f| !(own.contains(f) || spectral && SPECTRAL_FIELDS.contains(f)))
-        {
-            let name = serde_json::to_value(kind).unwrap_or_default();
-            return Err(format!(
-                "frontend: field `{f}` does not apply to type {name}"
-            ));
+        if let Some(f) = w.set_fields().into_iter().find(|f| !kind.takes(f)) {
+            return Err(FrontendError::NotApplicable {
+                field: f,
+                kind: kind.name(),
+            });
         }
         Ok(match kind {
             Kind::Raw => FrontendConfig::Raw {

@@ -3,10 +3,7 @@
 //! the committed package `models/dfd-lfb-cnn`; each variant carries its own
 //! manifest, exactly as when loaded from disk.
 
-use super::{
-    choose_variant, embedded_manifest, parse_precision, Model, ModelOptions, Precision, Source,
-};
-use crate::backend;
+use super::{Model, ModelOptions, Precision, Source};
 use crate::error::{bail, Result};
 
 #[cfg(feature = "builtin-model")]
@@ -32,16 +29,7 @@ impl Model {
     /// Loads the built-in default model. `options.precision` picks a variant
     /// the same way as for a package directory.
     pub fn load_builtin(options: &ModelOptions) -> Result<Model> {
-        if VARIANTS.is_empty() {
-            bail!(
-                NotBuilt,
-                "this libdfd was built without the built-in model (cargo feature `builtin-model`); load a model file instead"
-            );
-        }
-        let requested = parse_precision(&options.precision)?;
-        let backend = backend::resolve(&options.backend, options.plugin_dir.as_deref())?;
-        let precision = choose_variant(requested, &variants(), &backend, "built-in model")?;
-        Model::build(source(precision)?, Some(precision), backend, options)
+        Model::open(Source::Builtin, options)
     }
 
     /// Whether this build carries the built-in model.
@@ -55,24 +43,14 @@ pub(super) fn variants() -> Vec<Precision> {
     VARIANTS.iter().map(|(p, _)| *p).collect()
 }
 
-/// The bytes and manifest of one built-in variant.
-pub(super) fn source(precision: Precision) -> Result<Source> {
-    let Some((_, bytes)) = VARIANTS.iter().find(|(p, _)| *p == precision) else {
-        bail!(
+/// The ONNX bytes of one built-in variant.
+pub(super) fn bytes(precision: Precision) -> Result<&'static [u8]> {
+    match VARIANTS.iter().find(|(p, _)| *p == precision) {
+        Some((_, bytes)) => Ok(bytes),
+        None => bail!(
             PrecisionUnavailable,
             "the built-in model has no {} variant",
             precision.as_str()
-        )
-    };
-    let Some(manifest) = embedded_manifest(bytes, "built-in model")? else {
-        bail!(
-            Internal,
-            "built-in {} variant has no manifest",
-            precision.as_str()
-        )
-    };
-    Ok(Source {
-        onnx: bytes.to_vec(),
-        manifest,
-    })
+        ),
+    }
 }

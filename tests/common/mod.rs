@@ -50,7 +50,7 @@ pub fn plugin_dir() -> PathBuf {
 /// Options that find the workspace's CPU plugin (the shared-library path).
 pub fn cpu_options() -> dfd::ModelOptions {
     dfd::ModelOptions {
-        backend: "cpu".into(),
+        backend: "cpu".parse().unwrap(),
         plugin_dir: Some(plugin_dir()),
         ..Default::default()
     }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use dfd::model::{BackendChoice, PrecisionChoice};
 use dfd::{Model, ModelOptions, Verdict};
 use dfd_voip_monitor::monitor::{Event, EventKind, Monitor, Options};
 use dfd_voip_monitor::payload::PayloadMap;
@@ -55,10 +56,10 @@ struct Args {
     model: Option<PathBuf>,
     /// Precision variant: auto, fp32, fp16, int8.
     #[arg(long, default_value = "auto")]
-    precision: String,
+    precision: PrecisionChoice,
     /// Backend: auto, cpu, cuda or a plugin name.
     #[arg(long, default_value = "auto")]
-    backend: String,
+    backend: BackendChoice,
     /// Directory searched first for backend plugins.
     #[arg(long)]
     plugin_dir: Option<PathBuf>,
@@ -88,7 +89,7 @@ fn run(args: Args) -> Result<(), String> {
     }
     let options = ModelOptions {
         backend: args.backend.clone(),
-        precision: args.precision.clone(),
+        precision: args.precision,
         threads: 1,
         plugin_dir: args.plugin_dir.clone(),
     };

@@ -184,8 +184,8 @@ fn schedule(n: usize, imp: Impairment, rng: &mut Rng) -> Schedule {
 
 fn model() -> Model {
     Model::load_builtin(&ModelOptions {
-        backend: "cpu".into(),
-        precision: "fp32".into(),
+        backend: "cpu".parse().unwrap(),
+        precision: "fp32".parse().unwrap(),
         threads: 1,
         plugin_dir: Some(plugin_dir()),
     })

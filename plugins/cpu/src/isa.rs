@@ -148,10 +148,12 @@ pub fn hardware_features() -> Vec<&'static str> {
     }
     #[cfg(target_arch = "aarch64")]
     {
+        // Only names stable in std's detection (SME's is unstable, E0658);
+        // tract has no SME kernels, so it would only be diagnostic anyway.
         macro_rules! probe {
             ($($f:tt),*) => { $( if std::arch::is_aarch64_feature_detected!($f) { v.push($f); } )* };
         }
-        probe!("fp16", "dotprod", "i8mm", "sve2", "sme");
+        probe!("fp16", "dotprod", "i8mm", "bf16", "sve", "sve2");
     }
     v
 }
