@@ -225,7 +225,11 @@ fn package_manifest(dir: &Path) -> Result<Manifest> {
     let text = read_manifest_text(&manifest_path).map_err(|e| {
         Error::new(
             Status::ModelKind,
-            format!("{}: not a model package: {}", manifest_path.display(), e.message),
+            format!(
+                "{}: not a model package: {}",
+                manifest_path.display(),
+                e.message
+            ),
         )
     })?;
     let package = Manifest::from_json(&text, &manifest_path.display().to_string())?;
