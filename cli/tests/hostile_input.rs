@@ -16,12 +16,12 @@ fn repo() -> PathBuf {
 /// `cargo test -p dfd-cli` next to this test binary).
 fn plugin_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    [deps.parent().unwrap(), deps]
+    let deps = exe.parent().unwrap().to_path_buf();
+    let profile = deps.parent().unwrap().to_path_buf();
+    [profile, deps]
         .into_iter()
         .find(|d| d.join("libdfd_backend_cpu.so").is_file())
         .expect("libdfd_backend_cpu.so next to the test binary")
-        .to_path_buf()
 }
 
 /// A fresh scratch directory for one test.
