@@ -26,11 +26,43 @@
 // Version of the C ABI; changes only on incompatible changes.
 #define DFD_ABI_VERSION 1
 
-// Highest sample rate `dfd_open` accepts, in Hz.
+// Lowest sample rate `dfd_open` accepts (and a model may run at), in Hz.
+#define DFD_MIN_SAMPLE_RATE 4000
+
+// Highest sample rate `dfd_open` accepts (and a model may run at), in Hz.
 #define DFD_MAX_SAMPLE_RATE 384000
 
 // Highest channel count `dfd_open` accepts.
 #define DFD_MAX_CHANNELS 8
+
+// Largest |sample| `dfd_push_samples` accepts (full scale is 1.0).
+#define DFD_MAX_SAMPLE_MAGNITUDE 1000.0
+
+// Most backend threads `dfd_model_options.threads` may ask for.
+#define DFD_MAX_THREADS 256
+
+// Largest model file `dfd_model_load` reads, in bytes (2 GiB); only
+// regular files are read.
+#define DFD_MAX_MODEL_BYTES 2147483648
+
+// Largest sidecar or package manifest file, in bytes (16 MiB).
+#define DFD_MAX_MANIFEST_BYTES 16777216
+
+// Longest model analysis window (`window`, whisper `pad_to`), in samples.
+#define DFD_MAX_WINDOW 2097152
+
+// Most windows covering one sample (`window / hop`), and most STFT frames
+// covering one sample (`n_fft / hop_length`), of a model.
+#define DFD_MAX_OVERLAP 64
+
+// Largest `n_fft` of a model's front end.
+#define DFD_MAX_N_FFT 16384
+
+// Most filterbank bands (`n_mels`, `n_filters`) of a model's front end.
+#define DFD_MAX_BANDS 512
+
+// Most values in one window's model input (`input_shape` product).
+#define DFD_MAX_INPUT_VALUES 2097152
 
 // Most windows a stream holds back when deferred (`dfd_set_deferred`).
 #define DFD_MAX_DEFERRED 16
@@ -91,7 +123,8 @@ typedef struct {
   // `sizeof(dfd_model_options)`, set by `dfd_model_options_init`; lets
   // the struct grow in later versions without breaking callers.
   uint32_t struct_size;
-  // Backend worker threads; 0 = backend default.
+  // Backend worker threads; 0 = backend default; at most
+  // `DFD_MAX_THREADS` (else `DFD_ERR_INVALID_ARG`).
   uint32_t threads;
   // "auto" (default: CUDA when it can run, else CPU), "cpu", "cuda" or a
   // plugin name. A named backend that cannot run is an error, never a
@@ -101,7 +134,8 @@ typedef struct {
   // "fp16" or "int8". Only model package directories hold several.
   const char *precision;
   // Directory searched for `libdfd_backend_<name>.so` before
-  // `DFD_PLUGIN_PATH` and libdfd's own directory; NULL = none.
+  // `DFD_PLUGIN_PATH` and libdfd's own directory; NULL = none. A
+  // directory given here must exist (else `DFD_ERR_PLUGIN_NOT_FOUND`).
   const char *plugin_dir;
 } dfd_model_options;
 
@@ -176,10 +210,11 @@ typedef struct {
 // An argument is out of its documented range (the message says which).
 #define DFD_ERR_INVALID_ARG 2
 
-// Samples contain NaN or infinity; the chunk was rejected whole.
+// Samples contain NaN, infinity or a magnitude above
+// `DFD_MAX_SAMPLE_MAGNITUDE`; the chunk was rejected whole.
 #define DFD_ERR_BAD_SAMPLES 3
 
-// Sample rate is 0 or above `DFD_MAX_SAMPLE_RATE`.
+// Sample rate is below `DFD_MIN_SAMPLE_RATE` or above `DFD_MAX_SAMPLE_RATE`.
 #define DFD_ERR_SAMPLE_RATE 4
 
 // Channel count is 0 or above `DFD_MAX_CHANNELS`.
@@ -250,7 +285,8 @@ size_t dfd_last_error_copy(char *buf, size_t len);
 
 // Lists the backends libdfd can see, probing each: the known ones ("cuda",
 // "cpu"), built-in ones and any `libdfd_backend_*.so` on the search path
-// (`plugin_dir` first, may be NULL). Writes up to `capacity` entries to
+// (`plugin_dir` first, may be NULL; one given must be a directory, else
+// `DFD_ERR_PLUGIN_NOT_FOUND`). Writes up to `capacity` entries to
 // `out` and the total number into `*count`; call with `capacity` 0 to
 // size the array.
 dfd_status dfd_list_backends(const char *plugin_dir,
@@ -267,11 +303,15 @@ dfd_status dfd_model_options_init(dfd_model_options *options);
 
 // Loads a model from an `.onnx` file (manifest embedded or in a sidecar
 // `<stem>.json`) or a model package directory. `options` may be NULL.
+// Only regular files are read, models of at most `DFD_MAX_MODEL_BYTES`
+// and manifests of at most `DFD_MAX_MANIFEST_BYTES` (else `DFD_ERR_IO`);
+// a manifest beyond the documented limits is `DFD_ERR_MODEL_KIND`.
 // On success `*out` receives the model.
 dfd_status dfd_model_load(const char *path, const dfd_model_options *options, dfd_model **out);
 
-// Loads a model from an ONNX file in memory (manifest embedded). The bytes
-// are copied; the caller may free them when this returns.
+// Loads a model from an ONNX file in memory (manifest embedded), at most
+// `DFD_MAX_MODEL_BYTES` long. The bytes are copied; the caller may free
+// them when this returns.
 dfd_status dfd_model_load_from_memory(const void *data,
                                       size_t len,
                                       const dfd_model_options *options,
@@ -290,8 +330,10 @@ dfd_status dfd_model_get_info(const dfd_model *model, dfd_model_info *out);
 // model freed while streams are open stays alive until the last closes.
 void dfd_model_free(dfd_model *model);
 
-// Opens a stream on `model` for audio at `sample_rate` Hz (1..=384000)
-// with `channels` interleaved channels (1..=8).
+// Opens a stream on `model` for audio at `sample_rate` Hz
+// (`DFD_MIN_SAMPLE_RATE`..=`DFD_MAX_SAMPLE_RATE`, else
+// `DFD_ERR_SAMPLE_RATE`) with `channels` interleaved channels
+// (1..=`DFD_MAX_CHANNELS`, else `DFD_ERR_CHANNELS`).
 dfd_status dfd_open(const dfd_model *model,
                     uint32_t sample_rate,
                     uint32_t channels,
@@ -300,8 +342,11 @@ dfd_status dfd_open(const dfd_model *model,
 // Pushes `frames` interleaved float frames (nominal range [-1, 1]) of any
 // count: from one frame to minutes. Windows that become complete are
 // scored before this returns (a deferred stream queues them, see
-// `dfd_set_deferred`). A chunk containing NaN or infinity is
-// rejected whole (`DFD_ERR_BAD_SAMPLES`) and the stream stays usable.
+// `dfd_set_deferred`). A chunk containing NaN, infinity or a sample
+// beyond +-`DFD_MAX_SAMPLE_MAGNITUDE` is rejected whole
+// (`DFD_ERR_BAD_SAMPLES`) before any of it is consumed: the stream is left
+// as it was and later calls are unaffected. `frames * channels` samples
+// must fit in `PTRDIFF_MAX` bytes (else `DFD_ERR_INVALID_ARG`).
 dfd_status dfd_push_samples(dfd_stream *stream, const float *interleaved, size_t frames);
 
 // As `dfd_push_samples`, for signed 16-bit samples.

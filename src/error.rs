@@ -12,9 +12,10 @@ pub enum Status {
     NullArg = 1,
     /// An argument is out of its documented range.
     InvalidArg = 2,
-    /// Samples contain NaN or infinity; the chunk was rejected whole.
+    /// Samples contain NaN, infinity or a magnitude above
+    /// [`crate::limits::MAX_SAMPLE_MAGNITUDE`]; the chunk was rejected whole.
     BadSamples = 3,
-    /// Sample rate is 0 or above [`crate::MAX_SAMPLE_RATE`].
+    /// Sample rate outside [`crate::MIN_SAMPLE_RATE`]..=[`crate::MAX_SAMPLE_RATE`].
     SampleRate = 4,
     /// Channel count is 0 or above [`crate::MAX_CHANNELS`].
     Channels = 5,
@@ -80,7 +81,7 @@ impl Status {
             Status::Ok => "ok\0",
             Status::NullArg => "a required pointer argument is NULL\0",
             Status::InvalidArg => "invalid argument\0",
-            Status::BadSamples => "samples contain NaN or infinity\0",
+            Status::BadSamples => "samples contain NaN, infinity or out-of-range values\0",
             Status::SampleRate => "unsupported sample rate\0",
             Status::Channels => "unsupported channel count\0",
             Status::EmptyPush => "push of zero frames\0",

@@ -12,6 +12,7 @@ pub mod backend;
 pub mod error;
 pub mod ffi;
 pub mod frontend;
+pub mod limits;
 pub mod log;
 pub mod measure;
 pub mod model;
@@ -22,9 +23,9 @@ pub use error::{Error, Result, Status};
 pub use model::{
     BackendChoice, Manifest, Model, ModelOptions, Precision, PrecisionChoice, Source, StoredModel,
 };
+pub use limits::{MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
 pub use stream::{
     infer_streams, InferReport, RawOutput, Score, Stream, Unscored, Verdict, WindowScore,
-    MAX_CHANNELS, MAX_SAMPLE_RATE,
 };
 
 /// libdfd's version (the crate version).

@@ -23,13 +23,10 @@ use std::fmt;
 
 use crate::error::{bail, Error, Result, Status};
 use crate::frontend::Frontend;
+use crate::limits;
 use crate::model::{Aggregate, Model, BACKEND_BATCH, MAX_BATCH};
 use crate::resample::StreamResampler;
 
-/// Highest accepted input sample rate.
-pub const MAX_SAMPLE_RATE: u32 = 384_000;
-/// Highest accepted channel count.
-pub const MAX_CHANNELS: u32 = 8;
 /// Per-window results kept for the caller to read.
 pub const WINDOW_QUEUE: usize = 1024;
 /// Input frames converted per step.
@@ -210,18 +207,7 @@ fn sigmoid(x: f64) -> f64 {
 
 impl Stream {
     pub fn new(model: &Model, sample_rate: u32, channels: u32) -> Result<Stream> {
-        if sample_rate == 0 || sample_rate > MAX_SAMPLE_RATE {
-            bail!(
-                SampleRate,
-                "sample rate {sample_rate} Hz is out of range (1..={MAX_SAMPLE_RATE})"
-            );
-        }
-        if channels == 0 || channels > MAX_CHANNELS {
-            bail!(
-                Channels,
-                "{channels} channels is out of range (1..={MAX_CHANNELS})"
-            );
-        }
+        limits::check_stream(sample_rate, channels)?;
         let m = model.manifest();
         let resampler = if sample_rate == m.sample_rate {
             None
@@ -287,18 +273,12 @@ impl Stream {
     }
 
     /// Pushes interleaved f32 frames (nominal range [-1, 1]). A chunk with
-    /// NaN or infinity is rejected whole and the stream stays usable.
+    /// NaN, infinity or a magnitude above [`limits::MAX_SAMPLE_MAGNITUDE`]
+    /// is rejected whole, before any of it is consumed: the stream stays
+    /// as it was.
     pub fn push(&mut self, interleaved: &[f32]) -> Result<()> {
         self.check_push(interleaved.len())?;
-        if let Some(i) = interleaved.iter().position(|s| !s.is_finite()) {
-            bail!(
-                BadSamples,
-                "sample {i} (frame {}, channel {}) is {}; the chunk was not consumed",
-                i / self.channels,
-                i % self.channels,
-                interleaved[i]
-            );
-        }
+        limits::check_samples(interleaved, self.channels)?;
         let mut first_error = None;
         for block in interleaved.chunks(BLOCK * self.channels) {
             self.downmix(block.iter().copied());

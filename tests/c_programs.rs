@@ -227,3 +227,113 @@ fn a_plugin_with_the_first_table_still_loads() {
     s.push(&tone[16000 * 20..]).unwrap();
     assert_eq!(s.score().windows, 4);
 }
+
+/// 64 threads on one model from C, each stream with its own rate, channel
+/// count, sample format and random chunk sizes, every result equal to the
+/// stream's alone (tests/c/stress.c), under valgrind when installed.
+#[test]
+fn many_threads_from_c_match_each_stream_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = lib_dir(tmp.path());
+    let mut args = link_args(&lib);
+    args.push("-pthread".into());
+    let exe = cc(
+        tmp.path(),
+        "stress",
+        &[root().join("tests/c/stress.c")],
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let text = run(
+        &exe,
+        &[
+            &fixture("models/tiny-mel"),
+            &plugin_dir(),
+            Path::new("64"),
+            // One window per stream: valgrind runs everything ~50x slower.
+            Path::new("1.2"),
+        ],
+    );
+    assert!(
+        text.contains("stress: 64 threads") && text.contains("every stream equal to it alone"),
+        "{text}"
+    );
+}
+
+/// The same C programs built with AddressSanitizer and UndefinedBehavior
+/// Sanitizer (the C side instrumented; ASan's allocator also checks every
+/// malloc and free libdfd makes): the API contract and 64 threads on a
+/// longer stretch of audio than valgrind allows.
+#[test]
+fn c_programs_under_asan_and_ubsan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = lib_dir(tmp.path());
+    let mut args = link_args(&lib);
+    args.extend(
+        [
+            "-pthread",
+            "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=all",
+            "-fno-omit-frame-pointer",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let bad = tmp.path().join("bad-plugins");
+    std::fs::create_dir_all(&bad).unwrap();
+    cc(
+        &bad,
+        "libdfd_backend_notaplugin.so",
+        &[root().join("tests/c/not_a_plugin.c")],
+        &["-shared", "-fPIC"],
+    );
+    cc(
+        &bad,
+        "libdfd_backend_future.so",
+        &[root().join("tests/c/bad_abi_plugin.c")],
+        &["-shared", "-fPIC"],
+    );
+    let api = cc(
+        tmp.path(),
+        "api_test_asan",
+        &[root().join("tests/c/api_test.c")],
+        &args,
+    );
+    let stress = cc(
+        tmp.path(),
+        "stress_asan",
+        &[root().join("tests/c/stress.c")],
+        &args,
+    );
+    let sanitized = |exe: &Path, a: &[&std::ffi::OsStr]| {
+        let mut cmd = Command::new(exe);
+        cmd.args(a)
+            .env_remove("DFD_PLUGIN_PATH")
+            // Leaks are valgrind's job above (with its suppressions).
+            .env(
+                "ASAN_OPTIONS",
+                "detect_leaks=0:abort_on_error=0:exitcode=99",
+            )
+            .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
+        run_ok(&mut cmd, &exe.display().to_string())
+    };
+    let fixtures = root().join("tests/fixtures");
+    let text = sanitized(
+        &api,
+        &[
+            fixtures.as_os_str(),
+            plugin_dir().as_os_str(),
+            bad.as_os_str(),
+        ],
+    );
+    assert!(text.contains("all checks passed"), "{text}");
+    let text = sanitized(
+        &stress,
+        &[
+            fixture("models/tiny-mel").as_os_str(),
+            plugin_dir().as_os_str(),
+            "64".as_ref(),
+            "4".as_ref(),
+        ],
+    );
+    assert!(text.contains("stress: 64 threads"), "{text}");
+}

@@ -63,6 +63,10 @@ impl Decoder {
     /// Opens and probes `path`; its extension is only a hint (content decides).
     pub fn open(path: &Path) -> Result<Decoder, String> {
         let file = File::open(path).map_err(|e| e.to_string())?;
+        // A device or pipe (`/dev/zero`) may never end: only files are decoded.
+        if !file.metadata().map_err(|e| e.to_string())?.is_file() {
+            return Err("not a regular file".into());
+        }
         Self::probe(Box::new(file), path.extension().and_then(|e| e.to_str()))
     }
 

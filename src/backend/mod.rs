@@ -13,7 +13,7 @@ use crate::frontend::OffloadTables;
 use crate::model::Precision;
 
 pub(crate) use registry::valid_name;
-pub use registry::{list, resolve, BackendInfo};
+pub use registry::{check_plugin_dir, list, resolve, BackendInfo};
 
 /// Where a backend's code lives.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -118,15 +118,16 @@ fn load_plugin(path: &Path) -> Result<Arc<Backend>> {
     .map_err(|e| {
         Error::new(
             Status::PluginIncompatible,
-            format!("cannot load plugin {shown}: {e}"),
+            format!("cannot load plugin {shown}: {}", with_reason(&e)),
         )
     })?;
     // SAFETY: the symbol, if present, has the ABI's entry type.
     let entry: EntryFn = match unsafe { lib.get::<EntryFn>(ENTRY_SYMBOL) } {
         Ok(sym) => *sym,
-        Err(_) => bail!(
+        Err(e) => bail!(
             PluginIncompatible,
-            "{shown} is not a libdfd backend plugin (no dfd_backend_v1 symbol)"
+            "{shown} is not a libdfd backend plugin (no dfd_backend_v1 symbol: {})",
+            with_reason(&e)
         ),
     };
     // SAFETY: calling the plugin's entry point as the ABI defines it.
@@ -165,6 +166,39 @@ fn load_plugin(path: &Path) -> Result<Arc<Backend>> {
     Ok(backend)
 }
 
+/// libloading's error with the loader's own reason (`dlerror()`), which
+/// its `Display` leaves to `source()`.
+fn with_reason(e: &libloading::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(reason) => format!("{e}: {reason}"),
+        None => e.to_string(),
+    }
+}
+
+/// A plugin directory named explicitly (the options' `plugin_dir`) must be
+/// one: a typo there is an error, never a silent search elsewhere.
+pub fn check_plugin_dir(plugin_dir: Option<&Path>) -> Result<()> {
+    match plugin_dir {
+        Some(dir) if !dir.is_dir() => bail!(
+            PluginNotFound,
+            "plugin directory {}: {}",
+            dir.display(),
+            dir_state(dir)
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Why a search directory holds no plugins, or "" when it is a directory.
+fn dir_state(dir: &Path) -> &'static str {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => "",
+        Ok(_) => "not a directory",
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist",
+        Err(_) => "cannot be read",
+    }
+}
+
 /// The plugin's table, or for a plugin whose table ends before the end of
 /// the optional fields (an older plugin) a copy of its mandatory part with
 /// every optional field absent (NULL), so the host never reads past the
@@ -201,6 +235,7 @@ fn find(name: &str, plugin_dir: Option<&Path>) -> Result<Arc<Backend>> {
     if let Some(b) = builtin(name) {
         return Ok(b);
     }
+    check_plugin_dir(plugin_dir)?;
     let dirs = search_dirs(plugin_dir);
     let file = file_name(name);
     for dir in &dirs {
@@ -218,7 +253,13 @@ fn find(name: &str, plugin_dir: Option<&Path>) -> Result<Arc<Backend>> {
             return Ok(backend);
         }
     }
-    let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let searched: Vec<String> = dirs
+        .iter()
+        .map(|d| match dir_state(d) {
+            "" => d.display().to_string(),
+            why => format!("{} ({why})", d.display()),
+        })
+        .collect();
     bail!(
         PluginNotFound,
         "backend {name:?}: {file} not found in [{}]; set the plugin directory or DFD_PLUGIN_PATH",
@@ -230,6 +271,7 @@ fn find(name: &str, plugin_dir: Option<&Path>) -> Result<Arc<Backend>> {
 /// `auto` takes the first known backend whose probe succeeds and logs why it
 /// skipped the others; a named backend that cannot run is an error.
 pub fn resolve(choice: &BackendChoice, plugin_dir: Option<&Path>) -> Result<Arc<Backend>> {
+    check_plugin_dir(plugin_dir)?;
     let choice = match choice {
         BackendChoice::Auto => return auto(plugin_dir),
         BackendChoice::Named(name) => name,

@@ -23,7 +23,8 @@ pub struct dfd_backend_info {
 
 /// Lists the backends libdfd can see, probing each: the known ones ("cuda",
 /// "cpu"), built-in ones and any `libdfd_backend_*.so` on the search path
-/// (`plugin_dir` first, may be NULL). Writes up to `capacity` entries to
+/// (`plugin_dir` first, may be NULL; one given must be a directory, else
+/// `DFD_ERR_PLUGIN_NOT_FOUND`). Writes up to `capacity` entries to
 /// `out` and the total number into `*count`; call with `capacity` 0 to
 /// size the array.
 #[no_mangle]
@@ -42,6 +43,7 @@ pub unsafe extern "C" fn dfd_list_backends(
             ));
         }
         let dir = opt_str(plugin_dir, "plugin_dir")?.map(Path::new);
+        backend::check_plugin_dir(dir)?;
         let all = backend::list(dir);
         for (i, b) in all.iter().take(capacity).enumerate() {
             let mut info = dfd_backend_info {

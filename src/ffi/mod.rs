@@ -3,7 +3,7 @@
 //! Conventions (see `include/dfd.h`): every fallible function returns a
 //! `dfd_status`; out-parameters are written only on success; every pointer
 //! is checked; every function catches panics and turns them into
-//! `DFD_ERR_INTERNAL`; the detailed message of the last failure is kept per
+//! `DFD_ERR_INTERNAL` (logged, never printed); the detailed message of the last failure is kept per
 //! thread (`dfd_last_error`).
 #![allow(non_camel_case_types)]
 
@@ -14,9 +14,9 @@ mod stream;
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{Error, Result, Status};
+use crate::log::log;
 
 pub use backend::*;
 pub use log::*;
@@ -32,9 +32,10 @@ pub const DFD_OK: dfd_status = 0;
 pub const DFD_ERR_NULL_ARG: dfd_status = 1;
 /// An argument is out of its documented range (the message says which).
 pub const DFD_ERR_INVALID_ARG: dfd_status = 2;
-/// Samples contain NaN or infinity; the chunk was rejected whole.
+/// Samples contain NaN, infinity or a magnitude above
+/// `DFD_MAX_SAMPLE_MAGNITUDE`; the chunk was rejected whole.
 pub const DFD_ERR_BAD_SAMPLES: dfd_status = 3;
-/// Sample rate is 0 or above `DFD_MAX_SAMPLE_RATE`.
+/// Sample rate is below `DFD_MIN_SAMPLE_RATE` or above `DFD_MAX_SAMPLE_RATE`.
 pub const DFD_ERR_SAMPLE_RATE: dfd_status = 4;
 /// Channel count is 0 or above `DFD_MAX_CHANNELS`.
 pub const DFD_ERR_CHANNELS: dfd_status = 5;
@@ -68,10 +69,32 @@ pub const DFD_ERR_NOT_BUILT: dfd_status = 18;
 
 /// Version of the C ABI; changes only on incompatible changes.
 pub const DFD_ABI_VERSION: u32 = 1;
-/// Highest sample rate `dfd_open` accepts, in Hz.
+/// Lowest sample rate `dfd_open` accepts (and a model may run at), in Hz.
+pub const DFD_MIN_SAMPLE_RATE: u32 = 4_000;
+/// Highest sample rate `dfd_open` accepts (and a model may run at), in Hz.
 pub const DFD_MAX_SAMPLE_RATE: u32 = 384_000;
 /// Highest channel count `dfd_open` accepts.
 pub const DFD_MAX_CHANNELS: u32 = 8;
+/// Largest |sample| `dfd_push_samples` accepts (full scale is 1.0).
+pub const DFD_MAX_SAMPLE_MAGNITUDE: f32 = 1000.0;
+/// Most backend threads `dfd_model_options.threads` may ask for.
+pub const DFD_MAX_THREADS: u32 = 256;
+/// Largest model file `dfd_model_load` reads, in bytes (2 GiB); only
+/// regular files are read.
+pub const DFD_MAX_MODEL_BYTES: u64 = 2_147_483_648;
+/// Largest sidecar or package manifest file, in bytes (16 MiB).
+pub const DFD_MAX_MANIFEST_BYTES: u64 = 16_777_216;
+/// Longest model analysis window (`window`, whisper `pad_to`), in samples.
+pub const DFD_MAX_WINDOW: u32 = 2_097_152;
+/// Most windows covering one sample (`window / hop`), and most STFT frames
+/// covering one sample (`n_fft / hop_length`), of a model.
+pub const DFD_MAX_OVERLAP: u32 = 64;
+/// Largest `n_fft` of a model's front end.
+pub const DFD_MAX_N_FFT: u32 = 16_384;
+/// Most filterbank bands (`n_mels`, `n_filters`) of a model's front end.
+pub const DFD_MAX_BANDS: u32 = 512;
+/// Most values in one window's model input (`input_shape` product).
+pub const DFD_MAX_INPUT_VALUES: u32 = 2_097_152;
 /// Most windows a stream holds back when deferred (`dfd_set_deferred`).
 pub const DFD_MAX_DEFERRED: u32 = 16;
 /// Most windows in one backend call of `dfd_infer_streams`.
@@ -92,23 +115,23 @@ pub(crate) fn set_last_message(text: &str) {
     LAST_ERROR.with(|l| *l.borrow_mut() = text);
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
+/// Runs `f` catching panics silently; a caught panic is logged at error
+/// level and becomes a `DFD_ERR_INTERNAL` error.
+fn catch<T>(f: impl FnOnce() -> T) -> std::result::Result<T, Error> {
+    dfd_backend_abi::panic::catch(f).map_err(|panic| {
+        log!(
+            Error,
+            "caught a panic inside libdfd (please report it): {panic}"
+        );
+        Error::new(Status::Internal, format!("panic: {panic}"))
+    })
 }
 
 /// The panic boundary: runs `f`, records its error, maps it to a status.
 pub(crate) fn guard(f: impl FnOnce() -> Result<()>) -> dfd_status {
-    let err = match catch_unwind(AssertUnwindSafe(f)) {
+    let err = match catch(f) {
         Ok(Ok(())) => return DFD_OK,
-        Ok(Err(e)) => e,
-        Err(payload) => Error::new(
-            Status::Internal,
-            format!("panic: {}", panic_message(&*payload)),
-        ),
+        Ok(Err(e)) | Err(e) => e,
     };
     set_last_error(&err);
     err.status as dfd_status
@@ -117,11 +140,8 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<()>) -> dfd_status {
 /// Runs `f` behind the panic boundary for functions that return a value
 /// rather than a status; a panic yields `fallback`.
 pub(crate) fn guard_value<T>(fallback: T, f: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
-        set_last_error(&Error::new(
-            Status::Internal,
-            format!("panic: {}", panic_message(&*payload)),
-        ));
+    catch(f).unwrap_or_else(|e| {
+        set_last_error(&e);
         fallback
     })
 }
@@ -233,8 +253,19 @@ mod tests {
         for (code, status) in c.iter().zip(Status::ALL) {
             assert_eq!(*code, status as i32);
         }
-        assert_eq!(DFD_MAX_SAMPLE_RATE, crate::MAX_SAMPLE_RATE);
-        assert_eq!(DFD_MAX_CHANNELS, crate::MAX_CHANNELS);
+        use crate::limits;
+        assert_eq!(DFD_MIN_SAMPLE_RATE, limits::MIN_SAMPLE_RATE);
+        assert_eq!(DFD_MAX_SAMPLE_RATE, limits::MAX_SAMPLE_RATE);
+        assert_eq!(DFD_MAX_CHANNELS, limits::MAX_CHANNELS);
+        assert_eq!(DFD_MAX_SAMPLE_MAGNITUDE, limits::MAX_SAMPLE_MAGNITUDE);
+        assert_eq!(DFD_MAX_THREADS, limits::MAX_THREADS);
+        assert_eq!(DFD_MAX_MODEL_BYTES, limits::MAX_MODEL_BYTES);
+        assert_eq!(DFD_MAX_MANIFEST_BYTES, limits::MAX_MANIFEST_BYTES);
+        assert_eq!(DFD_MAX_WINDOW as usize, limits::MAX_WINDOW);
+        assert_eq!(DFD_MAX_OVERLAP as usize, limits::MAX_OVERLAP);
+        assert_eq!(DFD_MAX_N_FFT as usize, limits::MAX_N_FFT);
+        assert_eq!(DFD_MAX_BANDS as usize, limits::MAX_BANDS);
+        assert_eq!(DFD_MAX_INPUT_VALUES as usize, limits::MAX_INPUT_VALUES);
         assert_eq!(DFD_MAX_DEFERRED as usize, crate::model::MAX_BATCH);
         assert_eq!(DFD_BACKEND_BATCH as usize, crate::model::BACKEND_BATCH);
         assert_eq!(DFD_VERDICT_UNKNOWN, crate::Verdict::Unknown as i32);
@@ -253,5 +284,56 @@ mod tests {
             .to_string();
         assert!(msg.contains("panic: boom"), "{msg}");
         assert_eq!(guard_value(7, || panic!("again")), 7);
+    }
+
+    /// A caught panic is logged with where it happened and never reaches
+    /// stderr: checked in a child run of this test binary, whose stderr is
+    /// the real one (`--nocapture`).
+    #[test]
+    fn caught_panics_go_to_the_log_not_stderr() {
+        use std::sync::{Arc, Mutex};
+        if std::env::var_os("DFD_PANIC_CHILD").is_some() {
+            assert_eq!(guard(|| panic!("silent boom")), DFD_ERR_INTERNAL);
+            return;
+        }
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = Arc::clone(&seen);
+        crate::log::set_logger(Some((
+            crate::log::Level::Error,
+            Arc::new(move |_, m: &str| {
+                if m.contains("logged boom") {
+                    sink.lock().unwrap().push(m.to_string());
+                }
+            }),
+        )));
+        assert_eq!(guard(|| panic!("logged boom")), DFD_ERR_INTERNAL);
+        crate::log::set_logger(None);
+        let logged = seen.lock().unwrap().clone();
+        assert_eq!(logged.len(), 1, "{logged:?}");
+        assert!(logged[0].contains("(at src/ffi/mod.rs:"), "{logged:?}");
+        let msg = unsafe { CStr::from_ptr(dfd_last_error()) }
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            msg.contains("panic: logged boom (at src/ffi/mod.rs:"),
+            "{msg}"
+        );
+
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "ffi::tests::caught_panics_go_to_the_log_not_stderr",
+                "--nocapture",
+            ])
+            .env("DFD_PANIC_CHILD", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+            "the child ran no test"
+        );
+        assert!(!stderr.contains("silent boom"), "{stderr}");
     }
 }

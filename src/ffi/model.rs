@@ -24,7 +24,8 @@ pub struct dfd_model_options {
     /// `sizeof(dfd_model_options)`, set by `dfd_model_options_init`; lets
     /// the struct grow in later versions without breaking callers.
     pub struct_size: u32,
-    /// Backend worker threads; 0 = backend default.
+    /// Backend worker threads; 0 = backend default; at most
+    /// `DFD_MAX_THREADS` (else `DFD_ERR_INVALID_ARG`).
     pub threads: u32,
     /// "auto" (default: CUDA when it can run, else CPU), "cpu", "cuda" or a
     /// plugin name. A named backend that cannot run is an error, never a
@@ -34,7 +35,8 @@ pub struct dfd_model_options {
     /// "fp16" or "int8". Only model package directories hold several.
     pub precision: *const c_char,
     /// Directory searched for `libdfd_backend_<name>.so` before
-    /// `DFD_PLUGIN_PATH` and libdfd's own directory; NULL = none.
+    /// `DFD_PLUGIN_PATH` and libdfd's own directory; NULL = none. A
+    /// directory given here must exist (else `DFD_ERR_PLUGIN_NOT_FOUND`).
     pub plugin_dir: *const c_char,
 }
 
@@ -107,6 +109,9 @@ fn wrap(model: Model) -> *mut dfd_model {
 
 /// Loads a model from an `.onnx` file (manifest embedded or in a sidecar
 /// `<stem>.json`) or a model package directory. `options` may be NULL.
+/// Only regular files are read, models of at most `DFD_MAX_MODEL_BYTES`
+/// and manifests of at most `DFD_MAX_MANIFEST_BYTES` (else `DFD_ERR_IO`);
+/// a manifest beyond the documented limits is `DFD_ERR_MODEL_KIND`.
 /// On success `*out` receives the model.
 #[no_mangle]
 pub unsafe extern "C" fn dfd_model_load(
@@ -125,8 +130,9 @@ pub unsafe extern "C" fn dfd_model_load(
     })
 }
 
-/// Loads a model from an ONNX file in memory (manifest embedded). The bytes
-/// are copied; the caller may free them when this returns.
+/// Loads a model from an ONNX file in memory (manifest embedded), at most
+/// `DFD_MAX_MODEL_BYTES` long. The bytes are copied; the caller may free
+/// them when this returns.
 #[no_mangle]
 pub unsafe extern "C" fn dfd_model_load_from_memory(
     data: *const c_void,
@@ -139,6 +145,7 @@ pub unsafe extern "C" fn dfd_model_load_from_memory(
         if data.is_null() {
             bail!(NullArg, "argument `data` is NULL");
         }
+        crate::limits::check_model_len(len)?;
         // SAFETY: the caller provides `len` readable bytes at `data`.
         let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) };
         let model = Model::load_from_memory(bytes, &options_from_c(options)?)?;

@@ -68,8 +68,10 @@ fn stream_mut<'a>(s: *mut dfd_stream) -> Result<&'a mut Stream> {
     Ok(&mut arg_mut(s, "stream")?.stream)
 }
 
-/// Opens a stream on `model` for audio at `sample_rate` Hz (1..=384000)
-/// with `channels` interleaved channels (1..=8).
+/// Opens a stream on `model` for audio at `sample_rate` Hz
+/// (`DFD_MIN_SAMPLE_RATE`..=`DFD_MAX_SAMPLE_RATE`, else
+/// `DFD_ERR_SAMPLE_RATE`) with `channels` interleaved channels
+/// (1..=`DFD_MAX_CHANNELS`, else `DFD_ERR_CHANNELS`).
 #[no_mangle]
 pub unsafe extern "C" fn dfd_open(
     model: *const dfd_model,
@@ -100,16 +102,7 @@ fn samples<'a, T>(s: &Stream, data: *const T, frames: usize) -> Result<&'a [T]> 
             "argument `interleaved` is not aligned for its sample type"
         );
     }
-    let channels = s.channels();
-    let Some(n) = frames
-        .checked_mul(channels)
-        .filter(|n| n.checked_mul(std::mem::size_of::<T>()).is_some())
-    else {
-        bail!(
-            InvalidArg,
-            "{frames} frames of {channels} channels overflows"
-        );
-    };
+    let n = crate::limits::push_len::<T>(frames, s.channels())?;
     // SAFETY: the caller provides `frames * channels` samples at `data`.
     Ok(unsafe { std::slice::from_raw_parts(data, n) })
 }
@@ -117,8 +110,11 @@ fn samples<'a, T>(s: &Stream, data: *const T, frames: usize) -> Result<&'a [T]> 
 /// Pushes `frames` interleaved float frames (nominal range [-1, 1]) of any
 /// count: from one frame to minutes. Windows that become complete are
 /// scored before this returns (a deferred stream queues them, see
-/// `dfd_set_deferred`). A chunk containing NaN or infinity is
-/// rejected whole (`DFD_ERR_BAD_SAMPLES`) and the stream stays usable.
+/// `dfd_set_deferred`). A chunk containing NaN, infinity or a sample
+/// beyond +-`DFD_MAX_SAMPLE_MAGNITUDE` is rejected whole
+/// (`DFD_ERR_BAD_SAMPLES`) before any of it is consumed: the stream is left
+/// as it was and later calls are unaffected. `frames * channels` samples
+/// must fit in `PTRDIFF_MAX` bytes (else `DFD_ERR_INVALID_ARG`).
 #[no_mangle]
 pub unsafe extern "C" fn dfd_push_samples(
     stream: *mut dfd_stream,

@@ -257,7 +257,6 @@ impl Frontend {
         let frames = stft.n_frames() - usize::from(plan.drop_last_frame);
         let base_rows = plan.bank.as_ref().map_or(stft.n_bins(), Filterbank::len);
         let rows = plan.dct.as_ref().map_or(base_rows, Dct::len);
-        let deltas = Deltas::new(c.deltas, c.delta_method, c.delta_width);
         if c.deltas > 0 && c.delta_method == DeltaMethod::Librosa && frames < c.delta_width {
             return Err(FrontendError::invalid(
                 "delta_width",
@@ -267,7 +266,10 @@ impl Frontend {
                 ),
             ));
         }
+        let deltas = Deltas::new(c.deltas, c.delta_method, c.delta_width);
         let out_rows = rows * (1 + c.deltas);
+        crate::limits::check_features(out_rows.max(base_rows), frames)
+            .map_err(|rule| FrontendError::invalid("hop_length", rule))?;
         for (stat, name) in [(&c.mean, "mean"), (&c.std, "std")] {
             if let Stat::PerRow(v) = stat {
                 if v.len() != out_rows {

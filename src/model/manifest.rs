@@ -230,13 +230,6 @@ impl Manifest {
                 self.format
             );
         }
-        if self.sample_rate == 0 || self.sample_rate > crate::MAX_SAMPLE_RATE {
-            bail!(
-                ModelKind,
-                "{origin}: manifest sample_rate {} is out of range",
-                self.sample_rate
-            );
-        }
         if self.window == 0 || self.hop == 0 || self.hop > self.window {
             bail!(
                 ModelKind,
@@ -282,7 +275,7 @@ impl Manifest {
                 );
             }
         }
-        Ok(())
+        crate::limits::check_manifest(self, origin)
     }
 
     /// Least real audio (samples) a window needs to be scored.
@@ -290,9 +283,13 @@ impl Manifest {
         self.min_audio.unwrap_or(self.window.div_ceil(2))
     }
 
-    /// Number of f32 values in one input item.
+    /// Number of f32 values in one input item (saturating: a validated
+    /// manifest has at most [`crate::limits::MAX_INPUT_VALUES`]).
     pub fn input_len(&self) -> usize {
-        self.input_shape.iter().product::<u64>() as usize
+        self.input_shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(usize::try_from(d).ok()?))
+            .unwrap_or(usize::MAX)
     }
 }
 

@@ -62,6 +62,7 @@ impl Model {
     /// Loads a model from any source: the variant asked for, or under auto
     /// the backend's fastest one that the source has.
     pub fn open(source: Source, options: &ModelOptions) -> Result<Model> {
+        crate::limits::check_threads(options.threads)?;
         let backend = backend::resolve(&options.backend, options.plugin_dir.as_deref())?;
         let stored = source.read(options.precision, Pick::Fastest(backend.precision_order()))?;
         Model::build(stored, backend, options)

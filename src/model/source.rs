@@ -182,8 +182,18 @@ fn choose(
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path)
-        .map_err(|e| Error::new(Status::Io, format!("cannot read {}: {e}", path.display())))
+    crate::limits::read_file(path, crate::limits::MAX_MODEL_BYTES)
+}
+
+/// A sidecar or package manifest file as text.
+fn read_manifest_text(path: &Path) -> Result<String> {
+    let bytes = crate::limits::read_file(path, crate::limits::MAX_MANIFEST_BYTES)?;
+    String::from_utf8(bytes).map_err(|_| {
+        Error::new(
+            Status::ModelKind,
+            format!("{}: manifest is not UTF-8", path.display()),
+        )
+    })
 }
 
 /// The manifest inside an ONNX file, if it has one. Fails on bytes that are not ONNX.
@@ -206,21 +216,20 @@ fn sidecar_manifest(onnx_path: &Path) -> Result<Manifest> {
             sidecar.display()
         );
     }
-    let text = std::fs::read_to_string(&sidecar).map_err(|e| {
-        Error::new(
-            Status::Io,
-            format!("cannot read {}: {e}", sidecar.display()),
-        )
-    })?;
+    let text = read_manifest_text(&sidecar)?;
     Manifest::from_json(&text, &sidecar.display().to_string())
 }
 
 fn package_manifest(dir: &Path) -> Result<Manifest> {
     let manifest_path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
+    let text = read_manifest_text(&manifest_path).map_err(|e| {
         Error::new(
             Status::ModelKind,
-            format!("{}: not a model package: {e}", manifest_path.display()),
+            format!(
+                "{}: not a model package: {}",
+                manifest_path.display(),
+                e.message
+            ),
         )
     })?;
     let package = Manifest::from_json(&text, &manifest_path.display().to_string())?;

@@ -22,6 +22,8 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod panic;
+
 use std::ffi::{c_char, c_void};
 
 /// Version of this ABI. Bumped on any incompatible change.

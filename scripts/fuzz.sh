@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs every fuzz target (fuzz/fuzz_targets) for a bounded time, starting
+# from the committed seeds in fuzz/corpus/<target>; what a run adds to the
+# corpus goes to a scratch directory, so the committed seeds stay small. A
+# crash, a leak, an allocation over 2 GiB or one input running over 30 s is
+# a finding: the script fails and libFuzzer leaves the input in
+# fuzz/artifacts/<target>/.
+#
+#   scripts/fuzz.sh [SECONDS_PER_TARGET [TARGET...]]    (default: 60 s, all)
+#
+# cargo-fuzz builds with nightly flags (-Zsanitizer=address); stable rustc
+# accepts them with RUSTC_BOOTSTRAP=1. The push_path target loads the CPU
+# plugin from target/debug (built here if missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(model_from_memory manifest_json push_path cli_decoders)
+
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
+export RUSTC_BOOTSTRAP=1
+export DFD_FUZZ_PLUGIN_DIR=$PWD/target/debug
+if [[ " ${targets[*]} " == *" push_path "* ]] &&
+  [ ! -f target/debug/libdfd_backend_cpu.so ] && [ ! -f target/debug/deps/libdfd_backend_cpu.so ]; then
+  cargo build -p dfd-backend-cpu
+fi
+
+for t in "${targets[@]}"; do
+  scratch=$(mktemp -d)
+  log=$(mktemp)
+  echo "fuzz: $t for ${seconds}s"
+  status=0
+  cargo fuzz run --fuzz-dir fuzz "$t" "$scratch" "fuzz/corpus/$t" -- \
+    -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
+    -print_final_stats=1 >"$log" 2>&1 || status=$?
+  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done)' "$log" || true
+  rm -rf "$scratch"
+  if [ "$status" -ne 0 ]; then
+    tail -n 60 "$log" >&2
+    echo "fuzz: $t found a problem (exit $status); the input is in fuzz/artifacts/$t/" >&2
+    exit 1
+  fi
+  rm -f "$log"
+done
+echo "fuzz: ${#targets[@]} targets, ${seconds}s each, no finding"
