@@ -11,7 +11,8 @@
 #include <type_traits>
 
 struct dfd_dim3 { unsigned x = 1, y = 1, z = 1; };
-static dfd_dim3 threadIdx, blockIdx, blockDim, gridDim;
+// Per thread: two streams may launch kernels on the simulator at once.
+static thread_local dfd_dim3 threadIdx, blockIdx, blockDim, gridDim;
 
 #define __global__
 #define __device__
