@@ -20,10 +20,10 @@ mod resample;
 pub mod stream;
 
 pub use error::{Error, Result, Status};
+pub use limits::{MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
 pub use model::{
     BackendChoice, Manifest, Model, ModelOptions, Precision, PrecisionChoice, Source, StoredModel,
 };
-pub use limits::{MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
 pub use stream::{
     infer_streams, InferReport, RawOutput, Score, Stream, Unscored, Verdict, WindowScore,
 };
