@@ -31,10 +31,8 @@ pub mod onnx;
 pub mod probe;
 pub mod sim;
 
-use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_void};
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Mutex, Once};
+use std::sync::Mutex;
 
 use dfd_backend_abi::{
     write_c_str, BackendStatus, BackendTable, FrontendDesc, ModelDesc, ABI_VERSION,
@@ -63,7 +61,6 @@ static TABLE: BackendTable = BackendTable {
 
 /// The backend table (for tests and a core that compiles the backend in).
 pub fn table() -> &'static BackendTable {
-    install_panic_hook();
     &TABLE
 }
 
@@ -73,46 +70,7 @@ pub fn table() -> &'static BackendTable {
 /// Always safe to call; `unsafe` only because the ABI type says so.
 #[no_mangle]
 pub unsafe extern "C" fn dfd_backend_v1() -> *const BackendTable {
-    install_panic_hook();
     &TABLE
-}
-
-thread_local! {
-    static IN_GUARD: Cell<bool> = const { Cell::new(false) };
-    static PANIC_AT: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// Keeps guarded panics silent (cudarc panics when a library is missing;
-/// a library must not print) and remembers where they happened.
-fn install_panic_hook() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if IN_GUARD.with(Cell::get) {
-                let at = info
-                    .location()
-                    .map(|l| format!("{}:{}", l.file(), l.line()));
-                PANIC_AT.with(|p| *p.borrow_mut() = at);
-            } else {
-                previous(info);
-            }
-        }));
-    });
-}
-
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    let msg = if let Some(s) = p.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
-    };
-    match PANIC_AT.with(|at| at.borrow_mut().take()) {
-        Some(at) => format!("{msg} (at {at})"),
-        None => msg,
-    }
 }
 
 /// The panic boundary: runs `f`, maps its error (or a caught panic) to a
@@ -121,14 +79,9 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 /// # Safety
 /// `err` must be NULL or valid for `err_len` bytes.
 pub unsafe fn guard(err: *mut c_char, err_len: usize, f: impl FnOnce() -> Result<()>) -> i32 {
-    install_panic_hook();
-    let outer = IN_GUARD.with(|g| g.replace(true));
-    let caught = catch_unwind(AssertUnwindSafe(f));
-    IN_GUARD.with(|g| g.set(outer));
-    let result = caught.unwrap_or_else(|p| {
+    let result = dfd_backend_abi::panic::catch(f).unwrap_or_else(|panic| {
         Err(Error::internal(format!(
-            "panic in the CUDA backend: {}",
-            panic_message(&*p)
+            "panic in the CUDA backend: {panic}"
         )))
     });
     match result {
@@ -438,10 +391,10 @@ unsafe extern "C" fn destroy(handle: *mut c_void) {
     if handle.is_null() {
         return;
     }
-    let _ = catch_unwind(AssertUnwindSafe(|| {
+    let _ = dfd_backend_abi::panic::catch(|| {
         // SAFETY: `handle` came from `create` and is released once.
         drop(unsafe { Box::from_raw(handle.cast::<CudaModel>()) });
-    }));
+    });
 }
 
 #[cfg(test)]
