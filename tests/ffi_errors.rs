@@ -4,36 +4,12 @@
 
 mod common;
 
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CStr};
 use std::ptr::{null, null_mut};
 
+use common::c_api::*;
 use common::*;
 use dfd::ffi::*;
-
-fn last_error() -> String {
-    unsafe { CStr::from_ptr(dfd_last_error()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn c(s: &str) -> CString {
-    CString::new(s).unwrap()
-}
-
-struct Opts {
-    raw: dfd_model_options,
-    _keep: Vec<CString>,
-}
-
-fn opts(backend: &str, precision: &str, plugin_dir: &std::path::Path) -> Opts {
-    let keep = vec![c(backend), c(precision), c(plugin_dir.to_str().unwrap())];
-    let mut raw: dfd_model_options = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { dfd_model_options_init(&mut raw) }, DFD_OK);
-    raw.backend = keep[0].as_ptr();
-    raw.precision = keep[1].as_ptr();
-    raw.plugin_dir = keep[2].as_ptr();
-    Opts { raw, _keep: keep }
-}
 
 fn load(path: &str, o: &Opts) -> (dfd_status, *mut dfd_model) {
     let p = c(fixture(path).to_str().unwrap());

@@ -4,38 +4,14 @@
 
 mod common;
 
-use std::ffi::{c_void, CStr, CString};
+use std::ffi::c_void;
 use std::path::Path;
 use std::ptr::null_mut;
 
+use common::c_api::*;
 use common::*;
 use dfd::ffi::*;
 use serde_json::{json, Value};
-
-fn last_error() -> String {
-    unsafe { CStr::from_ptr(dfd_last_error()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn c(s: &str) -> CString {
-    CString::new(s).unwrap()
-}
-
-/// Options for the CPU plugin of this build (`threads` as given).
-struct Opts {
-    raw: dfd_model_options,
-    _keep: Vec<CString>,
-}
-
-fn opts(backend: &str, plugin_dir: &Path) -> Opts {
-    let keep = vec![c(backend), c(plugin_dir.to_str().unwrap())];
-    let mut raw: dfd_model_options = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { dfd_model_options_init(&mut raw) }, DFD_OK);
-    raw.backend = keep[0].as_ptr();
-    raw.plugin_dir = keep[1].as_ptr();
-    Opts { raw, _keep: keep }
-}
 
 fn load_path(path: &Path, o: &Opts) -> (dfd_status, *mut dfd_model) {
     let p = c(path.to_str().unwrap());
@@ -55,7 +31,7 @@ fn load_bytes(bytes: &[u8], o: &Opts) -> (dfd_status, *mut dfd_model) {
 fn tiny_mel() -> (dfd_status, *mut dfd_model) {
     load_path(
         &fixture("models/tiny-mel/model.fp32.onnx"),
-        &opts("cpu", &plugin_dir()),
+        &opts("cpu", "auto", &plugin_dir()),
     )
 }
 
@@ -178,7 +154,7 @@ fn huge_finite_samples_are_rejected_and_leave_the_stream_as_it_was() {
 /// them, each refused with its own message.
 #[test]
 fn manifest_values_beyond_the_limits_are_refused() {
-    let o = opts("cpu", &plugin_dir());
+    let o = opts("cpu", "auto", &plugin_dir());
     let cases: Vec<(&str, Value, &str)> = vec![
         (
             "/frontend/n_fft",
@@ -271,7 +247,7 @@ fn manifest_values_beyond_the_limits_are_refused() {
 #[test]
 fn absurd_thread_counts_are_refused() {
     let path = fixture("models/tiny-mel/model.fp32.onnx");
-    let mut o = opts("cpu", &plugin_dir());
+    let mut o = opts("cpu", "auto", &plugin_dir());
     o.raw.threads = u32::MAX;
     let started = std::time::Instant::now();
     let (st, m) = load_path(&path, &o);
@@ -322,7 +298,7 @@ fn sample_rates_outside_the_limits_are_refused() {
 /// refused at once.
 #[test]
 fn model_reads_are_bounded() {
-    let o = opts("cpu", &plugin_dir());
+    let o = opts("cpu", "auto", &plugin_dir());
     let started = std::time::Instant::now();
     let (st, m) = load_path(Path::new("/dev/zero"), &o);
     assert_eq!(st, DFD_ERR_IO);
@@ -381,7 +357,7 @@ fn plugin_errors_say_why() {
     )
     .unwrap();
     let path = fixture("models/tiny-mel/model.fp32.onnx");
-    let (st, m) = load_path(&path, &opts("junk", tmp.path()));
+    let (st, m) = load_path(&path, &opts("junk", "auto", tmp.path()));
     assert_eq!(st, DFD_ERR_PLUGIN_INCOMPATIBLE);
     assert!(m.is_null());
     let msg = last_error();
@@ -394,7 +370,7 @@ fn plugin_errors_say_why() {
     let file = tmp.path().join("libdfd_backend_junk.so");
     for backend in ["cpu", "auto"] {
         assert_eq!(
-            load_path(&path, &opts(backend, &missing)).0,
+            load_path(&path, &opts(backend, "auto", &missing)).0,
             DFD_ERR_PLUGIN_NOT_FOUND
         );
         assert!(
@@ -406,7 +382,7 @@ fn plugin_errors_say_why() {
             last_error()
         );
         assert_eq!(
-            load_path(&path, &opts(backend, &file)).0,
+            load_path(&path, &opts(backend, "auto", &file)).0,
             DFD_ERR_PLUGIN_NOT_FOUND
         );
         assert!(last_error().contains("not a directory"), "{}", last_error());

@@ -3,6 +3,8 @@
 //! that apps built against libdfd print.
 #![allow(dead_code)]
 
+pub mod c_api;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
