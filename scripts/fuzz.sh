@@ -8,6 +8,10 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET [TARGET...]]    (default: 60 s, all)
 #
+# DFD_FUZZ_SEED fixes libFuzzer's random seed (CI uses 1, so that a CI run
+# explores the same inputs for the same code and a finding reproduces);
+# unset or 0 picks a new seed each run, for exploratory runs.
+#
 # cargo-fuzz builds with nightly flags (-Zsanitizer=address); stable rustc
 # accepts them with RUSTC_BOOTSTRAP=1. The push_path target loads the CPU
 # plugin from target/debug (built here if missing).
@@ -34,7 +38,7 @@ for t in "${targets[@]}"; do
   status=0
   cargo fuzz run --fuzz-dir fuzz "$t" "$scratch" "fuzz/corpus/$t" -- \
     -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
-    -print_final_stats=1 >"$log" 2>&1 || status=$?
+    -print_final_stats=1 -seed="${DFD_FUZZ_SEED:-0}" >"$log" 2>&1 || status=$?
   grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done)' "$log" || true
   rm -rf "$scratch"
   if [ "$status" -ne 0 ]; then

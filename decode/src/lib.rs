@@ -8,11 +8,17 @@
 //!
 //! Kept out of libdfd itself, whose embedders feed it PCM, so that its core
 //! stays small: only the tools that read files pay for the codecs.
+//!
+//! Demuxers and codecs parse hostile bytes; a panic inside them (an
+//! arithmetic overflow on a forged header, say) is caught, silently, and
+//! becomes an error, after which the decoder refuses every further call.
 
 use std::fs::File;
 use std::io::{Cursor, ErrorKind};
 use std::path::Path;
 use std::sync::LazyLock;
+
+use dfd_backend_abi::panic::catch;
 
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::codecs::registry::CodecRegistry;
@@ -51,12 +57,17 @@ pub struct Decoder {
     reader: Box<dyn FormatReader>,
     decoder: Box<dyn AudioDecoder>,
     track_id: u32,
+    /// The last packet decoded: interleaved samples, rate, channels.
     buf: Vec<f32>,
+    rate: u32,
+    channels: u32,
     bad_in_a_row: u32,
     /// Corrupt packets skipped so far.
     pub skipped_packets: u64,
     /// The file ended in the middle of a packet (truncated); what came before was decoded.
     pub truncated: bool,
+    /// A demuxer or codec panicked: its state is unknown, nothing more is read.
+    broken: bool,
 }
 
 impl Decoder {
@@ -81,14 +92,16 @@ impl Decoder {
         if let Some(ext) = extension {
             hint.with_extension(ext);
         }
-        let reader = symphonia::default::get_probe()
-            .probe(
+        let probed = catch(|| {
+            symphonia::default::get_probe().probe(
                 &hint,
                 mss,
                 FormatOptions::default(),
                 MetadataOptions::default(),
             )
-            .map_err(|e| match e {
+        })
+        .map_err(|why| format!("not a valid audio file (the demuxer failed: {why})"))?;
+        let reader = probed.map_err(|e| match e {
                 SymError::IoError(e) if e.kind() == ErrorKind::UnexpectedEof => {
                     "truncated, or too short to be an audio file".to_string()
                 }
@@ -96,25 +109,49 @@ impl Decoder {
                 SymError::Unsupported(_) => format!("not a supported audio file ({FORMATS})"),
                 e => format!("not a valid audio file: {e}"),
             })?;
-        let (track_id, decoder) = open_track(reader.as_ref())?;
+        let (track_id, decoder) = catch(|| open_track(reader.as_ref()))
+            .map_err(|why| format!("not a valid audio file (the decoder failed: {why})"))??;
         Ok(Decoder {
             reader,
             decoder,
             track_id,
             buf: Vec::new(),
+            rate: 0,
+            channels: 0,
             bad_in_a_row: 0,
             skipped_packets: 0,
             truncated: false,
+            broken: false,
         })
     }
 
     /// Decodes the next packet of the track; `None` at the end of the file.
     /// Corrupt packets are skipped (and counted) as players do.
     pub fn next_chunk(&mut self) -> Result<Option<Chunk<'_>>, String> {
+        if self.broken {
+            return Err("cannot decode: the decoder failed earlier".into());
+        }
+        match catch(|| self.decode_next()) {
+            Ok(Ok(true)) => Ok(Some(Chunk {
+                samples: &self.buf,
+                rate: self.rate,
+                channels: self.channels,
+            })),
+            Ok(Ok(false)) => Ok(None),
+            Ok(Err(e)) => Err(e),
+            Err(why) => {
+                self.broken = true;
+                Err(format!("cannot decode: the decoder failed ({why})"))
+            }
+        }
+    }
+
+    /// Decodes the next packet into `buf`; false at the end of the file.
+    fn decode_next(&mut self) -> Result<bool, String> {
         loop {
             let packet = match self.reader.next_packet() {
                 Ok(Some(packet)) => packet,
-                Ok(None) => return Ok(None),
+                Ok(None) => return Ok(false),
                 // A chained Ogg stream starts: decode its next link with a fresh decoder.
                 Err(SymError::ResetRequired) => {
                     (self.track_id, self.decoder) = open_track(self.reader.as_ref())?;
@@ -122,7 +159,7 @@ impl Decoder {
                 }
                 Err(SymError::IoError(e)) if e.kind() == ErrorKind::UnexpectedEof => {
                     self.truncated = true;
-                    return Ok(None);
+                    return Ok(false);
                 }
                 Err(e) => return Err(format!("cannot demux: {e}")),
             };
@@ -135,14 +172,10 @@ impl Decoder {
                     if audio.frames() == 0 {
                         continue;
                     }
-                    let rate = audio.spec().rate();
-                    let channels = audio.spec().channels().count() as u32;
+                    self.rate = audio.spec().rate();
+                    self.channels = audio.spec().channels().count() as u32;
                     audio.copy_to_vec_interleaved(&mut self.buf);
-                    return Ok(Some(Chunk {
-                        samples: &self.buf,
-                        rate,
-                        channels,
-                    }));
+                    return Ok(true);
                 }
                 Err(SymError::DecodeError(why)) => {
                     self.skipped_packets += 1;
