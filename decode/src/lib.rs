@@ -102,13 +102,13 @@ impl Decoder {
         })
         .map_err(|why| format!("not a valid audio file (the demuxer failed: {why})"))?;
         let reader = probed.map_err(|e| match e {
-                SymError::IoError(e) if e.kind() == ErrorKind::UnexpectedEof => {
-                    "truncated, or too short to be an audio file".to_string()
-                }
-                SymError::IoError(e) => format!("cannot read: {e}"),
-                SymError::Unsupported(_) => format!("not a supported audio file ({FORMATS})"),
-                e => format!("not a valid audio file: {e}"),
-            })?;
+            SymError::IoError(e) if e.kind() == ErrorKind::UnexpectedEof => {
+                "truncated, or too short to be an audio file".to_string()
+            }
+            SymError::IoError(e) => format!("cannot read: {e}"),
+            SymError::Unsupported(_) => format!("not a supported audio file ({FORMATS})"),
+            e => format!("not a valid audio file: {e}"),
+        })?;
         let (track_id, decoder) = catch(|| open_track(reader.as_ref()))
             .map_err(|why| format!("not a valid audio file (the decoder failed: {why})"))??;
         Ok(Decoder {

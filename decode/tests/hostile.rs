@@ -28,7 +28,10 @@ fn wav_with_channels(channels: u16) -> Vec<u8> {
 fn a_well_formed_header_decodes() {
     let mut d = Decoder::from_bytes(wav_with_channels(1)).expect("a mono WAV probes");
     let chunk = d.next_chunk().unwrap().expect("one packet");
-    assert_eq!((chunk.rate, chunk.channels, chunk.samples.len()), (8000, 1, 32));
+    assert_eq!(
+        (chunk.rate, chunk.channels, chunk.samples.len()),
+        (8000, 1, 32)
+    );
 }
 
 #[test]
