@@ -251,3 +251,36 @@ fn wheel_installs_into_a_fresh_venv_and_scans_like_dfd() {
         }
     }
 }
+
+/// examples/ray/test_scan_archive.py with the installed wheel: a real
+/// local Ray cluster (head and two worker nodes by `ray start`), the
+/// archive job with an actor killed mid-job, compared with `dfd scan`.
+/// Ray comes from the system's site-packages (`.ci/run` installs it).
+#[test]
+fn ray_archive_scan_on_a_local_cluster() {
+    let Installed { python, .. } = installed();
+    ok(
+        Command::new(python)
+            .args(["-c", "import ray, ray.data, pyarrow, pytest"])
+            .output()
+            .unwrap(),
+        "importing Ray Data, pyarrow and pytest (pip install 'ray[data]==2.60.0' pytest)",
+    );
+    let started = Instant::now();
+    let out = clean(&mut Command::new(python))
+        .args(["-m", "pytest", "-p", "no:cacheprovider", "-v", "-s"])
+        .arg(repo().join("examples/ray/test_scan_archive.py"))
+        .current_dir(repo().join("examples/ray"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("DFD_BIN", env!("CARGO_BIN_EXE_dfd"))
+        .env("DFD_PLUGIN_DIR", plugin_dir())
+        .output()
+        .unwrap();
+    let log = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    eprintln!(
+        "the Ray test took {:.1} s:\n{log}",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(out.status.success(), "the Ray test failed:\n{log}");
+    assert!(log.contains(" PASSED"), "{log}");
+}
