@@ -24,7 +24,7 @@ const MAX_GLIBC: (u32, u32) = (2, 35);
 fn python() -> String {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let probe = Command::new(&python)
-        .args(["-c", "import venv, pip, setuptools, wheel, numpy"])
+        .args(["-c", "import setuptools, wheel, numpy, venv, pip"])
         .output()
         .unwrap_or_else(|e| panic!("{python} not found ({e}): the wheel test needs it"));
     assert!(
@@ -105,7 +105,8 @@ fn glibc_needed(lib: &Path) -> (u32, u32) {
     assert!(out.status.success());
     text(&out.stdout)
         .split_whitespace()
-        .filter_map(|w| w.strip_prefix("GLIBC_"))
+        // objdump -T shows versions as "(GLIBC_2.34)" or "GLIBC_2.34".
+        .filter_map(|w| w.trim_matches(['(', ')']).strip_prefix("GLIBC_"))
         .filter_map(|v| {
             let mut it = v.split('.').map(|n| n.parse::<u32>().ok());
             Some((it.next()??, it.next().flatten().unwrap_or(0)))
