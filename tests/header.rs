@@ -41,3 +41,19 @@ fn header_version_macros_match_the_crate() {
         assert!(header.contains(&format!("#define DFD_VERSION_{name} {part}\n")));
     }
 }
+
+/// Everything the header names is libdfd's: every macro, type and function
+/// starts with `DFD_` / `dfd_`, so a Rust `pub const` elsewhere in the crate
+/// (a limit, a bench constant) cannot leak into the C namespace.
+#[test]
+fn header_names_only_dfd_symbols() {
+    let header =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/dfd.h"))
+            .unwrap();
+    for line in header.lines() {
+        if let Some(name) = line.strip_prefix("#define ") {
+            let name = name.split_whitespace().next().unwrap();
+            assert!(name.starts_with("DFD_"), "unprefixed macro in dfd.h: {name}");
+        }
+    }
+}
