@@ -20,7 +20,7 @@ import enum
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,7 @@ __all__ = [
     "Verdict",
     "Window",
     "abi_version",
+    "decode_file",
     "infer_streams",
     "list_backends",
     "version",
@@ -343,38 +344,17 @@ class Model(_Owned):
     def score_file(self, path: Union[str, "os.PathLike[str]"]) -> Result:
         """Decodes an audio file and scores it whole, as ``dfd scan`` does:
         WAV, FLAC, MP3, Ogg Vorbis or Opus, WebM/Matroska Opus, MP4/M4A AAC,
-        recognised by content, the same samples and score as ``dfd scan``.
-        Decoding is libdfd_decode's, loaded from the directory of the libdfd
-        in use, so no Python audio library is needed. Raises ``dfd.Error``
-        (status IO) for a file that cannot be read or decoded.""" 
-        d = _libdfd_decode()
-        h = ctypes.c_void_p()
-        _check_decode(d.dfd_decoder_open(os.fsencode(path), ctypes.byref(h)), "dfd_decoder_open")
-        block = np.empty(_FILE_BLOCK, dtype=np.float32)
-        n, rate, channels = ctypes.c_size_t(), ctypes.c_uint32(), ctypes.c_uint32()
+        recognised by content, the same samples and score as ``dfd scan``
+        (through :func:`decode_file`). Raises ``dfd.Error`` (status IO) for a
+        file that cannot be read or decoded."""
         stream: Optional[Stream] = None
         try:
-            while True:
-                _check_decode(
-                    d.dfd_decoder_read(
-                        h,
-                        block.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
-                        block.size,
-                        ctypes.byref(n),
-                        ctypes.byref(rate),
-                        ctypes.byref(channels),
-                    ),
-                    "dfd_decoder_read",
-                )
-                if n.value == 0:
-                    break
-                frames = block[: n.value].reshape(-1, channels.value)
-                if channels.value > _MAX_CHANNELS:
-                    frames = frames.mean(axis=1, dtype=np.float32)
-                pushed = 1 if channels.value > _MAX_CHANNELS else channels.value
+            for rate, channels, frames in decode_file(path):
+                if channels > _MAX_CHANNELS:
+                    frames, channels = frames.mean(axis=1, dtype=np.float32), 1
                 if stream is None:
-                    stream = Stream(self, rate.value, pushed)
-                elif (stream.sample_rate, stream.channels) != (rate.value, pushed):
+                    stream = Stream(self, rate, channels)
+                elif (stream.sample_rate, stream.channels) != (rate, channels):
                     raise Error(Status.INVALID_ARG, f"{os.fspath(path)}: the format changes mid-file")
                 stream.push(frames)
             if stream is None:
@@ -384,7 +364,38 @@ class Model(_Owned):
         finally:
             if stream is not None:
                 stream.close()
-            d.dfd_decoder_close(h)
+
+
+def decode_file(path: Union[str, "os.PathLike[str]"]) -> Iterator[Tuple[int, int, np.ndarray]]:
+    """The audio of a file in blocks, as ``dfd scan`` decodes it: (sample
+    rate, channels, float32 frames shaped (frames, channels)). Any format
+    ``dfd scan`` reads, recognised by content; decoding is libdfd_decode's,
+    loaded from the directory of the libdfd in use, so no Python audio
+    library is needed. Raises ``dfd.Error`` (status IO) for a file that
+    cannot be read or decoded."""
+    d = _libdfd_decode()
+    h = ctypes.c_void_p()
+    _check_decode(d.dfd_decoder_open(os.fsencode(path), ctypes.byref(h)), "dfd_decoder_open")
+    try:
+        block = np.empty(_FILE_BLOCK, dtype=np.float32)
+        n, rate, channels = ctypes.c_size_t(), ctypes.c_uint32(), ctypes.c_uint32()
+        while True:
+            _check_decode(
+                d.dfd_decoder_read(
+                    h,
+                    block.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                    block.size,
+                    ctypes.byref(n),
+                    ctypes.byref(rate),
+                    ctypes.byref(channels),
+                ),
+                "dfd_decoder_read",
+            )
+            if n.value == 0:
+                return
+            yield rate.value, channels.value, block[: n.value].reshape(-1, channels.value).copy()
+    finally:
+        d.dfd_decoder_close(h)
 
 
 class Stream(_Owned):
