@@ -3,7 +3,9 @@
 #   include/dfd.h, include/dfd.hpp (C++ wrapper),
 #   lib/libdfd.so.X.Y.Z (+ .so.X, .so), lib/libdfd.a,
 #   lib/dfd/plugins/libdfd_backend_*.so, lib/pkgconfig/dfd.pc,
-#   lib/cmake/dfd/dfdConfig.cmake + dfdConfigVersion.cmake, bin/dfd.
+#   lib/cmake/dfd/dfdConfig.cmake + dfdConfigVersion.cmake, bin/dfd,
+#   include/dfd_decode.h + lib/libdfd_decode.so.X.Y.Z (+ .so.X, .so), the
+#   audio-file decoder, when built.
 # Installed libdfd and dfd find the plugins in lib/dfd/plugins by themselves
 # (next to libdfd, see src/backend/registry.rs); no environment variable.
 #
@@ -11,7 +13,8 @@
 #   (default) runs `cargo build --release`, installs target/release
 #   --no-build  installs what is already built (target/release unless --from)
 #   --from DIR  takes the artifacts from DIR (e.g. target/debug); implies
-#               --no-build. bin/dfd is installed only when DIR has it.
+#               --no-build. bin/dfd and libdfd_decode are installed only
+#               when DIR has them.
 set -euo pipefail
 build=1
 from=
@@ -54,6 +57,12 @@ install -m 644 "$from/libdfd.a" "$lib/libdfd.a"
 for p in "$from"/libdfd_backend_*.so; do
   install -m 755 "$p" "$lib/dfd/plugins/"
 done
+if [ -f "$from/libdfd_decode.so" ]; then
+  install -m 644 include/dfd_decode.h "$prefix/include/"
+  install -m 755 "$from/libdfd_decode.so" "$lib/libdfd_decode.so.$version"
+  ln -sf "libdfd_decode.so.$version" "$lib/libdfd_decode.so.$major"
+  ln -sf "libdfd_decode.so.$major" "$lib/libdfd_decode.so"
+fi
 if [ -f "$from/dfd" ]; then
   install -d "$prefix/bin"
   install -m 755 "$from/dfd" "$prefix/bin/dfd"

@@ -112,6 +112,54 @@ fn c_layout(dir: &Path) -> PathBuf {
     file
 }
 
+/// libdfd.so and libdfd_decode.so as built, side by side in one directory
+/// as installed (`cargo test` may leave them in different directories);
+/// returns libdfd's path. score_file finds libdfd_decode next to libdfd.
+fn libs_side_by_side(tmp: &Path) -> PathBuf {
+    let dir = tmp.join("lib");
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["libdfd.so", "libdfd_decode.so"] {
+        std::os::unix::fs::symlink(artifact_dir(file).join(file), dir.join(file)).unwrap();
+    }
+    dir.join("libdfd.so")
+}
+
+/// `dfd scan --json` (the CLI this run built) of the samples and of the
+/// CLI's fixtures in every other format, one JSON line per file, for
+/// `Model.score_file` to match. The Opus fixture is scanned as a
+/// messenger's `voice_note.ogg`: the content decides, not the name.
+fn scan_json(tmp: &Path) -> PathBuf {
+    let fixtures = root().join("cli/tests/fixtures");
+    let note = tmp.join("voice_note.ogg");
+    std::fs::copy(fixtures.join("speech_48k_stereo.opus"), &note).unwrap();
+    let mut files: Vec<PathBuf> = SAMPLES.iter().map(|s| root().join(s)).collect();
+    files.push(note);
+    for name in [
+        "speech_48k_stereo.webm",
+        "speech_48k_stereo.mka",
+        "speech_44k1_stereo.m4a",
+        "speech_44k1_stereo.flac",
+        "speech_44k1_stereo.mp3",
+        "speech_44k1_stereo.ogg",
+    ] {
+        files.push(fixtures.join(name));
+    }
+    let scan = Command::new(artifact_dir("dfd").join("dfd"))
+        .args(["scan", "--json"])
+        .args(&files)
+        .env("DFD_PLUGIN_PATH", plugin_dir())
+        .output()
+        .expect("the dfd CLI (built by `cargo test --workspace`)");
+    assert!(
+        scan.status.success(),
+        "dfd scan --json failed:\n{}",
+        String::from_utf8_lossy(&scan.stderr)
+    );
+    let out = tmp.join("scan.jsonl");
+    std::fs::write(&out, scan.stdout).unwrap();
+    out
+}
+
 #[test]
 fn python_bindings_pytest() {
     let python = python("numpy, pytest");
@@ -141,7 +189,7 @@ fn python_bindings_pytest() {
     )
     .unwrap();
 
-    let lib = artifact_dir("libdfd.so").join("libdfd.so");
+    let lib = libs_side_by_side(tmp.path());
     let out = Command::new(&python)
         .args(["-m", "pytest", "-p", "no:cacheprovider", "-v", "-rs"])
         .arg(root().join("bindings/python/tests"))
@@ -152,6 +200,7 @@ fn python_bindings_pytest() {
         .env("DFD_PLUGIN_PATH", plugin_dir())
         .env("DFD_EXPECTED_SCORES", &expected_file)
         .env("DFD_C_LAYOUT", c_layout(tmp.path()))
+        .env("DFD_SCAN_JSON", scan_json(tmp.path()))
         .output()
         .unwrap();
     let text = format!(
@@ -167,6 +216,10 @@ fn python_bindings_pytest() {
     assert!(
         text.contains("test_struct_layouts_match_c_header PASSED"),
         "the struct layout check did not run:\n{text}"
+    );
+    assert!(
+        text.contains("test_score_file_equals_dfd_scan PASSED"),
+        "the comparison of score_file with dfd scan did not run:\n{text}"
     );
     assert!(!text.contains("SKIPPED"), "a test was skipped:\n{text}");
     let summary = text.lines().last().unwrap_or("");

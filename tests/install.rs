@@ -5,7 +5,9 @@
 //! score `samples/*.wav` with the built-in model, finding the CPU plugin in
 //! PREFIX/lib/dfd/plugins with no environment variable, and must print the
 //! scores the Rust API gives; a C++ app linked with `dfd::dfd_static`
-//! finds the plugins from PREFIX/bin. Needs cc, c++, pkg-config, cmake and readelf.
+//! finds the plugins from PREFIX/bin; examples/c/score_file.c scores files
+//! through the installed libdfd_decode. Needs cc, c++, pkg-config, cmake
+//! and readelf.
 
 mod common;
 
@@ -20,7 +22,12 @@ use common::*;
 fn stage(tmp: &Path) -> PathBuf {
     let dir = tmp.join("stage");
     std::fs::create_dir_all(&dir).unwrap();
-    for f in ["libdfd.so", "libdfd.a", "libdfd_backend_cpu.so"] {
+    for f in [
+        "libdfd.so",
+        "libdfd.a",
+        "libdfd_backend_cpu.so",
+        "libdfd_decode.so",
+    ] {
         std::os::unix::fs::symlink(artifact_dir(f).join(f), dir.join(f)).unwrap();
     }
     dir
@@ -74,6 +81,23 @@ fn installed_tree_builds_c_with_pkg_config_and_cpp_with_cmake() {
         "soname is not libdfd.so.{major}:\n{dynamic}"
     );
 
+    // The audio-file decoder, versioned the same way.
+    assert!(prefix.join("include/dfd_decode.h").is_file());
+    assert_eq!(
+        link(&format!("libdfd_decode.so.{major}")),
+        Path::new(&format!("libdfd_decode.so.{version}"))
+    );
+    let dynamic = run_ok(
+        Command::new("readelf")
+            .arg("-d")
+            .arg(lib.join(format!("libdfd_decode.so.{version}"))),
+        "readelf",
+    );
+    assert!(
+        dynamic.contains(&format!("[libdfd_decode.so.{major}]")),
+        "soname is not libdfd_decode.so.{major}:\n{dynamic}"
+    );
+
     let model = dfd::Model::load_builtin(&cpu_options()).unwrap();
     let samples: Vec<PathBuf> = SAMPLES.iter().map(|s| root().join(s)).collect();
     let pkg_path = lib.join("pkgconfig");
@@ -119,6 +143,36 @@ fn installed_tree_builds_c_with_pkg_config_and_cpp_with_cmake() {
     );
     assert!(text.contains("on cpu"), "{text}");
     check_app_scores("C app", &text, &model, &samples, false);
+
+    // examples/c/score_file.c: files of any format through the installed
+    // libdfd_decode; the WAVs score as the Rust API scores their samples.
+    let decode_app = tmp.path().join("score_file");
+    run_ok(
+        Command::new("cc")
+            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-O1"])
+            .arg(root().join("examples/c/score_file.c"))
+            .args(&flags)
+            .arg("-ldfd_decode")
+            .arg(format!("-Wl,-rpath,{}", lib.display()))
+            .arg("-o")
+            .arg(&decode_app),
+        "cc examples/c/score_file.c",
+    );
+    let opus = root().join("cli/tests/fixtures/speech_48k_stereo.opus");
+    let text = run_ok(
+        Command::new(&decode_app)
+            .args(&samples)
+            .arg(&opus)
+            .env_remove("DFD_PLUGIN_PATH"),
+        "score_file",
+    );
+    check_app_scores("score_file", &text, &model, &samples, true);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{} p_fake ", opus.display())))
+        .unwrap_or_else(|| panic!("no line for the Opus file:\n{text}"));
+    let windows: u64 = line.split_whitespace().nth(4).unwrap().parse().unwrap();
+    assert!(windows > 0, "{line}");
 
     // C++ with CMake, through dfd.hpp.
     let build = tmp.path().join("cmake-build");

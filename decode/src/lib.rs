@@ -13,6 +13,8 @@
 //! arithmetic overflow on a forged header, say) is caught, silently, and
 //! becomes an error, after which the decoder refuses every further call.
 
+pub mod ffi;
+
 use std::fs::File;
 use std::io::{Cursor, ErrorKind};
 use std::path::Path;

@@ -249,3 +249,41 @@ def test_deferred_streams_scored_together(model: dfd.Model) -> None:
     assert dfd.infer_streams([]) == 0
     for _, s in streams:
         s.close()
+
+
+def test_score_file_equals_dfd_scan(model: dfd.Model) -> None:
+    """score_file decodes through libdfd_decode as `dfd scan` decodes: on
+    the same files (WAV, FLAC, MP3, Vorbis, Opus in Ogg named .ogg, WebM,
+    Matroska, M4A) the same score, window for window. DFD_SCAN_JSON names
+    `dfd scan --json`'s output for them (tests/bindings_python.rs)."""
+    scan_file = os.environ.get("DFD_SCAN_JSON")
+    if not scan_file:
+        pytest.skip("DFD_SCAN_JSON not set (tests/bindings_python.rs sets it)")
+    lines = [json.loads(line) for line in Path(scan_file).read_text().splitlines() if line.strip()]
+    assert {Path(j["file"]).suffix for j in lines} >= {".wav", ".ogg", ".webm", ".m4a"}
+    for j in lines:
+        assert (j["backend"], j["precision"]) == (model.info.backend, model.info.precision), j["file"]
+        r = model.score_file(j["file"])
+        assert r.windows == j["windows"] > 0, j["file"]
+        assert np.float32(r.p_fake) == np.float32(j["p_fake"]), (j["file"], r.p_fake, j["p_fake"])
+        assert r.verdict.name.lower() == j["verdict"], j["file"]
+        assert r.seconds == pytest.approx(j["seconds"], abs=1e-9), j["file"]
+
+
+def test_score_file_errors(model: dfd.Model, tmp_path: Path) -> None:
+    """Files that cannot be scored raise dfd.Error (IO) naming the file and
+    the reason; nothing crashes."""
+    junk = tmp_path / "junk.m4a"
+    junk.write_bytes(b"not audio at all, just some bytes" * 10)
+    empty = tmp_path / "empty.opus"
+    empty.write_bytes(b"")
+    for path, reason in [
+        (tmp_path / "missing.opus", "No such file"),
+        (tmp_path, "not a regular file"),
+        (junk, "not a supported audio file"),
+        (empty, "not a supported audio file"),
+    ]:
+        with pytest.raises(dfd.Error) as e:
+            model.score_file(path)
+        assert e.value.status == dfd.Status.IO, path
+        assert str(path) in e.value.message and reason in e.value.message, e.value.message

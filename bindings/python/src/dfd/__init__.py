@@ -6,6 +6,7 @@
         stream.push(pcm)                       # numpy float32 or int16
         stream.flush()                         # end of a file
         print(stream.score().p_fake)
+    print(model.score_file("note.opus").verdict)   # any format dfd scan reads
 
 Every failing call raises ``dfd.Error`` with ``.status`` (a ``dfd.Status``)
 and libdfd's message. A Model may be shared by threads; a Stream is used by
@@ -19,7 +20,7 @@ import enum
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +38,7 @@ __all__ = [
     "Verdict",
     "Window",
     "abi_version",
+    "decode_file",
     "infer_streams",
     "list_backends",
     "version",
@@ -44,6 +46,12 @@ __all__ = [
 
 _c: Optional[ctypes.CDLL] = None
 _c_lock = threading.Lock()
+_decode: Optional[ctypes.CDLL] = None
+
+# Samples read from a file per call (interleaved).
+_FILE_BLOCK = 16384
+# The most channels a stream takes (DFD_MAX_CHANNELS); more are averaged.
+_MAX_CHANNELS = 8
 
 
 def _libdfd() -> ctypes.CDLL:
@@ -54,6 +62,19 @@ def _libdfd() -> ctypes.CDLL:
             if _c is None:
                 _c = _lib.load()
     return _c
+
+
+def _libdfd_decode() -> ctypes.CDLL:
+    """libdfd_decode, loaded on the first file scored."""
+    global _decode
+    c = _libdfd()
+    if _decode is None:
+        with _c_lock:
+            if _decode is None:
+                _decode = _lib.load_decode(c)
+    return _decode
+
+
 
 
 class Status(enum.IntEnum):
@@ -78,6 +99,21 @@ class Status(enum.IntEnum):
     BUFFER_TOO_SMALL = 16
     INTERNAL = 17
     NOT_BUILT = 18
+
+
+# libdfd_decode's statuses (dfd_decode.h) as libdfd's: a file that cannot
+# be read or decoded is IO.
+_DECODE_STATUS = {
+    _lib.DFD_DECODE_ERR_INVALID_ARG: Status.INVALID_ARG,
+    _lib.DFD_DECODE_ERR_FILE: Status.IO,
+    _lib.DFD_DECODE_ERR_INTERNAL: Status.INTERNAL,
+}
+
+
+def _check_decode(status: int, call: str) -> None:
+    if status != _lib.DFD_DECODE_OK:
+        detail = (_libdfd_decode().dfd_decode_last_error() or b"").decode("utf-8", "replace")
+        raise Error(_DECODE_STATUS.get(status, status), f"{call}: {detail}")
 
 
 class Verdict(enum.IntEnum):
@@ -304,6 +340,62 @@ class Model(_Owned):
     def open(self, sample_rate: int, channels: int = 1) -> "Stream":
         """A stream for audio at ``sample_rate`` Hz with ``channels`` channels."""
         return Stream(self, sample_rate, channels)
+
+    def score_file(self, path: Union[str, "os.PathLike[str]"]) -> Result:
+        """Decodes an audio file and scores it whole, as ``dfd scan`` does:
+        WAV, FLAC, MP3, Ogg Vorbis or Opus, WebM/Matroska Opus, MP4/M4A AAC,
+        recognised by content, the same samples and score as ``dfd scan``
+        (through :func:`decode_file`). Raises ``dfd.Error`` (status IO) for a
+        file that cannot be read or decoded."""
+        stream: Optional[Stream] = None
+        try:
+            for rate, channels, frames in decode_file(path):
+                if channels > _MAX_CHANNELS:
+                    frames, channels = frames.mean(axis=1, dtype=np.float32), 1
+                if stream is None:
+                    stream = Stream(self, rate, channels)
+                elif (stream.sample_rate, stream.channels) != (rate, channels):
+                    raise Error(Status.INVALID_ARG, f"{os.fspath(path)}: the format changes mid-file")
+                stream.push(frames)
+            if stream is None:
+                raise Error(Status.IO, f"{os.fspath(path)}: contains no audio")
+            stream.flush()
+            return stream.score()
+        finally:
+            if stream is not None:
+                stream.close()
+
+
+def decode_file(path: Union[str, "os.PathLike[str]"]) -> Iterator[Tuple[int, int, np.ndarray]]:
+    """The audio of a file in blocks, as ``dfd scan`` decodes it: (sample
+    rate, channels, float32 frames shaped (frames, channels)). Any format
+    ``dfd scan`` reads, recognised by content; decoding is libdfd_decode's,
+    loaded from the directory of the libdfd in use, so no Python audio
+    library is needed. Raises ``dfd.Error`` (status IO) for a file that
+    cannot be read or decoded."""
+    d = _libdfd_decode()
+    h = ctypes.c_void_p()
+    _check_decode(d.dfd_decoder_open(os.fsencode(path), ctypes.byref(h)), "dfd_decoder_open")
+    try:
+        block = np.empty(_FILE_BLOCK, dtype=np.float32)
+        n, rate, channels = ctypes.c_size_t(), ctypes.c_uint32(), ctypes.c_uint32()
+        while True:
+            _check_decode(
+                d.dfd_decoder_read(
+                    h,
+                    block.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                    block.size,
+                    ctypes.byref(n),
+                    ctypes.byref(rate),
+                    ctypes.byref(channels),
+                ),
+                "dfd_decoder_read",
+            )
+            if n.value == 0:
+                return
+            yield rate.value, channels.value, block[: n.value].reshape(-1, channels.value).copy()
+    finally:
+        d.dfd_decoder_close(h)
 
 
 class Stream(_Owned):

@@ -10,6 +10,12 @@ from typing import List
 
 ABI_VERSION = 1
 
+# dfd_decode_status (include/dfd_decode.h).
+DFD_DECODE_OK = 0
+DFD_DECODE_ERR_INVALID_ARG = 1
+DFD_DECODE_ERR_FILE = 2
+DFD_DECODE_ERR_INTERNAL = 3
+
 
 class ModelOptions(ctypes.Structure):
     _fields_ = [
@@ -91,23 +97,56 @@ def candidates() -> List[str]:
     return out
 
 
-def load() -> ctypes.CDLL:
+def _first_loadable(paths: List[str], missing: str) -> ctypes.CDLL:
+    """The first of ``paths`` that loads; OSError ``missing`` with every reason."""
     errors = []
-    for path in candidates():
+    for path in paths:
         try:
-            lib = ctypes.CDLL(path)
-            break
+            return ctypes.CDLL(path)
         except OSError as e:
             errors.append(f"{path}: {e}")
-    else:
-        raise OSError(
-            "libdfd not found (set DFD_LIBRARY to the path of libdfd.so): "
-            + "; ".join(errors)
-        )
+    raise OSError(f"{missing}: " + "; ".join(errors))
+
+
+def load() -> ctypes.CDLL:
+    lib = _first_loadable(candidates(), "libdfd not found (set DFD_LIBRARY to the path of libdfd.so)")
     _declare(lib)
     abi = lib.dfd_abi_version()
     if abi != ABI_VERSION:
         raise OSError(f"libdfd at {lib._name} has C ABI {abi}, these bindings need {ABI_VERSION}")
+    return lib
+
+
+def decode_candidates(libdfd: ctypes.CDLL) -> List[str]:
+    """Where libdfd_decode is looked for: the directory of the libdfd in
+    use (as it was named, links not followed), else the system loader; so
+    it is found wherever libdfd was, and never pairs with another copy."""
+    where = os.path.dirname(os.path.abspath(libdfd._name)) if os.sep in libdfd._name else None
+    if where:
+        return [os.path.join(where, name) for name in ("libdfd_decode.so", "libdfd_decode.dylib")]
+    return ["libdfd_decode.so.0"]
+
+
+def load_decode(libdfd: ctypes.CDLL) -> ctypes.CDLL:
+    """libdfd_decode (audio files to PCM, include/dfd_decode.h), for
+    Model.score_file."""
+    lib = _first_loadable(decode_candidates(libdfd), "libdfd_decode not found next to libdfd")
+    P = ctypes.POINTER
+    st = ctypes.c_int32
+    vp = ctypes.c_void_p
+    sig = {
+        "dfd_decode_last_error": (ctypes.c_char_p, []),
+        "dfd_decoder_open": (st, [ctypes.c_char_p, P(vp)]),
+        "dfd_decoder_read": (
+            st,
+            [vp, P(ctypes.c_float), ctypes.c_size_t, P(ctypes.c_size_t), P(ctypes.c_uint32), P(ctypes.c_uint32)],
+        ),
+        "dfd_decoder_close": (None, [vp]),
+    }
+    for name, (restype, argtypes) in sig.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
     return lib
 
 
