@@ -51,6 +51,10 @@
 // Longest model analysis window (`window`, whisper `pad_to`), in samples.
 #define DFD_MAX_WINDOW 2097152
 
+// Longest utterance a model scores whole (manifest `utterance.max_audio`),
+// in samples: a stream of such a model keeps that much audio.
+#define DFD_MAX_UTTERANCE 8388608
+
 // Most windows covering one sample (`window / hop`), and most STFT frames
 // covering one sample (`n_fft / hop_length`), of a model.
 #define DFD_MAX_OVERLAP 64
@@ -370,8 +374,11 @@ dfd_status dfd_push_samples_i16(dfd_stream *stream, const int16_t *interleaved, 
 // stream shorter than one window is scored when it has the model's
 // `min_audio` (default half a window), completed by the model's fill rule;
 // a longer one gets one more window aligned to its end when at least half
-// a hop follows the last window (manifest `end_window`). Call it at the
-// end of a file; pushes after it fail until `dfd_reset`. When the stream
+// a hop follows the last window (manifest `end_window`). A stream of an
+// utterance model (manifest `utterance`) is instead scored whole, its
+// first `utterance.max_audio` samples as one window of their own length,
+// which gives its p_fake. Call it at the end of a file; pushes after it
+// fail until `dfd_reset`. When the stream
 // ends with no window scored, `DFD_OK` is returned and `dfd_last_error`
 // says why (too short for the model, or only silence).
 dfd_status dfd_flush(dfd_stream *stream);

@@ -525,6 +525,28 @@ class LCNN(nn.Module):
         return F.softmax(self.head(z), dim=1)
 
 
+class SplitMFM(nn.Module):
+    """MFM with the channel split fixed at `half` (torch's ONNX export loses
+    the channel count of `torch.chunk` once the time axis is dynamic)."""
+
+    def __init__(self, half):
+        super().__init__()
+        self.half = half
+
+    def forward(self, x):
+        return torch.max(x[:, :self.half], x[:, self.half:])
+
+
+def lcnn_utterance():
+    """The LCNN above (same weights for the same seed) for a dynamic number
+    of frames: MFM splits fixed, time mean over all frames."""
+    net = LCNN()
+    for i, m in enumerate(net.cnn):
+        if isinstance(m, MFM):
+            net.cnn[i] = SplitMFM(net.cnn[i - 1].out_channels // 2)
+    return net
+
+
 # --------------------------------------------------------------------------
 # The models.
 
@@ -626,7 +648,11 @@ def calibrate_bn(net, inputs):
         m.momentum = None  # cumulative average
         m.train()
     with torch.no_grad():
-        net(torch.from_numpy(np.stack(inputs)))
+        if len({x.shape for x in inputs}) == 1:
+            net(torch.from_numpy(np.stack(inputs)))
+        else:  # utterances of several lengths: one batch each
+            for x in inputs:
+                net(torch.from_numpy(x[None]))
     net.eval()
 
 
@@ -891,6 +917,25 @@ def nb_manifest(name, window, hop, frontend, input_shape, output, provenance, **
     return m
 
 
+def nb_aispy_edge(y):
+    """nb_aispy with the frame axis padded by repeating the last frame
+    (`np.pad(mode="edge")`) instead of the -80 dB floor."""
+    y = y[:48000]
+    S = np.abs(librosa.stft(y, n_fft=2048, hop_length=512)) ** 2
+    db = librosa.power_to_db(S, ref=np.max, top_db=80.0)
+    if db.shape[1] < 94:
+        db = np.pad(db, ((0, 0), (0, 94 - db.shape[1])), mode="edge")
+    db = db[:, :94]
+    return ((db - AISPY_MEAN) / AISPY_STD)[None].astype(np.float32)
+
+
+def nb_lfcc_utterance(y):
+    """The ASVspoof 2021 LA baseline's LFCC(320, 160, 512, 16000, 20,
+    with_energy=True) over the whole clip: (1 + N // 160, 60), as the
+    baseline scores a trial."""
+    return baseline_lfcc(y, fn=512)
+
+
 def nb_lfcc(y):
     """An LFCC-LCNN notebook with the 2021 DF baseline's front end,
     LFCC(320, 160, 1024, 16000, 20, with_energy=True, max_freq=0.5) on the
@@ -919,6 +964,15 @@ NOTEBOOK = {
             {"kind": "logits", "fake_index": 1},
             {"architecture": "ViT: 64x16 patch embedding, class token, 2 pre-norm encoder layers",
              "preprocessing": "as nb_aispy_cnn"},
+            min_audio=8000)),
+    "nb_aispy_edge": dict(
+        build=SpecCNN, pre=nb_aispy_edge, clips=LONG + [CLIP_SHORT],
+        manifest=nb_manifest(
+            "aispy-cnn-edge-notebook", 48000, 16000, dict(AISPY_FRONTEND, frame_fill="edge"),
+            [1, 1025, 94], {"kind": "logit"},
+            {"architecture": "Ai-SPY style 2-D CNN on a 1025x94 dB spectrogram",
+             "preprocessing": "power_to_db(|stft|^2, ref=np.max, top_db=80) of the first 3 s, "
+                              "frames padded with np.pad(mode='edge')"},
             min_audio=8000)),
     "nb_efficientnet": dict(
         build=EfficientNetB0, pre=nb_effnet, clips=LONG,
@@ -963,6 +1017,20 @@ NOTEBOOK = {
             {"architecture": "ASVspoof 2021 LFCC-LCNN baseline layout, narrower",
              "preprocessing": "baseline LFCC(320, 160, 1024, 16000, 20, with_energy=True, "
                               "max_freq=0.5) of the first 3 s"})),
+    "nb_lfcc_lcnn_utterance": dict(
+        build=lcnn_utterance, pre=nb_lfcc_utterance, clips=LONG + [CLIP_SHORT], utterance=True,
+        manifest=nb_manifest(
+            "lfcc-lcnn-utterance-notebook", 32000, 16000,
+            {"type": "lfcc", "n_fft": 512, "win_length": 320, "hop_length": 160,
+             "window": "hamming", "pre_emphasis": 0.97, "n_filters": 20,
+             "with_energy": True, "deltas": 2, "log": "log10",
+             "log_offset": float(np.finfo(np.float32).eps), "layout": "time_major"},
+            [201, 60], {"kind": "probs", "fake_index": 1},
+            {"architecture": "ASVspoof 2021 LFCC-LCNN baseline layout, narrower; "
+                             "dynamic frame axis, mean over time",
+             "preprocessing": "baseline LFCC(320, 160, 512, 16000, 20, with_energy=True) "
+                              "of the whole clip"},
+            utterance={"time_axis": 0, "max_audio": 480000})),
     "nb_rawnet2": dict(
         build=RawNet2Small, pre=nb_rawnet2, clips=LONG,
         manifest=nb_manifest(
@@ -982,7 +1050,10 @@ def make_notebook(name):
     net = spec["build"]()
     net.eval()
     clips = {c: notebook_load(c) for c in spec["clips"]}
-    inputs = [spec["pre"](y).reshape(m["input_shape"]) for y in clips.values()]
+    utterance = spec.get("utterance", False)
+    # An utterance model's input is the whole clip: its frame count varies.
+    inputs = [spec["pre"](y) if utterance else spec["pre"](y).reshape(m["input_shape"])
+              for y in clips.values()]
     # BatchNorm statistics and the head's scale from the clips' windows.
     calibrate_bn(net, inputs)
     rescale_head(net, net.head, inputs, rng)
@@ -993,7 +1064,8 @@ def make_notebook(name):
     with torch.no_grad():
         torch.onnx.export(net, (torch.from_numpy(inputs[0][None]),), str(onnx_path),
                           opset_version=OPSET, dynamo=False, input_names=["input"],
-                          output_names=["output"], do_constant_folding=True)
+                          output_names=["output"], do_constant_folding=True,
+                          dynamic_axes={"input": {1: "frames"}} if utterance else None)
     model = onnx.load(str(onnx_path))
     onnx.checker.check_model(model)
     (d / f"{name}.json").write_text(json.dumps(m, indent=2) + "\n")
@@ -1004,13 +1076,22 @@ def make_notebook(name):
     for (clip, y), x in zip(clips.items(), inputs):
         out = sess.run(["output"], {"input": x[None]})[0].reshape(-1)
         z = fake_logit(m["output"], out)
-        rows[clip] = {"samples_16k": len(y), "raw": [float(v) for v in out], "logit": z,
-                      "p_fake": sigmoid(z)}
+        rows[clip] = {"samples_16k": len(y), "input_shape": list(x.shape),
+                      "raw": [float(v) for v in out], "logit": z, "p_fake": sigmoid(z)}
     expected = {
         "model": f"{name}.onnx", "made_by": SCRIPT, "onnxruntime": ort.__version__,
         "torch": torch.__version__, "librosa": librosa.__version__, "soxr": soxr.__version__,
         "onnx_ops": sorted({n.op_type for n in model.graph.node}), "clips": rows,
     }
+    if utterance:
+        # A live stream of the 16 kHz clip before its flush: the windows of
+        # the manifest's length that fit (the flush scores the utterance).
+        y = clips[CLIP_16K]
+        expected["live_windows"] = [
+            {"start": start, "raw": [float(v) for v in sess.run(
+                ["output"], {"input": spec["pre"](y[start:start + m["window"]])[None]}
+            )[0].reshape(-1)]}
+            for start in range(0, len(y) - m["window"] + 1, m["hop"])]
     (d / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
     print(f"{name}: {onnx_path.stat().st_size} bytes; "
           + ", ".join(f"{Path(c).name} p_fake {r['p_fake']:.4f}" for c, r in rows.items()))

@@ -35,6 +35,10 @@ pub const MAX_MODEL_BYTES: u64 = 1 << 31;
 pub const MAX_MANIFEST_BYTES: u64 = 16 << 20;
 /// Longest analysis window (and whisper `pad_to`), samples at the model rate.
 pub const MAX_WINDOW: usize = 1 << 21;
+/// Longest utterance an utterance model scores whole (`max_audio`), samples
+/// at the model rate: each stream keeps that much audio (32 MiB; 524 s at
+/// 16 kHz), and its features are held to [`MAX_INPUT_VALUES`] like a window's.
+pub const MAX_UTTERANCE: usize = 1 << 23;
 /// Most windows covering one sample (`window / hop`), and most STFT frames
 /// covering one sample (`n_fft / hop_length`): bounds the work per second.
 pub const MAX_OVERLAP: usize = 64;
@@ -171,6 +175,9 @@ pub fn check_manifest(m: &Manifest, origin: &str) -> Result<()> {
 fn check_manifest_sizes(m: &Manifest) -> std::result::Result<(), String> {
     check_rate(m.sample_rate, "manifest sample_rate")?;
     at_most(m.window, MAX_WINDOW, "window")?;
+    if let Some(u) = m.utterance {
+        at_most(u.max_audio, MAX_UTTERANCE, "utterance.max_audio")?;
+    }
     if m.hop < m.window.div_ceil(MAX_OVERLAP) {
         return Err(format!(
             "manifest hop {} is below window / {MAX_OVERLAP} ({} samples): more than {MAX_OVERLAP} windows would cover each sample",

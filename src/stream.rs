@@ -16,6 +16,11 @@
 //! window plus one resampled block, and per-window results wait in a queue
 //! of at most [`WINDOW_QUEUE`] entries (the oldest are dropped and counted
 //! when the caller does not read them).
+//!
+//! A stream of an utterance model (manifest `utterance`) also keeps its
+//! first `max_audio` samples: at flush they are scored as one window of
+//! their own length, which gives the stream's p_fake (the notebook's score
+//! of a file); the fixed windows scored while pushing are the live view.
 
 use std::collections::VecDeque;
 
@@ -166,6 +171,11 @@ pub struct Stream {
     net_out: Vec<f32>,
     logits: Vec<f32>,
     queue: VecDeque<WindowScore>,
+    /// An utterance model's audio from the stream start, at most `max_audio`
+    /// samples (empty for other models).
+    utterance: Vec<f32>,
+    /// `max_audio` of an utterance model, 0 for other models.
+    max_utterance: usize,
     at: Progress,
 }
 
@@ -190,8 +200,19 @@ struct Progress {
     /// Per-window results dropped from the full queue, unread.
     dropped: u64,
     flushed: bool,
-    /// Model-rate samples the stream ended with, when shorter than a window.
+    /// Model-rate samples the stream ended with, when shorter than a window
+    /// (an utterance model: shorter than `min_audio`).
     short: Option<u64>,
+    /// The calibrated logit of the whole utterance, once scored at flush.
+    utterance_logit: Option<f32>,
+}
+
+/// Model-rate audio into the window buffer, and into the utterance up to
+/// `max` samples.
+fn keep(out: &[f32], buf: &mut Vec<f32>, utterance: &mut Vec<f32>, max: usize) {
+    buf.extend_from_slice(out);
+    let room = max - utterance.len().min(max);
+    utterance.extend_from_slice(&out[..room.min(out.len())]);
 }
 
 /// Keeps the first error of several steps that all run.
@@ -235,6 +256,8 @@ impl Stream {
             net_out: Vec::with_capacity(MAX_BATCH * 2),
             logits: vec![0.0; MAX_BATCH],
             queue: VecDeque::with_capacity(64),
+            utterance: Vec::new(),
+            max_utterance: m.utterance.map_or(0, |u| u.max_audio),
             at: Progress::default(),
         })
     }
@@ -335,13 +358,13 @@ impl Stream {
     /// every window that became complete.
     fn consume_mono(&mut self) -> Result<()> {
         self.at.frames_in += self.mono.len() as u64;
-        let buf = &mut self.buf;
+        let (buf, utt, max) = (&mut self.buf, &mut self.utterance, self.max_utterance);
         match &mut self.resampler {
             Some(r) => r.process(&self.mono, &mut |out| {
-                buf.extend_from_slice(out);
+                keep(out, buf, utt, max);
                 Ok(())
             })?,
-            None => buf.extend_from_slice(&self.mono),
+            None => keep(&self.mono, buf, utt, max),
         }
         self.drain_windows()
     }
@@ -379,9 +402,7 @@ impl Stream {
     /// Gates the window at `buf[at..]` (`len` real samples, the rest
     /// completed by the fill rule) and queues its features for inference.
     fn take_window(&mut self, at: usize, len: usize) -> Result<()> {
-        let head = &self.buf[at..at + len];
-        let rms = (head.iter().map(|x| x * x).sum::<f32>() / len as f32).sqrt();
-        if self.min_rms.is_some_and(|min| rms < min) {
+        if self.quiet(&self.buf[at..at + len]) {
             return Ok(());
         }
         // A full queue is scored first; this window is queued either way.
@@ -409,6 +430,45 @@ impl Stream {
         let start = self.at.buf_start + at as u64;
         self.pending.push((start, start + len as u64));
         scored
+    }
+
+    /// Whether `audio` is below the energy gate.
+    fn quiet(&self, audio: &[f32]) -> bool {
+        let rms = (audio.iter().map(|x| x * x).sum::<f32>() / audio.len() as f32).sqrt();
+        self.min_rms.is_some_and(|min| rms < min)
+    }
+
+    /// Scores an utterance model's whole utterance (its first `max_audio`
+    /// samples) as one window of its own length, when it has `min_audio`
+    /// and passes the gate.
+    fn score_utterance(&mut self) -> Result<()> {
+        let have = self.utterance.len();
+        let m = self.model.manifest();
+        if have < m.min_audio() {
+            self.at.short = Some(have as u64);
+            return Ok(());
+        }
+        self.at.windows_formed += 1;
+        if self.quiet(&self.utterance) {
+            return Ok(());
+        }
+        let mut frontend = Frontend::new(&m.frontend, m.sample_rate, have).map_err(|e| {
+            Error::new(
+                Status::ModelKind,
+                format!("the front end of a {have}-sample utterance: {e}"),
+            )
+        })?;
+        let mut features = vec![0.0; frontend.output_len()];
+        frontend.compute(&self.utterance, &mut features);
+        let per_frame = self.model.utterance_frame_len().unwrap_or(1);
+        let mut raw = Vec::new();
+        let z = self
+            .model
+            .run_utterance(&features, features.len() / per_frame, &mut raw)?;
+        self.pending.push((0, have as u64));
+        self.apply(&[z], &raw);
+        self.at.utterance_logit = Some(z);
+        Ok(())
     }
 
     fn run_batch(&mut self) -> Result<()> {
@@ -488,6 +548,10 @@ impl Stream {
     ///   the last window is at least half a hop, one more window aligned to
     ///   the end of the audio is scored.
     ///
+    /// An utterance model's stream instead scores its whole utterance (its
+    /// first `max_audio` samples, when at least `min_audio`) as one window
+    /// of its own length, whose score becomes the stream's p_fake.
+    ///
     /// After a flush the stream accepts no more audio until [`Stream::reset`].
     pub fn flush(&mut self) -> Result<()> {
         if self.at.flushed {
@@ -497,17 +561,25 @@ impl Stream {
         if let Some(r) = &mut self.resampler {
             let out_rate = u64::from(self.model.manifest().sample_rate);
             let expected = (self.at.frames_in * out_rate).div_ceil(u64::from(self.rate));
-            let buf = &mut self.buf;
+            let (buf, utt, max) = (&mut self.buf, &mut self.utterance, self.max_utterance);
             r.finish(&mut |out| {
-                buf.extend_from_slice(out);
+                keep(out, buf, utt, max);
                 Ok(())
             })?;
             // libsoxr ends at the rounded length; librosa pads to the ceiling.
             let keep = (expected - self.at.buf_start.min(expected)) as usize;
             self.buf.resize(keep, 0.0);
+            let utterance = (expected as usize).min(self.max_utterance);
+            self.utterance.resize(utterance, 0.0);
         }
         let mut first_error = None;
         keep_first(&mut first_error, self.drain_windows());
+        if self.max_utterance > 0 {
+            // The whole utterance replaces the short and end windows.
+            keep_first(&mut first_error, self.run_batch());
+            keep_first(&mut first_error, self.score_utterance());
+            return first_error.map_or(Ok(()), Err);
+        }
         let m = self.model.manifest();
         let (min_audio, end_window) = (m.min_audio(), m.end_window);
         let (window, min_tail) = (self.window as u64, (self.hop as u64).div_ceil(2));
@@ -539,10 +611,11 @@ impl Stream {
         let (p_fake, last, verdict) = if self.at.windows == 0 {
             (0.0, 0.0, Verdict::Unknown)
         } else {
-            let z = match m.aggregate {
-                Aggregate::Mean => self.at.sum_logit / self.at.windows as f64,
-                Aggregate::First => f64::from(self.at.first_logit),
-                Aggregate::Max => f64::from(self.at.max_logit),
+            let z = match (self.at.utterance_logit, m.aggregate) {
+                (Some(z), _) => f64::from(z),
+                (None, Aggregate::Mean) => self.at.sum_logit / self.at.windows as f64,
+                (None, Aggregate::First) => f64::from(self.at.first_logit),
+                (None, Aggregate::Max) => f64::from(self.at.max_logit),
             };
             let p = sigmoid(z) as f32;
             let v = if p >= m.threshold {
@@ -605,6 +678,7 @@ impl Stream {
             r.reset();
         }
         self.buf.clear();
+        self.utterance.clear();
         self.pending.clear();
         self.queue.clear();
         self.at = Progress::default();

@@ -358,9 +358,21 @@ fn notebook(name: &str) -> (f64, f64) {
         }
         s.flush().unwrap();
         let score = s.score();
-        let first = s
-            .next_window()
-            .unwrap_or_else(|| panic!("{name} {clip}: nothing scored: {:?}", score.unscored));
+        let windows = take_windows(&mut s);
+        // An utterance model's file score is its last window, the whole
+        // clip; other notebook models score a file by its first window.
+        let utterance = model.manifest().utterance.is_some();
+        let first = if utterance {
+            windows.last()
+        } else {
+            windows.first()
+        }
+        .copied()
+        .unwrap_or_else(|| panic!("{name} {clip}: nothing scored: {:?}", score.unscored));
+        if utterance {
+            let seconds = want["samples_16k"].as_f64().unwrap() / 16000.0;
+            assert_eq!((first.start, first.end), (0.0, seconds), "{name} {clip}");
+        }
         let dp = (f64::from(score.p_fake) - want["p_fake"].as_f64().unwrap()).abs();
         let raw: Vec<f64> = want["raw"]
             .as_array()
@@ -409,6 +421,13 @@ fn notebook_vit_on_db_spectrogram() {
     notebook("nb_vit");
 }
 
+/// The same CNN with the frame axis padded by `np.pad(mode="edge")`
+/// (`"frame_fill": "edge"`): the 1.55 s clip's last frame repeated.
+#[test]
+fn notebook_aispy_cnn_with_edge_frame_fill() {
+    notebook("nb_aispy_edge");
+}
+
 /// EfficientNet-B0 on an 8 s 128-band log-mel: a 3.9 s clip (less than half
 /// the window) is scored because the manifest's `min_audio` is 1 s.
 #[test]
@@ -437,6 +456,56 @@ fn notebook_whisper_30s_on_a_short_clip() {
 #[test]
 fn notebook_lfcc_lcnn_with_max_freq() {
     notebook("nb_lfcc_lcnn");
+}
+
+/// The ASVspoof LFCC-LCNN on the whole clip (`utterance`: a symbolic
+/// frame axis, `1 + N / 160` frames, mean over time): a file's score is one
+/// window of its own length (3.88 s and 1.55 s clips); while audio is
+/// pushed, a live stream is scored on 2 s windows, each equal to
+/// onnxruntime on the same window.
+#[test]
+fn notebook_lfcc_lcnn_utterance() {
+    let name = "nb_lfcc_lcnn_utterance";
+    notebook(name);
+    let model = load(name).unwrap();
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture(&format!("arch/{name}/expected.json"))).unwrap(),
+    )
+    .unwrap();
+    let live = v["live_windows"].as_array().unwrap();
+    let mut s = Stream::new(&model, 16000, 1).unwrap();
+    s.push(&speech()).unwrap();
+    let got = take_windows(&mut s);
+    assert_eq!(got.len(), live.len(), "live windows before the flush");
+    for (g, w) in got.iter().zip(live) {
+        assert_eq!(g.start * 16000.0, w["start"].as_f64().unwrap());
+        for (a, b) in g.raw.as_slice().iter().zip(w["raw"].as_array().unwrap()) {
+            let d = (f64::from(*a) - b.as_f64().unwrap()).abs();
+            assert!(d <= RAW_TOL, "live window at {}: {a} vs {b}", g.start);
+        }
+    }
+    // The flush adds the utterance, whose score replaces the live mean.
+    let before = s.score().p_fake;
+    s.flush().unwrap();
+    let after = take_windows(&mut s);
+    assert_eq!(after.len(), 1);
+    assert_eq!(s.score().p_fake, after[0].p_fake);
+    assert_ne!(s.score().p_fake, before);
+}
+
+/// An utterance model's clip shorter than `min_audio` is not scored, and
+/// the stream says why.
+#[test]
+fn utterance_shorter_than_min_audio_says_why() {
+    let model = load("nb_lfcc_lcnn_utterance").unwrap();
+    let mut s = Stream::new(&model, 16000, 1).unwrap();
+    s.push(&speech()[..12000]).unwrap();
+    s.flush().unwrap();
+    let why = s.score().unscored.expect("a reason").to_string();
+    assert!(
+        why.contains("needs 1.00 s of audio (manifest min_audio), got 0.75 s"),
+        "{why}"
+    );
 }
 
 /// RawNet2 (sinc filters, FMS residual blocks, GRU), the clip tiled to 64600.

@@ -6,7 +6,9 @@ mod registry;
 use std::ffi::{c_char, c_void, CStr};
 use std::path::PathBuf;
 
-use dfd_backend_abi::{BackendStatus, BackendTable, FrontendDesc, ModelDesc, RunAudioFn};
+use dfd_backend_abi::{
+    BackendStatus, BackendTable, FrontendDesc, ModelDesc, RunAudioFn, RunFramesFn, NO_TIME_AXIS,
+};
 
 use crate::error::{Error, Result, Status};
 use crate::frontend::OffloadTables;
@@ -114,7 +116,14 @@ impl Backend {
         order
     }
 
-    /// Loads ONNX bytes on this backend.
+    /// Whether the backend runs utterance models (`run_frames`).
+    pub fn runs_utterances(&self) -> bool {
+        self.table.run_frames.is_some()
+    }
+
+    /// Loads ONNX bytes on this backend. `time_axis`: (item axis, most
+    /// frames) of an utterance model, whose input length on that axis
+    /// follows the audio ([`BackendModel::run_frames`]).
     pub fn create(
         &self,
         onnx: &[u8],
@@ -122,7 +131,24 @@ impl Backend {
         output_len: usize,
         threads: u32,
         max_batch: u32,
+        time_axis: Option<(usize, usize)>,
     ) -> Result<BackendModel> {
+        let frames = match (time_axis, self.table.run_frames) {
+            (None, _) => None,
+            (Some((axis, _)), Some(f)) => {
+                let per_frame = input_shape.iter().product::<u64>() / input_shape[axis].max(1);
+                Some((f, per_frame as usize))
+            }
+            (Some(_), None) => {
+                return Err(Error::new(
+                    Status::ModelUnsupported,
+                    format!(
+                        "backend {} cannot run a model whose time axis follows the audio (manifest \"utterance\"): it has no run_frames; use the cpu backend",
+                        self.name
+                    ),
+                ))
+            }
+        };
         let desc = ModelDesc {
             struct_size: std::mem::size_of::<ModelDesc>() as u32,
             threads,
@@ -132,6 +158,8 @@ impl Backend {
             input_rank: input_shape.len(),
             output_len,
             max_batch,
+            time_axis: time_axis.map_or(NO_TIME_AXIS, |(a, _)| a as u32),
+            max_frames: time_axis.map_or(0, |(_, m)| m as u64),
         };
         let mut handle: *mut c_void = std::ptr::null_mut();
         let mut buf = [0 as c_char; MSG_LEN];
@@ -155,6 +183,7 @@ impl Backend {
             input_len: input_shape.iter().product::<u64>() as usize,
             output_len,
             audio: None,
+            frames,
         })
     }
 }
@@ -195,6 +224,8 @@ pub struct BackendModel {
     /// Set when the backend computes the front end: `run_audio` and the
     /// samples per window it takes.
     audio: Option<(RunAudioFn, usize)>,
+    /// An utterance model's `run_frames` and the values per frame.
+    frames: Option<(RunFramesFn, usize)>,
 }
 
 // SAFETY: the plugin ABI requires `run` to be callable concurrently on one
@@ -205,7 +236,8 @@ unsafe impl Sync for BackendModel {}
 impl BackendModel {
     /// Runs `batch` items; `input` and `output` must match the lengths given at creation.
     pub fn run(&self, input: &[f32], batch: usize, output: &mut [f32]) -> Result<()> {
-        self.call(self.table.run, input, self.input_len, batch, output)
+        let lens = (batch * self.input_len, batch * self.output_len);
+        self.call(self.table.run, input, batch, lens, output)
     }
 
     /// Offers the front end to the backend. `None`: accepted, call
@@ -234,6 +266,19 @@ impl BackendModel {
         }
     }
 
+    /// Runs one item of an utterance model whose time axis has `frames`
+    /// entries (`frames` values per frame each), writing `output_len` values.
+    pub fn run_frames(&self, input: &[f32], frames: usize, output: &mut [f32]) -> Result<()> {
+        let Some((run_frames, per_frame)) = self.frames else {
+            return Err(Error::new(
+                Status::Internal,
+                "run_frames on a backend model without a time axis",
+            ));
+        };
+        let lens = (per_frame * frames, self.output_len);
+        self.call(run_frames, input, frames, lens, output)
+    }
+
     /// Whether [`offload_frontend`](Self::offload_frontend) was accepted.
     pub fn takes_audio(&self) -> bool {
         self.audio.is_some()
@@ -248,20 +293,22 @@ impl BackendModel {
                 "run_audio on a backend model without its front end",
             ));
         };
-        self.call(run_audio, audio, window, batch, output)
+        let lens = (batch * window, batch * self.output_len);
+        self.call(run_audio, audio, batch, lens, output)
     }
 
-    /// Calls `run` or `run_audio` (same signature) on `batch` items of
-    /// `item` values each.
+    /// Calls `run`, `run_audio` or `run_frames` (one signature) with
+    /// `count` (the batch, or the frames), checking the buffers' `lens`
+    /// (input, output).
     fn call(
         &self,
         f: RunAudioFn,
         input: &[f32],
-        item: usize,
-        batch: usize,
+        count: usize,
+        lens: (usize, usize),
         output: &mut [f32],
     ) -> Result<()> {
-        if input.len() != batch * item || output.len() != batch * self.output_len {
+        if (input.len(), output.len()) != lens {
             return Err(Error::new(
                 Status::Internal,
                 "backend run with mismatched buffer lengths",
@@ -273,7 +320,7 @@ impl BackendModel {
             f(
                 self.handle,
                 input.as_ptr(),
-                batch,
+                count,
                 output.as_mut_ptr(),
                 buf.as_mut_ptr(),
                 buf.len(),

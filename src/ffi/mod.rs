@@ -86,6 +86,9 @@ pub const DFD_MAX_MODEL_BYTES: u64 = 2_147_483_648;
 pub const DFD_MAX_MANIFEST_BYTES: u64 = 16_777_216;
 /// Longest model analysis window (`window`, whisper `pad_to`), in samples.
 pub const DFD_MAX_WINDOW: u32 = 2_097_152;
+/// Longest utterance a model scores whole (manifest `utterance.max_audio`),
+/// in samples: a stream of such a model keeps that much audio.
+pub const DFD_MAX_UTTERANCE: u32 = 8_388_608;
 /// Most windows covering one sample (`window / hop`), and most STFT frames
 /// covering one sample (`n_fft / hop_length`), of a model.
 pub const DFD_MAX_OVERLAP: u32 = 64;
@@ -262,6 +265,7 @@ mod tests {
         assert_eq!(DFD_MAX_MODEL_BYTES, limits::MAX_MODEL_BYTES);
         assert_eq!(DFD_MAX_MANIFEST_BYTES, limits::MAX_MANIFEST_BYTES);
         assert_eq!(DFD_MAX_WINDOW as usize, limits::MAX_WINDOW);
+        assert_eq!(DFD_MAX_UTTERANCE as usize, limits::MAX_UTTERANCE);
         assert_eq!(DFD_MAX_OVERLAP as usize, limits::MAX_OVERLAP);
         assert_eq!(DFD_MAX_N_FFT as usize, limits::MAX_N_FFT);
         assert_eq!(DFD_MAX_BANDS as usize, limits::MAX_BANDS);

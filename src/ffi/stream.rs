@@ -146,8 +146,11 @@ pub unsafe extern "C" fn dfd_push_samples_i16(
 /// stream shorter than one window is scored when it has the model's
 /// `min_audio` (default half a window), completed by the model's fill rule;
 /// a longer one gets one more window aligned to its end when at least half
-/// a hop follows the last window (manifest `end_window`). Call it at the
-/// end of a file; pushes after it fail until `dfd_reset`. When the stream
+/// a hop follows the last window (manifest `end_window`). A stream of an
+/// utterance model (manifest `utterance`) is instead scored whole, its
+/// first `utterance.max_audio` samples as one window of their own length,
+/// which gives its p_fake. Call it at the end of a file; pushes after it
+/// fail until `dfd_reset`. When the stream
 /// ends with no window scored, `DFD_OK` is returned and `dfd_last_error`
 /// says why (too short for the model, or only silence).
 #[no_mangle]

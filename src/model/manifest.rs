@@ -62,6 +62,12 @@ pub struct Manifest {
     /// How the windows' scores make the stream's p_fake (default `mean`).
     #[serde(default)]
     pub aggregate: Aggregate,
+    /// Set for a model run on whole utterances (its input's time axis is
+    /// symbolic in the ONNX graph): `window` / `hop` / `input_shape` then
+    /// describe a live stream's windows, and at flush the whole stream is
+    /// one more window of its own length, which gives the stream's p_fake.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utterance: Option<Utterance>,
     /// Free-form: data, training recipe, measured EER.
     #[serde(default)]
     pub provenance: serde_json::Value,
@@ -196,6 +202,19 @@ fn yes() -> bool {
     true
 }
 
+/// A model whose input has a dynamic time axis (manifest `utterance`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Utterance {
+    /// Axis of `input_shape` whose length follows the audio (the frames).
+    pub time_axis: usize,
+    /// Longest utterance scored whole, in samples at `sample_rate` (more
+    /// than `window`, at most [`crate::limits::MAX_UTTERANCE`]): a longer
+    /// stream is scored on its first `max_audio` samples. The stream keeps
+    /// that much audio, so this bounds its memory.
+    pub max_audio: usize,
+}
+
 /// How a stream's p_fake is made from its windows' calibrated logits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -271,6 +290,24 @@ impl Manifest {
                 bail!(
                     ModelKind,
                     "{origin}: min_audio {n} must be in 1..=window ({})",
+                    self.window
+                );
+            }
+        }
+        if let Some(u) = self.utterance {
+            if u.time_axis >= self.input_shape.len() {
+                bail!(
+                    ModelKind,
+                    "{origin}: utterance.time_axis {} is not an axis of input_shape {:?}",
+                    u.time_axis,
+                    self.input_shape
+                );
+            }
+            if u.max_audio <= self.window {
+                bail!(
+                    ModelKind,
+                    "{origin}: utterance.max_audio {} must be longer than the window ({})",
+                    u.max_audio,
                     self.window
                 );
             }

@@ -16,7 +16,9 @@ mod source;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use manifest::{Aggregate, Calibration, Gate, GraphOutput, Manifest, Output, Precision};
+pub use manifest::{
+    Aggregate, Calibration, Gate, GraphOutput, Manifest, Output, Precision, Utterance,
+};
 pub use options::{BackendChoice, ModelOptions, PrecisionChoice};
 use source::Pick;
 pub use source::{Source, StoredModel};
@@ -63,8 +65,23 @@ impl Model {
     /// the backend's fastest one that the source has.
     pub fn open(source: Source, options: &ModelOptions) -> Result<Model> {
         crate::limits::check_threads(options.threads)?;
-        let backend = backend::resolve(&options.backend, options.plugin_dir.as_deref())?;
+        let mut backend = backend::resolve(&options.backend, options.plugin_dir.as_deref())?;
         let stored = source.read(options.precision, Pick::Fastest(backend.precision_order()))?;
+        if stored.manifest.utterance.is_some()
+            && !backend.runs_utterances()
+            && options.backend == BackendChoice::Auto
+        {
+            // Auto picks a backend that can run an utterance model.
+            log!(
+                Info,
+                "backend auto: {} runs no utterance model, using cpu",
+                backend.name()
+            );
+            backend = backend::resolve(
+                &BackendChoice::Named("cpu".into()),
+                options.plugin_dir.as_deref(),
+            )?;
+        }
         Model::build(stored, backend, options)
     }
 
@@ -82,19 +99,27 @@ impl Model {
                     format!("model {:?}: front end: {e}", manifest.name),
                 )
             })?;
-        if frontend.fills_frames() {
+        let max_frames = match manifest.utterance {
+            Some(u) => Some(utterance_frames(&manifest, u, frontend.output_len())?),
+            None => None,
+        };
+        if frontend.fills_frames() || manifest.utterance.is_some() {
             // The shortest window scored must have a front end of its own.
-            Frontend::new(&manifest.frontend, manifest.sample_rate, manifest.min_audio())
-                .map_err(|e| {
-                    Error::new(
-                        Status::ModelKind,
-                        format!(
-                            "model {:?}: min_audio ({} samples) is too short for the front end with frame_fill: {e}",
-                            manifest.name,
-                            manifest.min_audio()
-                        ),
-                    )
-                })?;
+            Frontend::new(
+                &manifest.frontend,
+                manifest.sample_rate,
+                manifest.min_audio(),
+            )
+            .map_err(|e| {
+                Error::new(
+                    Status::ModelKind,
+                    format!(
+                        "model {:?}: min_audio ({} samples) is too short for the front end: {e}",
+                        manifest.name,
+                        manifest.min_audio()
+                    ),
+                )
+            })?;
         }
         if frontend.output_len() != manifest.input_len() {
             bail!(
@@ -124,11 +149,17 @@ impl Model {
                 manifest.output.len(),
                 options.threads,
                 BACKEND_BATCH as u32,
+                manifest
+                    .utterance
+                    .zip(max_frames)
+                    .map(|(u, m)| (u.time_axis, m)),
             )
             .map_err(|e| several_outputs_hint(e, &onnx, &manifest))?;
         // A backend that can compute this front end gets raw windows; one
         // that cannot (or fails to set it up) gets features, as any backend.
+        // An utterance's features are always the host's (any length).
         let why_not = match frontend.offload_tables() {
+            Ok(_) if max_frames.is_some() => Some("an utterance model".to_string()),
             Ok(tables) => net.offload_frontend(&tables),
             Err(why) => Some(format!("it has {why}")),
         };
@@ -222,6 +253,28 @@ impl Model {
         self.run(input, self.frontend_on_backend(), batch, scratch, logits)
     }
 
+    /// Values per frame of an utterance model's input (the item's size
+    /// over its time axis); `None` for a fixed-input model.
+    pub(crate) fn utterance_frame_len(&self) -> Option<usize> {
+        let m = &self.inner.manifest;
+        m.utterance
+            .map(|u| m.input_len() / m.input_shape[u.time_axis] as usize)
+    }
+
+    /// Runs an utterance model on a whole utterance's features
+    /// (`frames` frames) and returns its calibrated logit of "synthetic";
+    /// `scratch` gets the raw outputs.
+    pub(crate) fn run_utterance(
+        &self,
+        features: &[f32],
+        frames: usize,
+        scratch: &mut Vec<f32>,
+    ) -> Result<f32> {
+        scratch.resize(self.inner.manifest.output.len(), 0.0);
+        self.inner.net.run_frames(features, frames, scratch)?;
+        self.calibrated(scratch)
+    }
+
     /// Whether both are the same loaded model (clones share one).
     pub(crate) fn same(&self, other: &Model) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
@@ -245,18 +298,55 @@ impl Model {
             self.inner.net.run(input, batch, scratch)?;
         }
         for (i, out) in scratch.chunks_exact(per).enumerate() {
-            let z = m.output.fake_logit(out);
-            if !z.is_finite() {
-                bail!(
-                    Backend,
-                    "model {:?} produced a non-finite output {out:?}",
-                    m.name
-                );
-            }
-            logits[i] = m.calibration.scale * z + m.calibration.bias;
+            logits[i] = self.calibrated(out)?;
         }
         Ok(())
     }
+
+    /// The calibrated logit of "synthetic" for one item's raw outputs.
+    fn calibrated(&self, out: &[f32]) -> Result<f32> {
+        let m = &self.inner.manifest;
+        let z = m.output.fake_logit(out);
+        if !z.is_finite() {
+            bail!(
+                Backend,
+                "model {:?} produced a non-finite output {out:?}",
+                m.name
+            );
+        }
+        Ok(m.calibration.scale * z + m.calibration.bias)
+    }
+}
+
+/// The most frames of an utterance model's input (at `max_audio`), after
+/// checking that the front end's output grows along `time_axis`: the item
+/// is `input_shape` with that axis's length following the audio.
+/// `window_len`: the front end's output for one window.
+fn utterance_frames(m: &Manifest, u: Utterance, window_len: usize) -> Result<usize> {
+    let invalid = |why: String| {
+        Error::new(
+            Status::ModelKind,
+            format!("model {:?}: utterance: {why}", m.name),
+        )
+    };
+    let per_frame = m.input_len() / m.input_shape[u.time_axis] as usize;
+    let longest = Frontend::new(&m.frontend, m.sample_rate, u.max_audio).map_err(|e| {
+        invalid(format!(
+            "front end at max_audio ({} samples): {e}",
+            u.max_audio
+        ))
+    })?;
+    let len = longest.output_len();
+    if len <= window_len || len % per_frame != 0 {
+        return Err(invalid(format!(
+            "the front end makes {:?} for max_audio ({} samples) and {window_len} values for a window: its frames must grow along input_shape {:?} axis {} ({per_frame} values per frame)",
+            longest.output_shape(),
+            u.max_audio,
+            m.input_shape,
+            u.time_axis
+        )));
+    }
+    Ok(len / per_frame)
 }
 
 /// A load that failed on the model's interface, of a graph with several

@@ -92,7 +92,19 @@ pub struct ModelDesc {
     pub output_len: usize,
     /// Largest batch the host will ever pass to `run`.
     pub max_batch: u32,
+    /// The item axis (index into `input_shape`) whose length follows the
+    /// audio, for a model run on whole utterances (manifest `utterance`);
+    /// [`NO_TIME_AXIS`] for a fixed input. `input_shape` then gives a live
+    /// window's length on that axis (what `run` takes) and `run_frames`
+    /// runs one item of any length up to `max_frames`. A backend that
+    /// cannot returns `UnsupportedOp` from `create`, saying so.
+    pub time_axis: u32,
+    /// Longest `frames` the host passes to `run_frames`.
+    pub max_frames: u64,
 }
+
+/// [`ModelDesc::time_axis`] of a model whose input shape is fixed.
+pub const NO_TIME_AXIS: u32 = u32::MAX;
 
 /// The host's spectral front end, handed to a backend that can compute it
 /// (`set_frontend`), so that streams pass raw audio windows and the backend
@@ -154,6 +166,16 @@ pub type RunAudioFn = unsafe extern "C" fn(
     err_len: usize,
 ) -> i32;
 
+/// Type of [`BackendTable::run_frames`].
+pub type RunFramesFn = unsafe extern "C" fn(
+    handle: *mut c_void,
+    input: *const f32,
+    frames: usize,
+    output: *mut f32,
+    err: *mut c_char,
+    err_len: usize,
+) -> i32;
+
 /// The backend function table. Fields are only ever appended.
 #[repr(C)]
 pub struct BackendTable {
@@ -203,6 +225,11 @@ pub struct BackendTable {
     /// (`batch * window_samples` f32) through the front end and the network;
     /// `output` as for `run`. Callable from several threads at once.
     pub run_audio: Option<RunAudioFn>,
+    /// Optional. For a model created with a `time_axis`: runs one item
+    /// whose time axis has `frames` entries (1..=`max_frames`), i.e.
+    /// `prod(input_shape) / input_shape[time_axis] * frames` f32; writes
+    /// `output_len` values. Callable from several threads at once.
+    pub run_frames: Option<RunFramesFn>,
 }
 
 /// Size of the table up to `destroy`: the smallest table a host accepts.

@@ -45,6 +45,8 @@ fn create(onnx: &[u8], threads: u32) -> Model {
         input_rank: ITEM.len(),
         output_len: 1,
         max_batch: 8,
+        time_axis: dfd_backend_abi::NO_TIME_AXIS,
+        max_frames: 0,
     };
     let mut out = std::ptr::null_mut();
     let mut err = [0 as c_char; 512];

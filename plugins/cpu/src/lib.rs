@@ -18,7 +18,9 @@ pub mod model;
 
 use std::ffi::{c_char, c_void};
 
-use dfd_backend_abi::{write_c_str, BackendStatus, BackendTable, ModelDesc, ABI_VERSION};
+use dfd_backend_abi::{
+    write_c_str, BackendStatus, BackendTable, ModelDesc, ABI_VERSION, NO_TIME_AXIS,
+};
 
 use crate::error::{Error, Result};
 use crate::model::{CpuModel, LoadSpec};
@@ -43,6 +45,7 @@ static TABLE: BackendTable = BackendTable {
     // The front end stays in libdfd: on the CPU a copy gains nothing.
     set_frontend: None,
     run_audio: None,
+    run_frames: Some(run_frames),
 };
 
 /// The backend table, for a core that compiles this backend in.
@@ -147,6 +150,14 @@ unsafe fn read_desc(desc: *const ModelDesc) -> Result<ModelDesc> {
     if d.max_batch == 0 {
         return Err(Error::arg("create: max_batch is 0"));
     }
+    if d.time_axis != NO_TIME_AXIS
+        && (d.time_axis as usize >= d.input_rank || d.max_frames == 0 || d.max_frames > 1 << 31)
+    {
+        return Err(Error::arg(format!(
+            "create: time_axis {} is not an axis of a rank-{} item, or max_frames {} is not in 1..=2^31",
+            d.time_axis, d.input_rank, d.max_frames
+        )));
+    }
     Ok(d)
 }
 
@@ -186,6 +197,8 @@ unsafe extern "C" fn create(
                 output_len: d.output_len,
                 max_batch: d.max_batch as usize,
                 threads: d.threads as usize,
+                time_axis: (d.time_axis != NO_TIME_AXIS)
+                    .then_some((d.time_axis as usize, d.max_frames as usize)),
             };
             let model = CpuModel::load(&spec)?;
             *out = Box::into_raw(Box::new(model)).cast::<c_void>();
@@ -229,6 +242,41 @@ unsafe extern "C" fn run(
             let values = m.run(input, batch)?;
             // Written only on success.
             std::ptr::copy_nonoverlapping(values.as_ptr(), output, batch * m.output_len());
+            Ok(())
+        })
+    }
+}
+
+unsafe extern "C" fn run_frames(
+    handle: *mut c_void,
+    input: *const f32,
+    frames: usize,
+    output: *mut f32,
+    err: *mut c_char,
+    err_len: usize,
+) -> i32 {
+    // SAFETY: the host passes a handle from `create` with a time axis, an
+    // input of one item of `frames` frames and an output of output_len floats.
+    unsafe {
+        guard(err, err_len, || {
+            if handle.is_null() || input.is_null() || output.is_null() {
+                return Err(Error::arg("run_frames: handle, input or output is NULL"));
+            }
+            let m = &*handle.cast::<CpuModel>();
+            if !m.is_valid() {
+                return Err(Error::arg("run_frames: not a live CPU-backend handle"));
+            }
+            let (per_frame, max_frames) = m.frames().ok_or_else(|| {
+                Error::arg("run_frames: the model was created without a time_axis")
+            })?;
+            if frames == 0 || frames > max_frames {
+                return Err(Error::arg(format!(
+                    "run_frames: frames is {frames}, expected 1..={max_frames} (max_frames at create)"
+                )));
+            }
+            let len = per_frame * frames;
+            let values = m.run_frames(std::slice::from_raw_parts(input, len), frames)?;
+            std::ptr::copy_nonoverlapping(values.as_ptr(), output, m.output_len());
             Ok(())
         })
     }

@@ -78,6 +78,10 @@ pub struct LoadSpec<'a> {
     pub max_batch: usize,
     /// 0 or 1: single-threaded runs; n > 1: an n-thread pool for this model.
     pub threads: usize,
+    /// The item axis whose length follows the audio (an utterance model)
+    /// and its largest length: the plan keeps that axis symbolic, so one
+    /// plan runs every length.
+    pub time_axis: Option<(usize, usize)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +102,8 @@ pub struct CpuModel {
     max_batch: usize,
     threads: usize,
     idle: Mutex<Vec<TypedSimpleState>>,
+    /// (axis, max_frames) of an utterance model.
+    time_axis: Option<(usize, usize)>,
     /// Some node keeps state from one run to the next: tract's `Scan` (what
     /// ONNX LSTM / GRU / RNN / Scan become) carries its hidden state over
     /// turns, for streaming. Windows are independent items, so such a model
@@ -175,8 +181,20 @@ impl CpuModel {
             .map_err(|e| Error::internal(chain(&e)))?
             .clone();
         let (batching, batch_dim) = check_input(&fact, spec.item_shape, &mut model)?;
+        let time_dim = match spec.time_axis {
+            Some((axis, _)) => Some((axis, check_time_axis(&fact, axis, &mut model)?)),
+            None => None,
+        };
         let shape: TVec<TDim> = std::iter::once(batch_dim.clone())
-            .chain(spec.item_shape.iter().map(|d| d.to_dim()))
+            .chain(
+                spec.item_shape
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| match &time_dim {
+                        Some((axis, t)) if *axis == i => t.clone(),
+                        _ => d.to_dim(),
+                    }),
+            )
             .collect();
         model
             .set_input_fact(0, f32::fact(shape).into())
@@ -209,6 +227,7 @@ impl CpuModel {
             max_batch: spec.max_batch,
             threads: spec.threads,
             idle: Mutex::new(Vec::new()),
+            time_axis: spec.time_axis,
             stateful: false,
             ops,
         };
@@ -238,6 +257,12 @@ impl CpuModel {
     pub fn max_batch(&self) -> usize {
         self.max_batch
     }
+    /// Values per frame of the time axis and the most frames of a
+    /// `run_frames` item (`None` without a time axis).
+    pub fn frames(&self) -> Option<(usize, usize)> {
+        self.time_axis
+            .map(|(a, max)| (self.item_len / self.item_shape[a], max))
+    }
 
     /// Runs `batch` items (`input.len() == batch * item_len`) and returns
     /// `batch * output_len` values, in chunks of [`CpuModel::chunk`] items
@@ -254,10 +279,10 @@ impl CpuModel {
                     padded.clear();
                     padded.extend_from_slice(items);
                     padded.resize(b * self.item_len, 0.0);
-                    let o = self.run_chunk(&padded, b)?;
+                    let o = self.run_chunk(&padded, b, &self.item_shape)?;
                     out.extend_from_slice(&o[..n * self.output_len]);
                 }
-                _ => out.extend(self.run_chunk(items, n)?),
+                _ => out.extend(self.run_chunk(items, n, &self.item_shape)?),
             }
         }
         Ok(out)
@@ -272,10 +297,39 @@ impl CpuModel {
         }
     }
 
-    fn run_chunk(&self, input: &[f32], n: usize) -> Result<Vec<f32>> {
-        let mut shape = Vec::with_capacity(self.item_shape.len() + 1);
+    /// Runs one item whose time axis has `frames` entries
+    /// (`input.len() == item_len / item_shape[time_axis] * frames`) on the
+    /// same symbolic plan; a fixed-batch graph gets it zero-padded.
+    pub fn run_frames(&self, input: &[f32], frames: usize) -> Result<Vec<f32>> {
+        let Some((axis, max_frames)) = self.time_axis else {
+            return Err(Error::arg(
+                "run_frames: the model was created without a time_axis",
+            ));
+        };
+        let mut item = self.item_shape.clone();
+        item[axis] = frames;
+        let len: usize = item.iter().product();
+        if frames == 0 || frames > max_frames || input.len() != len {
+            return Err(Error::arg(format!(
+                "run_frames: {frames} frames (1..={max_frames}) need {len} values on item shape {item:?}"
+            )));
+        }
+        let mut out = match self.batching {
+            Batching::Fixed(b) if b > 1 => {
+                let mut padded = input.to_vec();
+                padded.resize(b * len, 0.0);
+                self.run_chunk(&padded, b, &item)?
+            }
+            _ => self.run_chunk(input, 1, &item)?,
+        };
+        out.truncate(self.output_len);
+        Ok(out)
+    }
+
+    fn run_chunk(&self, input: &[f32], n: usize, item: &[usize]) -> Result<Vec<f32>> {
+        let mut shape = Vec::with_capacity(item.len() + 1);
         shape.push(n);
-        shape.extend_from_slice(&self.item_shape);
+        shape.extend_from_slice(item);
         let t = Tensor::from_shape(&shape, input).map_err(|e| Error::internal(chain(&e)))?;
         let mut state = self.take_state()?;
         // A state whose run failed is dropped, not reused.
@@ -499,6 +553,27 @@ fn check_input(
         ),
     };
     Ok(batch)
+}
+
+/// The symbol of an utterance model's time axis: the graph's own when that
+/// axis is symbolic (e.g. `frames`) or unknown, a new one otherwise refused:
+/// a fixed length there cannot follow the audio.
+fn check_time_axis(fact: &InferenceFact, axis: usize, model: &mut InferenceModel) -> Result<TDim> {
+    let dim = if fact.shape.is_open() {
+        None
+    } else {
+        fact.shape.dims().nth(axis + 1).cloned()
+    };
+    match dim {
+        Some(GenericFactoid::Only(d)) => match d.to_i64() {
+            Ok(v) => Err(Error::mismatch(format!(
+                "model input axis {} (time_axis {axis} of the item) is fixed at {v}; an utterance model needs a symbolic time axis (export it with dynamic_axes)",
+                axis + 1
+            ))),
+            Err(_) => Ok(d),
+        },
+        _ => Ok(model.symbols.new_with_prefix("T").into()),
+    }
 }
 
 fn check_output(model: &TypedModel, batch: &TDim, output_len: usize) -> Result<()> {

@@ -56,6 +56,8 @@ fn dlopen_the_plugin_and_run() {
         input_rank: 3,
         output_len: 1,
         max_batch: 4,
+        time_axis: dfd_backend_abi::NO_TIME_AXIS,
+        max_frames: 0,
     };
     let mut h: *mut c_void = std::ptr::null_mut();
     let mut err = [0 as c_char; 256];

@@ -57,6 +57,8 @@ static TABLE: BackendTable = BackendTable {
     destroy,
     set_frontend: Some(set_frontend),
     run_audio: Some(run_audio),
+    // Kernels and buffers are planned for one input shape.
+    run_frames: None,
 };
 
 /// The backend table (for tests and a core that compiles the backend in).
@@ -248,6 +250,12 @@ unsafe extern "C" fn create(
             let (d, item) = read_desc(desc)?;
             if out.is_null() {
                 return Err(Error::arg("create: out is NULL"));
+            }
+            if d.time_axis != dfd_backend_abi::NO_TIME_AXIS {
+                return Err(Error::unsupported(format!(
+                    "the CUDA backend plans kernels and buffers for one input shape, and this model's input axis {} follows the audio (an utterance model, manifest \"utterance\"); run it on the cpu backend",
+                    d.time_axis
+                )));
             }
             let onnx_bytes = std::slice::from_raw_parts(d.onnx, d.onnx_len);
             // Refuse unsupported graphs before touching the driver, so the

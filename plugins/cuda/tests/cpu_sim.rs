@@ -164,7 +164,7 @@ fn tract_logits(precision: &str, feats: &[f32], batch: usize) -> Vec<f32> {
         std::fs::read(root().join(format!("models/dfd-lfb-cnn/model.{precision}.onnx"))).unwrap();
     let dir = cpu_plugin_dir();
     let b = dfd::backend::resolve(&dfd::BackendChoice::Named("cpu".into()), Some(&dir)).unwrap();
-    let m = b.create(&onnx, &[1, 60, 201], 1, 1, batch as u32).unwrap();
+    let m = b.create(&onnx, &[1, 60, 201], 1, 1, batch as u32, None).unwrap();
     let mut out = vec![0f32; batch];
     m.run(feats, batch, &mut out).unwrap();
     out
@@ -278,6 +278,43 @@ fn unsupported_graph_names_the_op() {
         e.message.contains("is not supported by the CUDA backend"),
         "{}",
         e.message
+    );
+}
+
+/// A model whose time axis follows the audio (manifest `utterance`) is
+/// refused by `create` with a reason, before any device is touched, and the
+/// table offers no `run_frames`.
+#[test]
+fn utterance_models_are_refused_with_a_reason() {
+    let t = dfd_backend_cuda::table();
+    assert!(t.run_frames.is_none());
+    let onnx = std::fs::read(root().join("models/dfd-lfb-cnn/model.fp32.onnx")).unwrap();
+    let shape = [1u64, 60, 201];
+    let desc = dfd_backend_abi::ModelDesc {
+        struct_size: std::mem::size_of::<dfd_backend_abi::ModelDesc>() as u32,
+        threads: 0,
+        onnx: onnx.as_ptr(),
+        onnx_len: onnx.len(),
+        input_shape: shape.as_ptr(),
+        input_rank: shape.len(),
+        output_len: 1,
+        max_batch: 1,
+        time_axis: 2,
+        max_frames: 3001,
+    };
+    let mut handle = std::ptr::null_mut();
+    let mut err = [0 as std::ffi::c_char; 512];
+    let rc = unsafe { (t.create)(&desc, &mut handle, err.as_mut_ptr(), err.len()) };
+    let msg = unsafe { std::ffi::CStr::from_ptr(err.as_ptr()) }.to_string_lossy();
+    assert_eq!(
+        dfd_backend_abi::BackendStatus::from_raw(rc),
+        dfd_backend_abi::BackendStatus::UnsupportedOp,
+        "{msg}"
+    );
+    assert!(handle.is_null());
+    assert!(
+        msg.contains("input axis 2 follows the audio") && msg.contains("cpu backend"),
+        "{msg}"
     );
 }
 

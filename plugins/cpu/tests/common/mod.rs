@@ -71,6 +71,8 @@ pub struct Desc {
     pub shape: Vec<u64>,
     pub output_len: usize,
     pub max_batch: u32,
+    pub time_axis: u32,
+    pub max_frames: u64,
     pub threads: u32,
 }
 
@@ -81,6 +83,8 @@ impl Desc {
             shape: shape.to_vec(),
             output_len,
             max_batch: 8,
+            time_axis: dfd_backend_abi::NO_TIME_AXIS,
+            max_frames: 0,
             threads: 0,
         }
     }
@@ -95,6 +99,8 @@ impl Desc {
             input_rank: self.shape.len(),
             output_len: self.output_len,
             max_batch: self.max_batch,
+            time_axis: self.time_axis,
+            max_frames: self.max_frames,
         }
     }
 
