@@ -293,6 +293,13 @@ pub struct ServeArgs {
     /// Seconds one request or live stream may take in all (408 beyond).
     #[arg(long, value_name = "S", default_value_t = 600)]
     pub timeout: u64,
+
+    /// Milliseconds between the rounds that score the windows of all live
+    /// streams together in shared backend batches: a window's score comes
+    /// at most this long (plus the round's inference) after its audio.
+    #[arg(long, value_name = "MS", default_value_t = 25,
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub batch_tick_ms: u64,
 }
 
 #[derive(Args, Debug)]

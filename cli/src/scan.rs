@@ -311,6 +311,30 @@ impl Scorer {
         self.score().map_or(0.0, |s| s.seconds)
     }
 
+    /// The stream (after the first push): to defer it, or to score its
+    /// held windows with other streams' ([`dfd::infer_streams`]).
+    pub fn stream_mut(&mut self) -> Option<&mut Stream> {
+        self.stream.as_mut().map(|(s, _, _)| s)
+    }
+
+    /// Windows a deferred stream holds back for inference.
+    pub fn pending_windows(&self) -> usize {
+        self.stream
+            .as_ref()
+            .map_or(0, |(s, _, _)| s.pending_windows())
+    }
+
+    /// Takes the windows scored since the last push or take (a deferred
+    /// stream's, once [`dfd::infer_streams`] scored them).
+    pub fn take_scored(&mut self) -> &[WindowScore] {
+        self.fresh.clear();
+        if let Some((stream, _, _)) = &mut self.stream {
+            Self::drain(stream, &mut self.fresh);
+        }
+        self.count_fresh();
+        &self.fresh
+    }
+
     fn drain(stream: &mut Stream, into: &mut Vec<WindowScore>) {
         while let Some(w) = stream.next_window() {
             into.push(w);

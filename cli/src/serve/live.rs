@@ -5,7 +5,9 @@
 //!    "format": "s16le"}` (`"f32le"` for float samples), answered with
 //!    `{"type": "ready", ...}`;
 //! 2. then binary messages of interleaved little-endian PCM, whole frames;
-//!    after each, one `{"type": "window", ...}` per window it completed;
+//!    each window they complete is scored in the next round of the
+//!    [`Batcher`] (all open streams together, every tick) and answered with
+//!    one `{"type": "window", ...}`;
 //! 3. the text message `{"type": "end"}` scores the rest and is answered with
 //!    `{"type": "result", ...}`, the object of `dfd scan --json`; the server
 //!    then closes.
@@ -14,6 +16,7 @@
 //! over HTTP) and the server closes. [`LiveSession`] is the whole per-stream
 //! logic, apart from the socket; [`serve_socket`] only carries its messages.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -24,6 +27,7 @@ use dfd::Model;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::batcher::{Batcher, LiveStream};
 use super::{ApiError, Limits, State};
 use crate::results::{verdict_key, ScanJson};
 use crate::scan::{Budget, Keep, Scorer};
@@ -74,7 +78,8 @@ pub enum Reply {
         model: String,
         threshold: f32,
     },
-    /// One scored window, and the stream's score with it.
+    /// One scored window, with the stream's score after the round that
+    /// scored it and the count of windows up to this one.
     Window {
         start: f64,
         end: f64,
@@ -86,10 +91,12 @@ pub enum Reply {
     Result(ScanJson),
 }
 
-/// One live stream: waits for its format, then scores the PCM pushed.
+/// One live stream: waits for its format, then pushes the PCM it gets into
+/// a deferred stream that the [`Batcher`] scores.
 pub struct LiveSession {
     model: Model,
     budget: Budget,
+    batcher: Arc<Batcher>,
     phase: Phase,
     /// Windows scored so far, for the metrics.
     pub windows_scored: u64,
@@ -97,27 +104,59 @@ pub struct LiveSession {
 
 enum Phase {
     AwaitingFormat,
-    Streaming { scorer: Scorer, format: LiveFormat },
+    Streaming {
+        live: Arc<LiveStream>,
+        format: LiveFormat,
+    },
 }
 
 /// What a message leads to.
 pub enum Step {
     Continue(Vec<Reply>),
-    /// The stream is over: the last reply.
-    Done(Reply),
+    /// The stream is over: the last replies, the result last.
+    Done(Vec<Reply>),
 }
 
 fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, message)
 }
 
+/// The window replies of `fresh`, the windows `scorer` just scored.
+fn window_replies(scorer: &Scorer, fresh: &[dfd::WindowScore]) -> Vec<Reply> {
+    let Some(score) = scorer.score() else {
+        return Vec::new();
+    };
+    let first = score.windows - fresh.len() as u64;
+    fresh
+        .iter()
+        .zip(first + 1..)
+        .map(|(w, windows)| Reply::Window {
+            start: w.start,
+            end: w.end,
+            p_fake: w.p_fake,
+            stream_p_fake: score.p_fake,
+            verdict: verdict_key(score.verdict),
+            windows,
+        })
+        .collect()
+}
+
 impl LiveSession {
-    pub fn new(model: &Model, budget: Budget) -> Self {
+    pub fn new(model: &Model, budget: Budget, batcher: Arc<Batcher>) -> Self {
         LiveSession {
             model: model.clone(),
             budget,
+            batcher,
             phase: Phase::AwaitingFormat,
             windows_scored: 0,
+        }
+    }
+
+    /// The stream the batcher scores, once the format is known.
+    pub fn live(&self) -> Option<Arc<LiveStream>> {
+        match &self.phase {
+            Phase::Streaming { live, .. } => Some(Arc::clone(live)),
+            Phase::AwaitingFormat => None,
         }
     }
 
@@ -141,7 +180,13 @@ impl LiveSession {
                 scorer
                     .push(&[], format.sample_rate, format.channels)
                     .map_err(bad_request)?;
-                self.phase = Phase::Streaming { scorer, format };
+                if let Some(stream) = scorer.stream_mut() {
+                    stream
+                        .set_deferred(true)
+                        .map_err(|e| bad_request(e.to_string()))?;
+                }
+                let live = self.batcher.join(scorer);
+                self.phase = Phase::Streaming { live, format };
                 Ok(Step::Continue(vec![Reply::Ready {
                     model: self.model.manifest().name.clone(),
                     threshold: self.model.manifest().threshold,
@@ -156,9 +201,10 @@ impl LiveSession {
         }
     }
 
-    /// Pushes one message of PCM; CPU work (inference), run off the async threads.
+    /// Pushes one message of PCM; CPU work (the front end, and inference
+    /// when a stream holds a full batch), run off the async threads.
     pub fn on_binary(&mut self, bytes: &[u8]) -> Result<Step, ApiError> {
-        let Phase::Streaming { scorer, format } = &mut self.phase else {
+        let Phase::Streaming { live, format } = &mut self.phase else {
             return Err(bad_request(
                 "send the PCM format as the first (text) message",
             ));
@@ -180,39 +226,54 @@ impl LiveSession {
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect(),
         };
-        let windows = scorer
+        let mut guard = live.scorer();
+        let scorer = guard.as_mut().expect("open until finished");
+        // A stream holding a full batch scores it itself: those come back now.
+        let fresh = scorer
             .push(&samples, format.sample_rate, format.channels)
             .map_err(bad_request)?
             .to_vec();
         self.budget
             .check(scorer.seconds())
             .map_err(|e| super::api::score_error(e, LIVE_FILE))?;
-        let score = scorer.score().expect("the stream is open");
-        self.windows_scored = score.windows;
-        let replies = windows
-            .iter()
-            .map(|w| Reply::Window {
-                start: w.start,
-                end: w.end,
-                p_fake: w.p_fake,
-                stream_p_fake: score.p_fake,
-                verdict: verdict_key(score.verdict),
-                windows: score.windows,
-            })
-            .collect();
-        Ok(Step::Continue(replies))
+        self.windows_scored = scorer.score().map_or(0, |s| s.windows);
+        Ok(Step::Continue(window_replies(scorer, &fresh)))
     }
 
-    /// Scores what is left: the stream's result.
-    pub fn finish(&mut self) -> Result<Reply, ApiError> {
-        let Phase::Streaming { scorer, .. } =
+    /// The windows the batcher scored since the last call.
+    pub fn on_scored(&mut self) -> Vec<Reply> {
+        let Some(live) = self.live() else {
+            return Vec::new();
+        };
+        let mut guard = live.scorer();
+        let Some(scorer) = guard.as_mut() else {
+            return Vec::new();
+        };
+        let fresh = scorer.take_scored().to_vec();
+        self.windows_scored = scorer.score().map_or(0, |s| s.windows);
+        window_replies(scorer, &fresh)
+    }
+
+    /// Scores what is left: the last windows, then the stream's result.
+    pub fn finish(&mut self) -> Result<Vec<Reply>, ApiError> {
+        let Phase::Streaming { live, .. } =
             std::mem::replace(&mut self.phase, Phase::AwaitingFormat)
         else {
             return Err(bad_request("the stream ended before its format was sent"));
         };
+        let mut scorer = live.scorer().take().expect("open until finished");
+        // The windows no round scored yet, scored now.
+        if let Some(stream) = scorer.stream_mut() {
+            stream
+                .set_deferred(false)
+                .map_err(|e| bad_request(e.to_string()))?;
+        }
+        let fresh = scorer.take_scored().to_vec();
+        let mut replies = window_replies(&scorer, &fresh);
         let result = scorer.finish().map_err(bad_request)?;
         self.windows_scored = result.score.windows;
-        Ok(Reply::Result(result.json(LIVE_FILE, &self.model)))
+        replies.push(Reply::Result(result.json(LIVE_FILE, &self.model)));
+        Ok(replies)
     }
 }
 
@@ -248,10 +309,32 @@ async fn serve_socket(mut socket: WebSocket, state: State, slot: OwnedSemaphoreP
             max_seconds: max_audio_seconds,
             deadline: Some(started + total_timeout),
         },
+        Arc::clone(&state.batcher),
     );
-    let outcome: Result<Option<Reply>, ApiError> = loop {
-        let wake = deadline.min(tokio::time::Instant::now() + idle_timeout);
-        let msg = match tokio::time::timeout_at(wake, socket.recv()).await {
+    let mut last_message = tokio::time::Instant::now();
+    let outcome: Result<Vec<Reply>, ApiError> = loop {
+        let wake = deadline.min(last_message + idle_timeout);
+        let live = session.live();
+        let scored = async {
+            match &live {
+                Some(live) => live.scored.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        // A message from the client, or `None` when a round scored windows.
+        let received = tokio::select! {
+            received = tokio::time::timeout_at(wake, socket.recv()) => Some(received),
+            () = scored => None,
+        };
+        let Some(received) = received else {
+            let replies = tokio::task::block_in_place(|| session.on_scored());
+            if send_all(&mut socket, &replies).await.is_err() {
+                break Ok(Vec::new());
+            }
+            continue;
+        };
+        last_message = tokio::time::Instant::now();
+        let msg = match received {
             Err(_) => {
                 let what = if wake == deadline {
                     format!(
@@ -264,30 +347,22 @@ async fn serve_socket(mut socket: WebSocket, state: State, slot: OwnedSemaphoreP
                 break Err(ApiError::new(StatusCode::REQUEST_TIMEOUT, what));
             }
             // The client went away: nobody to answer.
-            Ok(None) | Ok(Some(Err(_))) => break Ok(None),
+            Ok(None) | Ok(Some(Err(_))) => break Ok(Vec::new()),
             Ok(Some(Ok(msg))) => msg,
         };
         let step = match msg {
             Message::Text(text) => session.on_text(&text),
             Message::Binary(bytes) => tokio::task::block_in_place(|| session.on_binary(&bytes)),
             Message::Ping(_) | Message::Pong(_) => continue,
-            Message::Close(_) => break Ok(None),
+            Message::Close(_) => break Ok(Vec::new()),
         };
         match step {
             Ok(Step::Continue(replies)) => {
-                for reply in &replies {
-                    if send(
-                        &mut socket,
-                        &serde_json::to_string(reply).expect("serialisable"),
-                    )
-                    .await
-                    .is_err()
-                    {
-                        break;
-                    }
+                if send_all(&mut socket, &replies).await.is_err() {
+                    break Ok(Vec::new());
                 }
             }
-            Ok(Step::Done(reply)) => break Ok(Some(reply)),
+            Ok(Step::Done(replies)) => break Ok(replies),
             Err(e) => break Err(e),
         }
     };
@@ -295,13 +370,13 @@ async fn serve_socket(mut socket: WebSocket, state: State, slot: OwnedSemaphoreP
     drop(slot);
     state.telemetry.windows(session.windows_scored);
     let ok = outcome.is_ok();
-    let last = match &outcome {
-        Ok(Some(reply)) => Some(serde_json::to_string(reply).expect("serialisable")),
-        Ok(None) => None,
-        Err(e) => Some(e.live_json()),
-    };
-    if let Some(text) = last {
-        let _ = send(&mut socket, &text).await;
+    match &outcome {
+        Ok(replies) => {
+            let _ = send_all(&mut socket, replies).await;
+        }
+        Err(e) => {
+            let _ = send(&mut socket, &e.live_json()).await;
+        }
     }
     let _ = socket.send(Message::Close(None)).await;
     state.telemetry.done("live", started, ok);
@@ -309,6 +384,13 @@ async fn serve_socket(mut socket: WebSocket, state: State, slot: OwnedSemaphoreP
 
 async fn send(socket: &mut WebSocket, text: &str) -> Result<(), axum::Error> {
     socket.send(Message::Text(text.into())).await
+}
+
+async fn send_all(socket: &mut WebSocket, replies: &[Reply]) -> Result<(), axum::Error> {
+    for reply in replies {
+        send(socket, &serde_json::to_string(reply).expect("serialisable")).await?;
+    }
+    Ok(())
 }
 
 impl ApiError {

@@ -1,11 +1,12 @@
 //! `dfd serve`: a local HTTP service around one loaded model.
 //!
 //! Routes: the page at `/` ([`PAGE`]), `POST /v1/scan` ([`api`]), the live
-//! WebSocket `/v1/live` ([`live`]), `GET /healthz` and `GET /metrics`
-//! ([`telemetry`]). Every refusal is a JSON `{"error", "status"}` with a 4xx
+//! WebSocket `/v1/live` ([`live`], its streams scored together by the
+//! [`batcher`]), `GET /healthz` and `GET /metrics` ([`telemetry`]). Every refusal is a JSON `{"error", "status"}` with a 4xx
 //! status ([`ApiError`]); the limits are [`Limits`], set from the command line.
 
 mod api;
+mod batcher;
 mod live;
 mod telemetry;
 
@@ -52,6 +53,8 @@ struct AppState {
     limits: Limits,
     slots: Arc<Semaphore>,
     telemetry: Telemetry,
+    /// Scores the live streams' windows together, every tick.
+    batcher: Arc<batcher::Batcher>,
 }
 
 type State = Arc<AppState>;
@@ -142,7 +145,8 @@ pub fn run(args: &ServeArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    match runtime.block_on(serve(model, limits, args.listen)) {
+    let tick = Duration::from_millis(args.batch_tick_ms);
+    match runtime.block_on(serve(model, limits, tick, args.listen)) {
         Ok(()) => exit::OK,
         Err(msg) => {
             eprintln!("dfd: {msg}");
@@ -151,7 +155,12 @@ pub fn run(args: &ServeArgs) -> u8 {
     }
 }
 
-async fn serve(model: Model, limits: Limits, listen: SocketAddr) -> Result<(), String> {
+async fn serve(
+    model: Model,
+    limits: Limits,
+    tick: Duration,
+    listen: SocketAddr,
+) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -159,9 +168,12 @@ async fn serve(model: Model, limits: Limits, listen: SocketAddr) -> Result<(), S
     let state = Arc::new(AppState {
         telemetry: Telemetry::new(),
         slots: Arc::new(Semaphore::new(limits.max_concurrent)),
+        batcher: Arc::new(batcher::Batcher::new(tick)),
         model,
         limits,
     });
+    let counted = Arc::clone(&state);
+    tokio::spawn(Arc::clone(&state.batcher).run(move |report| counted.telemetry.batched(report)));
     let app = Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/healthz", get(healthz))

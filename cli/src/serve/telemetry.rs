@@ -28,6 +28,8 @@ pub struct Telemetry {
     errors: Family<Endpoint, Counter>,
     latency: Family<Endpoint, Histogram>,
     windows: Counter,
+    batched_windows: Counter,
+    backend_calls: Counter,
 }
 
 impl Telemetry {
@@ -56,12 +58,26 @@ impl Telemetry {
             latency.clone(),
         );
         registry.register("windows_scored", "Analysis windows scored", windows.clone());
+        let batched_windows = Counter::default();
+        let backend_calls = Counter::default();
+        registry.register(
+            "live_batched_windows",
+            "Windows of live streams scored together in the batcher's rounds",
+            batched_windows.clone(),
+        );
+        registry.register(
+            "live_backend_calls",
+            "Backend calls the batcher's rounds made for them",
+            backend_calls.clone(),
+        );
         Telemetry {
             registry,
             requests,
             errors,
             latency,
             windows,
+            batched_windows,
+            backend_calls,
         }
     }
 
@@ -79,6 +95,12 @@ impl Telemetry {
 
     pub fn windows(&self, n: u64) {
         self.windows.inc_by(n);
+    }
+
+    /// One round of the live batcher.
+    pub fn batched(&self, report: dfd::InferReport) {
+        self.batched_windows.inc_by(report.windows as u64);
+        self.backend_calls.inc_by(report.calls as u64);
     }
 }
 
