@@ -92,20 +92,6 @@
 // Judged synthetic (TTS, voice clone, vocoder).
 #define DFD_VERDICT_SYNTHETIC 2
 
-// Windows per round.
-#define WINDOWS 8
-
-// Rounds at least, whatever the time budget.
-#define MIN_ROUNDS 3
-
-// Rounds at most, whatever the time budget.
-#define MAX_ROUNDS 50
-
-// A variant beats the reference (the most precise one, fp32 when present)
-// only when it takes at most `1 - TIE_MARGIN` of the reference's time:
-// closer timings are noise, and the tie goes to the reference.
-#define TIE_MARGIN 0.05
-
 // A loaded model. Immutable: one model may be used by any number of
 // streams on any number of threads at once. Free with `dfd_model_free`
 // after every stream opened on it is closed.

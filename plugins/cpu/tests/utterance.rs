@@ -66,11 +66,17 @@ fn one_plan_runs_every_length() {
         max_abs_diff(&fixed, &dynamic) < 1e-6,
         "{fixed:?} {dynamic:?}"
     );
-    // Other lengths give other (valid) probabilities.
+    // Other lengths give other (valid) probabilities. The random-weight
+    // model saturates (p near 1e-30 against 1), so they are compared as
+    // log-probabilities.
+    let log = |p: &[f32]| -> Vec<f32> { p.iter().map(|v| v.max(f32::MIN_POSITIVE).ln()).collect() };
     for frames in [16, 388, 3001] {
         let out = run_frames(&h, &features(frames), frames).unwrap();
         assert!((out[0] + out[1] - 1.0).abs() < 1e-5, "{frames}: {out:?}");
-        assert!(max_abs_diff(&out, &fixed) > 1e-6, "{frames}: same as 201");
+        assert!(
+            max_abs_diff(&log(&out), &log(&fixed)) > 1e-3,
+            "{frames}: same as 201: {out:?} {fixed:?}"
+        );
     }
     let e = run_frames(&h, &features(3002), 3002).unwrap_err();
     assert_eq!(e.status, BackendStatus::InvalidArgument);
