@@ -53,7 +53,10 @@ fn header_names_only_dfd_symbols() {
     for line in header.lines() {
         if let Some(name) = line.strip_prefix("#define ") {
             let name = name.split_whitespace().next().unwrap();
-            assert!(name.starts_with("DFD_"), "unprefixed macro in dfd.h: {name}");
+            assert!(
+                name.starts_with("DFD_"),
+                "unprefixed macro in dfd.h: {name}"
+            );
         }
     }
 }

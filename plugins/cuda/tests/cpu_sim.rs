@@ -164,7 +164,9 @@ fn tract_logits(precision: &str, feats: &[f32], batch: usize) -> Vec<f32> {
         std::fs::read(root().join(format!("models/dfd-lfb-cnn/model.{precision}.onnx"))).unwrap();
     let dir = cpu_plugin_dir();
     let b = dfd::backend::resolve(&dfd::BackendChoice::Named("cpu".into()), Some(&dir)).unwrap();
-    let m = b.create(&onnx, &[1, 60, 201], 1, 1, batch as u32, None).unwrap();
+    let m = b
+        .create(&onnx, &[1, 60, 201], 1, 1, batch as u32, None)
+        .unwrap();
     let mut out = vec![0f32; batch];
     m.run(feats, batch, &mut out).unwrap();
     out
