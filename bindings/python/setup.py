@@ -44,6 +44,12 @@ ROOT = HERE.parents[1]
 NATIVE: List[Tuple[str, str]] = [
     ("dfd", "libdfd.so"),
     ("dfd-backend-cpu", "libdfd_backend_cpu.so"),
+    # onnxruntime's backend: usable once `pip install onnxruntime` is done
+    # (the package points the plugin at that library, see _lib.py).
+    ("dfd-backend-ort", "libdfd_backend_ort.so"),
+    # Audio files to PCM for Model.score_file and `python -m dfd scan`
+    # (needs the system's libopus.so.0).
+    ("dfd-decode", "libdfd_decode.so"),
 ]
 
 

@@ -355,7 +355,8 @@ pub struct ModelArgs {
 /// How to run a model: backend, precision variant, threads, plugins.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// Inference backend: "auto" picks the first that runs here (cuda, then cpu).
+    /// Inference backend: "auto" picks the available one whose probe scores
+    /// highest (see `dfd backends`): cuda, then ort, then cpu.
     #[arg(short, long, value_name = "NAME", default_value = "auto")]
     pub backend: BackendChoice,
 

@@ -23,16 +23,68 @@ fn backends_lists_cpu_as_available() {
     ]);
     assert_exit(&out, 0);
     let stdout = text(&out.stdout);
-    let cpu = stdout
-        .lines()
-        .find(|l| l.starts_with("cpu "))
-        .unwrap_or_else(|| panic!("{stdout}"));
-    let fields: Vec<&str> = cpu.split_whitespace().collect();
-    assert_eq!(fields[1], "available", "{stdout}");
-    assert!(cpu.contains("libdfd_backend_cpu.so"), "{stdout}");
+    // Rows are "<rank>. <name>  <state> score <n>  <origin>", best first.
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(name))
+            .unwrap_or_else(|| panic!("no {name} row: {stdout}"))
+            .to_string()
+    };
+    let cpu = row("cpu");
     assert!(
-        stdout.lines().any(|l| l.starts_with("cuda ")),
-        "the known backends are always listed: {stdout}"
+        cpu.contains("score 100") && cpu.contains("libdfd_backend_cpu.so"),
+        "{stdout}"
+    );
+    assert!(
+        cpu.contains("available") || cpu.contains("auto's choice"),
+        "{stdout}"
+    );
+    // The shipped backends are always listed, ranked or not.
+    let cuda = row("cuda");
+    assert!(
+        cuda.trim_start().starts_with('-') || cuda.contains("score"),
+        "{stdout}"
+    );
+    row("ort");
+    // Exactly one row is auto's choice, and it is the first.
+    let first = stdout.lines().nth(1).unwrap_or_default();
+    assert!(first.contains("auto's choice"), "{stdout}");
+}
+
+#[test]
+fn backends_refuses_a_missing_plugin_dir() {
+    let tmp = scratch("backends_plugin_dir");
+    let missing = tmp.join("no-such-dir");
+    let out = dfd([
+        OsStr::new("backends"),
+        OsStr::new("--plugin-dir"),
+        missing.as_os_str(),
+    ]);
+    assert_exit(&out, 2);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("no-such-dir") && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "listed anyway: {}",
+        text(&out.stdout)
+    );
+
+    let file = tmp.join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = dfd([
+        OsStr::new("backends"),
+        OsStr::new("--plugin-dir"),
+        file.as_os_str(),
+    ]);
+    assert_exit(&out, 2);
+    assert!(
+        text(&out.stderr).contains("not a directory"),
+        "{}",
+        text(&out.stderr)
     );
 }
 

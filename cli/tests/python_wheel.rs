@@ -1,6 +1,6 @@
 //! The self-contained Python wheel (bindings/python/setup.py): `pip wheel`
-//! builds it from this checkout, packing the libdfd.so and CPU plugin this
-//! test run built (`DFD_PREBUILT_LIBS`: the workspace's own build, so the
+//! builds it from this checkout, packing the libdfd.so, libdfd_decode.so
+//! and CPU and ort plugins this test run built (`DFD_PREBUILT_LIBS`: the workspace's own build, so the
 //! wheel adds no compilation; debug information stripped); it is installed into a fresh virtual
 //! environment, and there, with no DFD_* variable and outside the source
 //! tree, `python -m dfd scan` must print what `dfd scan` prints for
@@ -41,32 +41,35 @@ fn ok(out: Output, what: &str) -> String {
     text(&out.stdout)
 }
 
-/// A directory with the libdfd.so and CPU plugin this test run built:
-/// libdfd where cargo put it for this binary (`target/<profile>/deps`, or
-/// its parent), the plugin from [`plugin_dir`].
+/// The wheel's native libraries as this test run built them: each where
+/// cargo put it for this binary (`target/<profile>/deps`, or its parent;
+/// the newest if both), libdfd and libdfd_decode as the CLI's
+/// dependencies, the plugins as its dev-dependencies.
+const WHEEL_LIBRARIES: [&str; 4] = [
+    "libdfd.so",
+    "libdfd_backend_cpu.so",
+    "libdfd_backend_ort.so",
+    "libdfd_decode.so",
+];
+
+/// A directory holding [`WHEEL_LIBRARIES`], for `DFD_PREBUILT_LIBS`.
 fn built_libraries(into: &Path) -> PathBuf {
     let deps = std::env::current_exe()
         .unwrap()
         .parent()
         .unwrap()
         .to_path_buf();
-    let libdfd = [deps.clone(), deps.parent().unwrap().to_path_buf()]
-        .into_iter()
-        .map(|d| d.join("libdfd.so"))
-        .filter(|p| p.is_file())
-        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
-        .expect("libdfd.so is built with the dfd-cli tests");
     let dir = into.join("libs");
     std::fs::create_dir_all(&dir).unwrap();
-    // Without their debug information, as a release build makes them (the
-    // debug plugin is ~0.5 GB, which the wheel would spend a minute zipping).
-    for (from, name) in [
-        (libdfd, "libdfd.so"),
-        (
-            plugin_dir().join("libdfd_backend_cpu.so"),
-            "libdfd_backend_cpu.so",
-        ),
-    ] {
+    for name in WHEEL_LIBRARIES {
+        let from = [deps.clone(), deps.parent().unwrap().to_path_buf()]
+            .into_iter()
+            .map(|d| d.join(name))
+            .filter(|p| p.is_file())
+            .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            .unwrap_or_else(|| panic!("{name} is built with the dfd-cli tests"));
+        // Without their debug information, as a release build makes them
+        // (the wheel would otherwise spend a long time zipping).
         ok(
             Command::new("objcopy")
                 .arg("--strip-debug")
@@ -204,7 +207,7 @@ fn build_and_install() -> Installed {
 #[test]
 fn wheel_installs_into_a_fresh_venv_and_scans_like_dfd() {
     let Installed { python, package } = installed();
-    for lib in ["libdfd.so", "libdfd_backend_cpu.so"] {
+    for lib in WHEEL_LIBRARIES {
         let glibc = glibc_needed(&package.join(lib));
         assert!(
             glibc <= MAX_GLIBC,
@@ -220,7 +223,7 @@ fn wheel_installs_into_a_fresh_venv_and_scans_like_dfd() {
     for mode in [&["--json"][..], &[]] {
         let from_python = ok(
             clean(&mut Command::new(python))
-                .args(["-I", "-m", "dfd", "scan"])
+                .args(["-I", "-m", "dfd", "scan", "--backend", "cpu"])
                 .args(mode)
                 .arg("samples")
                 .current_dir(repo())
@@ -230,7 +233,7 @@ fn wheel_installs_into_a_fresh_venv_and_scans_like_dfd() {
         );
         let from_dfd = ok(
             clean(&mut Command::new(env!("CARGO_BIN_EXE_dfd")))
-                .args(["scan", "--plugin-dir"])
+                .args(["scan", "--backend", "cpu", "--plugin-dir"])
                 .arg(plugin_dir())
                 .args(mode)
                 .arg("samples")
@@ -251,6 +254,82 @@ fn wheel_installs_into_a_fresh_venv_and_scans_like_dfd() {
             assert_eq!(parse(&from_python), parse(&from_dfd));
         }
     }
+}
+
+/// The wheel's ort plugin runs once the onnxruntime PyPI package is
+/// installed, with no variable set: the package points the plugin at that
+/// package's library. It scores what the CPU backend scores, within the
+/// two engines' float differences.
+#[test]
+fn wheel_runs_the_ort_backend_with_pip_onnxruntime() {
+    let Installed { python, .. } = installed();
+    ok(
+        Command::new(python)
+            .args(["-c", "import onnxruntime"])
+            .output()
+            .unwrap(),
+        "importing onnxruntime (pip install onnxruntime==1.32.0; .ci/run does)",
+    );
+    let scan = |backend: &str| -> Vec<Value> {
+        ok(
+            clean(&mut Command::new(python))
+                .env_remove("ORT_DYLIB_PATH")
+                .args(["-I", "-m", "dfd", "scan", "--json", "--backend", backend])
+                .arg("samples")
+                .current_dir(repo())
+                .output()
+                .unwrap(),
+            &format!("python -m dfd scan --backend {backend}"),
+        )
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+    };
+    let (ort, cpu) = (scan("ort"), scan("cpu"));
+    assert_eq!(ort.len(), cpu.len());
+    assert_eq!(ort.len(), 2);
+    for (o, c) in ort.iter().zip(&cpu) {
+        assert_eq!(o["backend"], "ort", "{o}");
+        assert_eq!(o["file"], c["file"]);
+        assert_eq!(o["verdict"], c["verdict"], "{o}\n{c}");
+        let (po, pc) = (o["p_fake"].as_f64().unwrap(), c["p_fake"].as_f64().unwrap());
+        assert!((po - pc).abs() < 1e-4, "ort {po} vs cpu {pc}");
+    }
+}
+
+/// The wheel decodes every format `dfd scan` reads (libdfd_decode inside
+/// the package): FLAC, Ogg Opus and M4A files score as `dfd scan` scores them.
+#[test]
+fn wheel_scans_compressed_formats_like_dfd() {
+    let Installed { python, .. } = installed();
+    let files = [
+        cli_fixture("speech_44k1_stereo.flac"),
+        cli_fixture("speech_48k_stereo.opus"),
+        cli_fixture("speech_44k1_stereo.m4a"),
+    ];
+    let from_python = ok(
+        clean(&mut Command::new(python))
+            .args(["-I", "-m", "dfd", "scan", "--json", "--backend", "cpu"])
+            .args(&files)
+            .output()
+            .unwrap(),
+        "python -m dfd scan",
+    );
+    let from_dfd = ok(
+        clean(&mut Command::new(env!("CARGO_BIN_EXE_dfd")))
+            .args(["scan", "--json", "--backend", "cpu", "--plugin-dir"])
+            .arg(plugin_dir())
+            .args(&files)
+            .output()
+            .unwrap(),
+        "dfd scan",
+    );
+    let parse = |s: &str| -> Vec<Value> {
+        s.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    assert_eq!(parse(&from_python), parse(&from_dfd));
 }
 
 /// examples/ray/test_scan_archive.py with the installed wheel: a real

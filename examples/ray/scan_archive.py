@@ -55,8 +55,8 @@ class Scorer:
     """One per actor: loads the model once, then scores each batch of files
     (Ray Data's rows ``path`` and ``bytes``) into rows of ``SCHEMA``."""
 
-    def __init__(self, model: Optional[str], threads: int) -> None:
-        options = dict(threads=threads)
+    def __init__(self, model: Optional[str], backend: Optional[str], threads: int) -> None:
+        options = dict(backend=backend, threads=threads)
         self.model = dfd.Model.load(model, **options) if model else dfd.Model.builtin(**options)
         self.info = self.model.info
 
@@ -98,6 +98,7 @@ def scan(
     threads: int,
     batch_size: int,
     model: Optional[str],
+    backend: Optional[str] = None,
 ) -> None:
     """The job: read, score on ``actors`` actors of ``threads`` CPUs each, write."""
     files = ray.data.read_binary_files(
@@ -108,7 +109,7 @@ def scan(
     )
     scored = files.map_batches(
         Scorer,
-        fn_constructor_kwargs={"model": model, "threads": threads},
+        fn_constructor_kwargs={"model": model, "backend": backend, "threads": threads},
         batch_format="pyarrow",
         batch_size=batch_size,
         compute=ray.data.ActorPoolStrategy(size=actors),
@@ -127,6 +128,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="CPUs and backend threads per actor (default 1)")
     ap.add_argument("--batch-size", type=int, default=16, help="files per batch given to an actor (default 16)")
     ap.add_argument("--model", help="model file or package on every node (default: the built-in model)")
+    ap.add_argument("--backend", help="auto (default), cpu, ort, cuda or a plugin name, as for dfd scan")
     ap.add_argument("--wheel", help="the dfd wheel to install on the workers (runtime_env pip)")
     args = ap.parse_args(argv)
 
@@ -146,6 +148,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         threads=args.threads,
         batch_size=args.batch_size,
         model=args.model,
+        backend=args.backend,
     )
     return 0
 

@@ -83,7 +83,7 @@ def make_archive(root: Path, count: int) -> None:
 def dfd_scan(paths: List[Path]) -> Dict[str, dict]:
     """``dfd scan --json`` of ``paths``, by absolute file path."""
     out = subprocess.run(
-        [os.environ["DFD_BIN"], "scan", "--json", "--plugin-dir", os.environ["DFD_PLUGIN_DIR"], *map(str, paths)],
+        [os.environ["DFD_BIN"], "scan", "--json", "--backend", "cpu", "--plugin-dir", os.environ["DFD_PLUGIN_DIR"], *map(str, paths)],
         capture_output=True,
         text=True,
         timeout=JOB_TIMEOUT_S,
@@ -146,7 +146,7 @@ def test_archive_scan_on_a_local_cluster_survives_a_killed_actor(scratch: Path) 
         job_started = time.monotonic()
         job = subprocess.Popen(
             [sys.executable, str(HERE / "scan_archive.py"), str(archive), str(SAMPLES)]
-            + ["--out", str(out), "--address", cluster.address, "--actors", "2", "--batch-size", "4"],
+            + ["--out", str(out), "--address", cluster.address, "--actors", "2", "--batch-size", "4", "--backend", "cpu"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=cluster.env,

@@ -7,11 +7,11 @@ use std::ffi::{c_char, c_void, CStr};
 use std::path::PathBuf;
 
 use dfd_backend_abi::{
-    BackendStatus, BackendTable, FrontendDesc, ModelDesc, RunAudioFn, RunFramesFn, NO_TIME_AXIS,
+    BackendStatus, BackendTable, FrontendTables, ModelDesc, RunAudioFn, RunFramesFn, NO_TIME_AXIS,
+    SCORE_UNSCORED,
 };
 
 use crate::error::{Error, Result, Status};
-use crate::frontend::OffloadTables;
 use crate::model::Precision;
 
 pub(crate) use registry::valid_name;
@@ -94,6 +94,16 @@ impl Backend {
         // SAFETY: buffer valid for MSG_LEN bytes; the plugin catches its own panics.
         let code = unsafe { (self.table.probe)(buf.as_mut_ptr(), buf.len()) };
         (code == 0, message(&buf))
+    }
+
+    /// How strongly `auto` prefers this backend when its probe succeeds:
+    /// the plugin's own score, or [`SCORE_UNSCORED`] for a table without one.
+    pub fn score(&self) -> u32 {
+        match self.table.score {
+            // SAFETY: the plugin catches its own panics; no arguments.
+            Some(f) => unsafe { f() },
+            None => SCORE_UNSCORED,
+        }
     }
 
     /// Precision variants in the order this backend runs them fastest here.
@@ -188,33 +198,6 @@ impl Backend {
     }
 }
 
-/// The ABI form of `t`, as `set_frontend` receives it. Its pointers borrow
-/// `t`'s tables: use it only while `t` lives.
-pub fn frontend_desc(t: &OffloadTables) -> FrontendDesc {
-    let u = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
-    FrontendDesc {
-        struct_size: std::mem::size_of::<FrontendDesc>() as u32,
-        window_samples: u(t.window_samples),
-        n_fft: u(t.n_fft),
-        hop: u(t.hop),
-        pad: u(t.pad),
-        reflect: u32::from(t.reflect),
-        power: t.power,
-        rows: u(t.rows),
-        window: t.window.as_ptr(),
-        filterbank: t
-            .filterbank
-            .as_ref()
-            .map_or(std::ptr::null(), |f| f.as_ptr()),
-        log_kind: t.log_kind,
-        has_floor: u32::from(t.log_floor.is_some()),
-        log_offset: t.log_offset,
-        log_floor: t.log_floor.unwrap_or(0.0),
-        mean: t.mean.as_ptr(),
-        std: t.std.as_ptr(),
-    }
-}
-
 /// A model loaded on a backend; freed with the plugin's own `destroy`.
 pub struct BackendModel {
     table: &'static BackendTable,
@@ -244,11 +227,11 @@ impl BackendModel {
     /// [`run_audio`](Self::run_audio) from now on; `Some(why)`: the backend
     /// has no front end, not this one, or failed to set it up (the message
     /// says which); keep calling `run`.
-    pub fn offload_frontend(&mut self, t: &OffloadTables) -> Option<String> {
+    pub fn offload_frontend(&mut self, t: &FrontendTables) -> Option<String> {
         let (Some(set), Some(run_audio)) = (self.table.set_frontend, self.table.run_audio) else {
             return Some("the backend computes no front end".into());
         };
-        let desc = frontend_desc(t);
+        let desc = t.desc();
         let mut buf = [0 as c_char; MSG_LEN];
         // SAFETY: `desc` and the tables it points to outlive the call.
         let code = unsafe { set(self.handle, &desc, buf.as_mut_ptr(), buf.len()) };

@@ -7,6 +7,13 @@
 //! `lib/dfd/plugins`). When libdfd is linked statically, "itself" is the
 //! executable, so `../lib/dfd/plugins` next to it is searched as well.
 //! Plugins are opened with `RTLD_NOW | RTLD_LOCAL` and never unloaded.
+//!
+//! `auto` ranks every backend it can see (the built-in ones, the shipped
+//! names, any `libdfd_backend_*.so` on the search path) by what it reports
+//! about this machine: backends whose probe succeeds, highest score first
+//! (ties by name), as ggml's backend registry does. So an installed
+//! onnxruntime or third-party plugin wins over tract without libdfd knowing
+//! its name.
 
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
@@ -21,8 +28,9 @@ use crate::error::{bail, Error, Result, Status};
 use crate::log::log;
 use crate::model::BackendChoice;
 
-/// Backends libdfd knows by name; `auto` tries them in this order.
-const KNOWN: [&str; 2] = ["cuda", "cpu"];
+/// Backends libdfd ships: listed even when their plugin is missing, so
+/// `dfd backends` says why.
+const SHIPPED: [&str; 3] = ["cpu", "ort", "cuda"];
 
 /// Loaded plugins by file path, and the built-in backends by name.
 static LOADED: Lazy<Mutex<HashMap<PathBuf, Arc<Backend>>>> = Lazy::new(Default::default);
@@ -44,14 +52,36 @@ fn builtin(name: &str) -> Option<Arc<Backend>> {
 }
 
 /// One row of [`list`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BackendInfo {
     pub name: String,
-    /// `None` when no plugin file was found.
-    pub origin: Option<Origin>,
+    /// The loaded backend; `None` when no plugin file was found or it
+    /// could not be loaded.
+    pub backend: Option<Arc<Backend>>,
     pub available: bool,
+    /// What `auto` ranks by: the backend's score when available, else 0.
+    pub score: u32,
     /// The probe's message, or why the backend could not be loaded.
     pub detail: String,
+}
+
+impl BackendInfo {
+    /// Where the backend's code lives; `None` when it was not found.
+    pub fn origin(&self) -> Option<&Origin> {
+        self.backend.as_ref().map(|b| b.origin())
+    }
+}
+
+impl std::fmt::Debug for BackendInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackendInfo")
+            .field("name", &self.name)
+            .field("origin", &self.origin())
+            .field("available", &self.available)
+            .field("score", &self.score)
+            .field("detail", &self.detail)
+            .finish()
+    }
 }
 
 pub fn file_name(name: &str) -> String {
@@ -200,9 +230,9 @@ fn dir_state(dir: &Path) -> &'static str {
 }
 
 /// The plugin's table, or for a plugin whose table ends before the end of
-/// the optional fields (an older plugin) a copy of its mandatory part with
-/// every optional field absent (NULL), so the host never reads past the
-/// plugin's table nor uses a half-present field.
+/// the optional fields (an older plugin) a copy of the fields it has with
+/// every later optional field absent (NULL), so the host never reads past
+/// the plugin's table nor uses a half-present field.
 ///
 /// # Safety
 /// `ptr` must point to a static table of at least `size >= MIN_TABLE_SIZE` bytes.
@@ -211,15 +241,14 @@ unsafe fn full_table(ptr: *const BackendTable, size: usize) -> &'static BackendT
         // SAFETY: the whole table is there (caller's contract).
         return unsafe { &*ptr };
     }
+    // Optional fields are pointer-sized: keep the whole ones only.
+    let field = std::mem::size_of::<usize>();
+    let have = size - (size - MIN_TABLE_SIZE) % field;
     let mut copy = Box::new(std::mem::MaybeUninit::<BackendTable>::zeroed());
-    // SAFETY: MIN_TABLE_SIZE <= size bytes are readable at `ptr` and fit in
-    // the copy; the zeroed rest are `None` function pointers.
+    // SAFETY: `have <= size` bytes are readable at `ptr` and fit in the
+    // copy; the zeroed rest are `None` function pointers.
     unsafe {
-        std::ptr::copy_nonoverlapping(
-            ptr.cast::<u8>(),
-            copy.as_mut_ptr().cast::<u8>(),
-            MIN_TABLE_SIZE,
-        );
+        std::ptr::copy_nonoverlapping(ptr.cast::<u8>(), copy.as_mut_ptr().cast::<u8>(), have);
         Box::leak(copy).assume_init_ref()
     }
 }
@@ -267,9 +296,9 @@ fn find(name: &str, plugin_dir: Option<&Path>) -> Result<Arc<Backend>> {
     )
 }
 
-/// Resolves a backend choice (auto or a name) to a backend that can run here.
-/// `auto` takes the first known backend whose probe succeeds and logs why it
-/// skipped the others; a named backend that cannot run is an error.
+/// Resolves a backend choice to a backend that can run here. `auto` takes
+/// the best-ranked available backend of [`list`] and logs the ranking; a
+/// named backend that cannot run is an error.
 pub fn resolve(choice: &BackendChoice, plugin_dir: Option<&Path>) -> Result<Arc<Backend>> {
     check_plugin_dir(plugin_dir)?;
     let choice = match choice {
@@ -287,33 +316,31 @@ pub fn resolve(choice: &BackendChoice, plugin_dir: Option<&Path>) -> Result<Arc<
     Ok(backend)
 }
 
-/// The first of the known backends that can run here.
+/// The available backend whose probe scores highest (see [`list`]).
 fn auto(plugin_dir: Option<&Path>) -> Result<Arc<Backend>> {
-    let mut reasons = Vec::new();
-    for name in KNOWN {
-        match find(name, plugin_dir) {
-            Ok(b) => {
-                let (ok, detail) = b.probe();
-                if ok {
-                    log!(Info, "backend auto: using {name} ({detail})");
-                    return Ok(b);
-                }
-                log!(Info, "backend auto: skipping {name}: {detail}");
-                reasons.push(format!("{name}: {detail}"));
-            }
-            Err(e) => {
-                log!(Debug, "backend auto: skipping {name}: {}", e.message);
-                reasons.push(format!("{name}: {}", e.message));
-            }
+    let ranked = list(plugin_dir);
+    let why = |b: &BackendInfo| format!("{} ({}: {})", b.name, b.score, b.detail);
+    let order: Vec<String> = ranked.iter().map(why).collect();
+    if let Some(best) = ranked.iter().find(|b| b.available) {
+        if let Some(backend) = &best.backend {
+            log!(
+                Info,
+                "backend auto: using {}; ranked by probe score: {}",
+                best.name,
+                order.join("; ")
+            );
+            return Ok(Arc::clone(backend));
         }
     }
-    bail!(PluginNotFound, "no backend can run: {}", reasons.join("; "));
+    bail!(PluginNotFound, "no backend can run: {}", order.join("; "));
 }
 
-/// Every backend libdfd can see: the known names, the built-in ones and any
-/// `libdfd_backend_*.so` on the search path, each probed.
+/// Every backend libdfd can see (the shipped names, the built-in ones and
+/// any `libdfd_backend_*.so` on the search path), each probed, in the order
+/// `auto` ranks them: available ones by score, highest first, then the
+/// unavailable ones; ties by name.
 pub fn list(plugin_dir: Option<&Path>) -> Vec<BackendInfo> {
-    let mut names: Vec<String> = KNOWN.iter().map(|s| s.to_string()).collect();
+    let mut names: Vec<String> = SHIPPED.iter().map(|s| s.to_string()).collect();
     for dir in search_dirs(plugin_dir) {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
@@ -330,24 +357,32 @@ pub fn list(plugin_dir: Option<&Path>) -> Vec<BackendInfo> {
             }
         }
     }
-    names
+    let mut rows: Vec<BackendInfo> = names
         .into_iter()
         .map(|name| match find(&name, plugin_dir) {
             Ok(b) => {
                 let (available, detail) = b.probe();
                 BackendInfo {
                     name,
-                    origin: Some(b.origin().clone()),
+                    score: if available { b.score() } else { 0 },
+                    backend: Some(b),
                     available,
                     detail,
                 }
             }
             Err(e) => BackendInfo {
                 name,
-                origin: None,
+                backend: None,
                 available: false,
+                score: 0,
                 detail: e.message,
             },
         })
-        .collect()
+        .collect();
+    rows.sort_by(|a, b| {
+        (b.available, b.score)
+            .cmp(&(a.available, a.score))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    rows
 }

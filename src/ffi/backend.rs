@@ -48,7 +48,7 @@ pub unsafe extern "C" fn dfd_list_backends(
         for (i, b) in all.iter().take(capacity).enumerate() {
             let mut info = dfd_backend_info {
                 name: [0; 32],
-                builtin: i32::from(b.origin == Some(Origin::Builtin)),
+                builtin: i32::from(b.origin() == Some(&Origin::Builtin)),
                 available: i32::from(b.available),
                 detail: [0; 256],
             };

@@ -24,7 +24,6 @@ pub use config::{
     MelNorm, MelScale, Normalize, PadMode, SpectralConfig, Stat, WindowKind,
 };
 pub use error::FrontendError;
-pub use offload::OffloadTables;
 use spectral::{Scratch, Spectral};
 
 /// A configured front end. Cloning is cheap: tables (window, FFT plan,

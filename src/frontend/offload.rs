@@ -3,45 +3,15 @@
 //! the ones this module's CPU code uses, so both paths share one definition
 //! and the backend only does arithmetic.
 
+use dfd_backend_abi::FrontendTables;
+
 use super::{Frontend, Layout, Stage};
 
-/// Everything a backend needs to reproduce [`Frontend::compute`] for the
-/// covered kind of front end: frames, window, `|DFT|^power`, optional dense
-/// filterbank, `ln`/`log10`/none with offset and floor, per-row
-/// `(x - mean) / std`, frequency-major output.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OffloadTables {
-    pub window_samples: usize,
-    pub n_fft: usize,
-    pub hop: usize,
-    /// Samples of padding on each side (`n_fft / 2` when centred).
-    pub pad: usize,
-    /// numpy "reflect" padding, else zeros.
-    pub reflect: bool,
-    /// 1 (magnitude) or 2 (power).
-    pub power: u32,
-    /// The analysis window zero-padded to `n_fft`.
-    pub window: Vec<f64>,
-    /// Output rows (filters, or `n_fft / 2 + 1` bins).
-    pub rows: usize,
-    /// Output frames per window.
-    pub frames: usize,
-    /// Dense row-major `[rows, n_fft / 2 + 1]`; `None`: the bins themselves.
-    pub filterbank: Option<Vec<f32>>,
-    /// 0 none, 1 `ln`, 2 `log10`.
-    pub log_kind: u32,
-    pub log_offset: f32,
-    pub log_floor: Option<f32>,
-    /// One value per row.
-    pub mean: Vec<f32>,
-    pub std: Vec<f32>,
-}
-
 impl Frontend {
-    /// This front end as [`OffloadTables`], or in words why it has no such
+    /// This front end as [`FrontendTables`], or in words why it has no such
     /// form (raw-waveform input, pre-emphasis, dB scale, DCT, energy row,
     /// deltas, time-major layout, Whisper's padding): those stay on the CPU.
-    pub fn offload_tables(&self) -> Result<OffloadTables, String> {
+    pub fn offload_tables(&self) -> Result<FrontendTables, String> {
         let shared = &*self.shared;
         let s = match &shared.stage {
             Stage::Raw(_) => return Err("a raw-waveform input".into()),
@@ -64,7 +34,7 @@ impl Frontend {
         let f = s.stft.offload()?;
         let (log_kind, log_offset, log_floor) = s.scale.offload()?;
         let (mean, std) = s.scale.stats(s.rows);
-        Ok(OffloadTables {
+        Ok(FrontendTables {
             window_samples: shared.window_samples,
             n_fft: f.n_fft,
             hop: f.hop,
@@ -73,7 +43,6 @@ impl Frontend {
             power: f.power,
             window: f.window.to_vec(),
             rows: s.rows,
-            frames: s.frames,
             filterbank: s.bank.as_ref().map(|b| b.dense(s.stft.n_bins())),
             log_kind,
             log_offset,
@@ -88,6 +57,7 @@ impl Frontend {
 mod tests {
     use super::super::FrontendConfig;
     use super::*;
+    use dfd_backend_abi::LogKind;
 
     fn frontend(json: &str) -> Frontend {
         let cfg: FrontendConfig = serde_json::from_str(json).unwrap();
@@ -102,15 +72,15 @@ mod tests {
         );
         let t = fe.offload_tables().unwrap();
         assert_eq!(
-            (t.n_fft, t.hop, t.pad, t.rows, t.frames, t.power),
+            (t.n_fft, t.hop, t.pad, t.rows, t.frames(), t.power),
             (512, 160, 256, 60, 201, 2)
         );
-        assert_eq!(fe.output_shape(), [t.rows, t.frames]);
+        assert_eq!(fe.output_shape(), [t.rows, t.frames()]);
         let fb = t.filterbank.unwrap();
         assert_eq!(fb.len(), 60 * 257);
         // Linear triangles peak at 1 and cover the band.
         assert!(fb.iter().all(|&w| (0.0..=1.0).contains(&w)));
-        assert_eq!((t.log_kind, t.log_floor), (1, None));
+        assert_eq!((t.log_kind, t.log_floor), (LogKind::Ln, None));
         assert_eq!((t.mean[59], t.std[0]), (-5.8, 4.0));
         // Periodic Hann, zero at the first sample.
         assert_eq!(t.window.len(), 512);

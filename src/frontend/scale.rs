@@ -55,17 +55,17 @@ impl Scale {
         }
     }
 
-    /// The log stage as `(kind, offset, floor)` with kind 0 none, 1 ln,
-    /// 2 log10, or why it has no such form (dB scales, `top_db`: they
+    /// The log stage as `(kind, offset, floor)`, or why it has no such form (dB scales, `top_db`: they
     /// depend on the whole window's maximum).
-    pub(crate) fn offload(&self) -> Result<(u32, f32, Option<f32>), String> {
+    pub(crate) fn offload(&self) -> Result<(dfd_backend_abi::LogKind, f32, Option<f32>), String> {
+        use dfd_backend_abi::LogKind as Offloaded;
         if self.top.is_some() {
             return Err("top_db".into());
         }
         let kind = match self.log {
-            LogKind::None => 0,
-            LogKind::Ln => 1,
-            LogKind::Log10 => 2,
+            LogKind::None => Offloaded::None,
+            LogKind::Ln => Offloaded::Ln,
+            LogKind::Log10 => Offloaded::Log10,
             LogKind::Db => return Err("a dB scale".into()),
         };
         Ok((kind, self.offset, self.floor))

@@ -24,4 +24,7 @@ def read_wav(path: Path) -> Tuple[int, int, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def model() -> dfd.Model:
-    return dfd.Model.builtin()
+    # The CPU backend by name: with the onnxruntime wheel installed, `auto`
+    # may pick ort, and these tests compare with the Rust API and `dfd scan`
+    # on cpu.
+    return dfd.Model.builtin(backend="cpu")

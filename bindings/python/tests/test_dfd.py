@@ -47,6 +47,28 @@ def test_version_and_info(model: dfd.Model) -> None:
     assert any(b.name == "cpu" and b.available for b in dfd.list_backends())
 
 
+def test_auto_prefers_ort_once_onnxruntime_is_installed() -> None:
+    """With the onnxruntime wheel installed (CI installs it), the package
+    points the ort plugin at its library, the plugin's probe ranks it above
+    tract, and `auto` picks it; it scores as the CPU backend does."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        if os.environ.get("CI"):
+            pytest.fail("the onnxruntime wheel is not installed (pip install onnxruntime==1.32.0)")
+        pytest.skip("the onnxruntime wheel is not installed")
+    backends = {b.name: b for b in dfd.list_backends()}
+    assert "ort" in backends, backends
+    assert backends["ort"].available, backends["ort"].detail
+    auto = dfd.Model.builtin()
+    assert auto.info.backend == "ort"
+    cpu = dfd.Model.builtin(backend="cpu")
+    for path in SAMPLES:
+        a, c = auto.score_file(path), cpu.score_file(path)
+        assert a.windows == c.windows
+        assert abs(a.p_fake - c.p_fake) < 1e-4, (path, a.p_fake, c.p_fake)
+
+
 def test_samples_are_there() -> None:
     names = {p.name for p in SAMPLES}
     assert {"bonafide_fr_june.wav", "synthetic_piper_joe.wav"} <= names

@@ -19,12 +19,20 @@
 //!   these functions (it would abort the host).
 //! - The same table is used when a backend is compiled into the core (static
 //!   builds), so both paths run the same code.
+//!
+//! C plugin authors include the generated `include/dfd_backend.h` (cbindgen
+//! from this crate, checked by `tests/header.rs`). Rust plugins use [`sdk`]:
+//! it implements this whole boundary once, so a backend is its model code.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod frontend;
 pub mod panic;
+pub mod sdk;
 
 use std::ffi::{c_char, c_void};
+
+pub use frontend::FrontendTables;
 
 /// Version of this ABI. Bumped on any incompatible change.
 pub const ABI_VERSION: u32 = 1;
@@ -103,6 +111,31 @@ pub struct ModelDesc {
     pub max_frames: u64,
 }
 
+/// The log stage of an offloaded front end ([`FrontendDesc::log_kind`]).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogKind {
+    /// No compression.
+    None = 0,
+    /// `ln(x + log_offset)`.
+    Ln = 1,
+    /// `log10(x + log_offset)`.
+    Log10 = 2,
+}
+
+impl LogKind {
+    /// The kind a raw value from the other side of the ABI names, if any
+    /// (a plugin checks this before reading the struct as Rust).
+    pub fn from_raw(raw: u32) -> Option<LogKind> {
+        match raw {
+            0 => Some(LogKind::None),
+            1 => Some(LogKind::Ln),
+            2 => Some(LogKind::Log10),
+            _ => None,
+        }
+    }
+}
+
 /// [`ModelDesc::time_axis`] of a model whose input shape is fixed.
 pub const NO_TIME_AXIS: u32 = u32::MAX;
 
@@ -115,9 +148,8 @@ pub const NO_TIME_AXIS: u32 = u32::MAX;
 /// Per window of `window_samples` f32: frames of `n_fft` samples every `hop`
 /// after `pad` samples of padding on each side (zeros, or numpy "reflect"),
 /// times `window`; `|DFT|^power`; times the dense `filterbank` (or the bins
-/// themselves when it is NULL); `log_kind` (0 none, 1 `ln(x + log_offset)`,
-/// 2 `log10(x + log_offset)`, with `x = max(x, log_floor)` first when
-/// `has_floor`); `(x - mean[r]) / std[r]`. Output `[rows, frames]`
+/// themselves when it is NULL); `log_kind` (see [`LogKind`], with
+/// `x = max(x, log_floor)` first when `has_floor`); `(x - mean[r]) / std[r]`. Output `[rows, frames]`
 /// frequency-major, exactly the model's input item.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -139,7 +171,7 @@ pub struct FrontendDesc {
     pub window: *const f64,
     /// `rows * (n_fft / 2 + 1)` weights, row-major; NULL: no filterbank.
     pub filterbank: *const f32,
-    pub log_kind: u32,
+    pub log_kind: LogKind,
     pub has_floor: u32,
     pub log_offset: f32,
     pub log_floor: f32,
@@ -148,15 +180,9 @@ pub struct FrontendDesc {
     pub std: *const f32,
 }
 
-/// Type of [`BackendTable::set_frontend`].
-pub type SetFrontendFn = unsafe extern "C" fn(
-    handle: *mut c_void,
-    desc: *const FrontendDesc,
-    err: *mut c_char,
-    err_len: usize,
-) -> i32;
-
-/// Type of [`BackendTable::run_audio`].
+/// Type of [`BackendTable::run_audio`] (and of `run`), for the host. The
+/// table spells its optional fields' types out, as cbindgen cannot see
+/// through an alias inside `Option`; the host's use checks they agree.
 pub type RunAudioFn = unsafe extern "C" fn(
     handle: *mut c_void,
     audio: *const f32,
@@ -165,6 +191,15 @@ pub type RunAudioFn = unsafe extern "C" fn(
     err: *mut c_char,
     err_len: usize,
 ) -> i32;
+
+/// Score band of a GPU or other accelerator (see [`BackendTable::score`]).
+pub const SCORE_ACCELERATOR: u32 = 300;
+/// Score band of a CPU runtime with hand-tuned kernels (onnxruntime's MLAS).
+pub const SCORE_CPU_TUNED: u32 = 200;
+/// Score band of the portable CPU reference (tract).
+pub const SCORE_CPU_PORTABLE: u32 = 100;
+/// What the host assumes for a plugin whose table has no `score`.
+pub const SCORE_UNSCORED: u32 = 50;
 
 /// Type of [`BackendTable::run_frames`].
 pub type RunFramesFn = unsafe extern "C" fn(
@@ -220,16 +255,47 @@ pub struct BackendTable {
     /// `UnsupportedOp` when the backend cannot compute this front end)
     /// makes the host keep computing features and calling `run`. Called at
     /// most once per handle, before any run.
-    pub set_frontend: Option<SetFrontendFn>,
+    pub set_frontend: Option<
+        unsafe extern "C" fn(
+            handle: *mut c_void,
+            desc: *const FrontendDesc,
+            err: *mut c_char,
+            err_len: usize,
+        ) -> i32,
+    >,
     /// Optional (present when `set_frontend` is). Runs `batch` raw windows
     /// (`batch * window_samples` f32) through the front end and the network;
     /// `output` as for `run`. Callable from several threads at once.
-    pub run_audio: Option<RunAudioFn>,
+    pub run_audio: Option<
+        unsafe extern "C" fn(
+            handle: *mut c_void,
+            audio: *const f32,
+            batch: usize,
+            output: *mut f32,
+            err: *mut c_char,
+            err_len: usize,
+        ) -> i32,
+    >,
     /// Optional. For a model created with a `time_axis`: runs one item
     /// whose time axis has `frames` entries (1..=`max_frames`), i.e.
     /// `prod(input_shape) / input_shape[time_axis] * frames` f32; writes
     /// `output_len` values. Callable from several threads at once.
-    pub run_frames: Option<RunFramesFn>,
+    pub run_frames: Option<
+        unsafe extern "C" fn(
+            handle: *mut c_void,
+            input: *const f32,
+            frames: usize,
+            output: *mut f32,
+            err: *mut c_char,
+            err_len: usize,
+        ) -> i32,
+    >,
+    /// Optional. How strongly `auto` should prefer this backend once its
+    /// probe succeeded: `auto` ranks available backends by score, higher
+    /// first, ties by name, as ggml's backend registry ranks devices by
+    /// kind. A plugin returns the `SCORE_*` band of its kind and may add up
+    /// to 99 for what it found on this machine. Absent: [`SCORE_UNSCORED`].
+    pub score: Option<unsafe extern "C" fn() -> u32>,
 }
 
 /// Size of the table up to `destroy`: the smallest table a host accepts.

@@ -45,11 +45,14 @@ use tract_onnx::tract_hir::infer::{Factoid, GenericFactoid};
 use tract_onnx::tract_hir::internal::DimLike;
 use tract_onnx::tract_hir::ops::unimpl::UnimplementedOp;
 
-use crate::error::{chain, Error, Result};
+use dfd_backend_abi::sdk::{self, Error, ModelSpec, Result};
+
 use crate::TRACT_VERSION;
 
-/// Marks a live handle (catches a foreign or freed handle in `run` in most cases).
-const MAGIC: u64 = 0x6466_645f_6370_7531; // "dfd_cpu1"
+/// A tract error with its whole context chain on one line ("a: b: c").
+pub fn chain(e: &TractError) -> String {
+    format!("{e:#}")
+}
 
 /// Items per tract call when the batch axis is symbolic.
 ///
@@ -68,22 +71,6 @@ pub const SYMBOLIC_CHUNK: usize = 1;
 /// Idle run states kept per model (more are spawned on demand and dropped).
 const MAX_IDLE_STATES: usize = 16;
 
-/// What the host asks for, already checked for NULLs and absurd values.
-#[derive(Debug, Clone)]
-pub struct LoadSpec<'a> {
-    pub onnx: &'a [u8],
-    /// Shape of one item, without the batch axis.
-    pub item_shape: &'a [usize],
-    pub output_len: usize,
-    pub max_batch: usize,
-    /// 0 or 1: single-threaded runs; n > 1: an n-thread pool for this model.
-    pub threads: usize,
-    /// The item axis whose length follows the audio (an utterance model)
-    /// and its largest length: the plan keeps that axis symbolic, so one
-    /// plan runs every length.
-    pub time_axis: Option<(usize, usize)>,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Batching {
     /// The batch axis is symbolic: any batch runs in one call.
@@ -93,17 +80,15 @@ pub enum Batching {
 }
 
 pub struct CpuModel {
-    magic: u64,
     plan: Arc<TypedSimplePlan>,
     batching: Batching,
     item_shape: Vec<usize>,
     item_len: usize,
     output_len: usize,
-    max_batch: usize,
     threads: usize,
     idle: Mutex<Vec<TypedSimpleState>>,
-    /// (axis, max_frames) of an utterance model.
-    time_axis: Option<(usize, usize)>,
+    /// The item axis of an utterance model that follows the audio.
+    time_axis: Option<usize>,
     /// Some node keeps state from one run to the next: tract's `Scan` (what
     /// ONNX LSTM / GRU / RNN / Scan become) carries its hidden state over
     /// turns, for streaming. Windows are independent items, so such a model
@@ -120,14 +105,13 @@ impl std::fmt::Debug for CpuModel {
             .field("batching", &self.batching)
             .field("item_shape", &self.item_shape)
             .field("output_len", &self.output_len)
-            .field("max_batch", &self.max_batch)
             .field("threads", &self.threads)
             .finish()
     }
 }
 
 impl CpuModel {
-    pub fn load(spec: &LoadSpec) -> Result<CpuModel> {
+    pub fn load(spec: &ModelSpec) -> Result<CpuModel> {
         let onnx = tract_onnx::onnx();
 
         // 1. protobuf
@@ -180,7 +164,7 @@ impl CpuModel {
             .input_fact(0)
             .map_err(|e| Error::internal(chain(&e)))?
             .clone();
-        let (batching, batch_dim) = check_input(&fact, spec.item_shape, &mut model)?;
+        let (batching, batch_dim) = check_input(&fact, &spec.item_shape, &mut model)?;
         let time_dim = match spec.time_axis {
             Some((axis, _)) => Some((axis, check_time_axis(&fact, axis, &mut model)?)),
             None => None,
@@ -216,18 +200,16 @@ impl CpuModel {
             .into_runnable_with_options(&options)
             .map_err(|e| translate_error("plan", &e, &ops))?;
 
-        let item_len = spec.item_shape.iter().product();
+        let item_len = spec.item_len();
         let mut m = CpuModel {
-            magic: MAGIC,
             plan,
             batching,
-            item_shape: spec.item_shape.to_vec(),
+            item_shape: spec.item_shape.clone(),
             item_len,
             output_len: spec.output_len,
-            max_batch: spec.max_batch,
             threads: spec.threads,
             idle: Mutex::new(Vec::new()),
-            time_axis: spec.time_axis,
+            time_axis: spec.time_axis.map(|(axis, _)| axis),
             stateful: false,
             ops,
         };
@@ -242,50 +224,8 @@ impl CpuModel {
         Ok(m)
     }
 
-    pub fn is_valid(&self) -> bool {
-        self.magic == MAGIC
-    }
     pub fn batching(&self) -> Batching {
         self.batching
-    }
-    pub fn item_len(&self) -> usize {
-        self.item_len
-    }
-    pub fn output_len(&self) -> usize {
-        self.output_len
-    }
-    pub fn max_batch(&self) -> usize {
-        self.max_batch
-    }
-    /// Values per frame of the time axis and the most frames of a
-    /// `run_frames` item (`None` without a time axis).
-    pub fn frames(&self) -> Option<(usize, usize)> {
-        self.time_axis
-            .map(|(a, max)| (self.item_len / self.item_shape[a], max))
-    }
-
-    /// Runs `batch` items (`input.len() == batch * item_len`) and returns
-    /// `batch * output_len` values, in chunks of [`CpuModel::chunk`] items
-    /// (the last chunk of a fixed-batch graph zero-padded).
-    pub fn run(&self, input: &[f32], batch: usize) -> Result<Vec<f32>> {
-        debug_assert_eq!(input.len(), batch * self.item_len);
-        let chunk = self.chunk();
-        let mut out = Vec::with_capacity(batch * self.output_len);
-        let mut padded: Vec<f32> = Vec::new();
-        for items in input.chunks(chunk * self.item_len) {
-            let n = items.len() / self.item_len;
-            match self.batching {
-                Batching::Fixed(b) if n < b => {
-                    padded.clear();
-                    padded.extend_from_slice(items);
-                    padded.resize(b * self.item_len, 0.0);
-                    let o = self.run_chunk(&padded, b, &self.item_shape)?;
-                    out.extend_from_slice(&o[..n * self.output_len]);
-                }
-                _ => out.extend(self.run_chunk(items, n, &self.item_shape)?),
-            }
-        }
-        Ok(out)
     }
 
     /// Items per tract call: the graph's fixed batch, or
@@ -295,35 +235,6 @@ impl CpuModel {
             Batching::Symbolic => SYMBOLIC_CHUNK,
             Batching::Fixed(b) => b,
         }
-    }
-
-    /// Runs one item whose time axis has `frames` entries
-    /// (`input.len() == item_len / item_shape[time_axis] * frames`) on the
-    /// same symbolic plan; a fixed-batch graph gets it zero-padded.
-    pub fn run_frames(&self, input: &[f32], frames: usize) -> Result<Vec<f32>> {
-        let Some((axis, max_frames)) = self.time_axis else {
-            return Err(Error::arg(
-                "run_frames: the model was created without a time_axis",
-            ));
-        };
-        let mut item = self.item_shape.clone();
-        item[axis] = frames;
-        let len: usize = item.iter().product();
-        if frames == 0 || frames > max_frames || input.len() != len {
-            return Err(Error::arg(format!(
-                "run_frames: {frames} frames (1..={max_frames}) need {len} values on item shape {item:?}"
-            )));
-        }
-        let mut out = match self.batching {
-            Batching::Fixed(b) if b > 1 => {
-                let mut padded = input.to_vec();
-                padded.resize(b * len, 0.0);
-                self.run_chunk(&padded, b, &item)?
-            }
-            _ => self.run_chunk(input, 1, &item)?,
-        };
-        out.truncate(self.output_len);
-        Ok(out)
     }
 
     fn run_chunk(&self, input: &[f32], n: usize, item: &[usize]) -> Result<Vec<f32>> {
@@ -386,9 +297,37 @@ impl CpuModel {
     }
 }
 
-impl Drop for CpuModel {
-    fn drop(&mut self) {
-        self.magic = 0;
+impl sdk::Model for CpuModel {
+    /// Runs `batch` items in calls of [`CpuModel::chunk`] items (the last
+    /// call of a fixed-batch graph zero-padded).
+    fn run(&self, input: &[f32], _batch: usize) -> Result<Vec<f32>> {
+        let chunk = self.chunk();
+        sdk::run_padded(input, self.item_len, self.output_len, chunk, |x| {
+            self.run_chunk(x, chunk, &self.item_shape)
+        })
+    }
+
+    /// Runs one item whose time axis has `frames` entries (the SDK checked
+    /// `frames` against `max_frames` and the input's length) on the same
+    /// symbolic plan; a fixed-batch graph gets it zero-padded.
+    fn run_frames(&self, input: &[f32], frames: usize) -> Result<Vec<f32>> {
+        let Some(axis) = self.time_axis else {
+            return Err(Error::arg(
+                "run_frames: the model was created without a time_axis",
+            ));
+        };
+        let mut item = self.item_shape.clone();
+        item[axis] = frames;
+        let mut out = match self.batching {
+            Batching::Fixed(b) if b > 1 => {
+                let mut padded = input.to_vec();
+                padded.resize(b * input.len(), 0.0);
+                self.run_chunk(&padded, b, &item)?
+            }
+            _ => self.run_chunk(input, 1, &item)?,
+        };
+        out.truncate(self.output_len);
+        Ok(out)
     }
 }
 

@@ -4,6 +4,9 @@
 
 mod common;
 
+/// The backend under test (see `common`).
+const ENTRY: dfd_backend_abi::EntryFn = dfd_backend_cpu::dfd_backend_v1;
+
 use std::ffi::c_char;
 
 use common::*;

@@ -5,16 +5,14 @@
 //! planning, broadcasting and argument marshalling are verified on the CPU;
 //! only the driver calls behind `Device` differ.
 //!
-//! Supported ops (the default detector's): ReduceMean (trailing axes), Sub,
-//! Add, Mul (one-sided broadcast), Conv (2-D, groups 1), Relu, MaxPool (2-D),
-//! GlobalAveragePool, Flatten, MatMul (by a constant), Cast (of constants to
-//! f32: f16 weights stay f16 in device memory and are widened in the
-//! kernels). Any other op is refused with `UnsupportedOp` naming it.
+//! Each operator's scheduling is its own function in [`crate::ops`].
 
 use std::collections::HashMap;
 
-use crate::error::{Error, Result};
-use crate::onnx::{self, Graph, Node};
+use dfd_backend_abi::sdk::{Error, Result};
+
+use crate::onnx::{self, Graph};
+use crate::ops::{self, Cx};
 
 /// A kernel argument. `Buf` is a device buffer id from [`Device::alloc`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,10 +58,10 @@ impl DType {
 
 /// A value during scheduling.
 #[derive(Debug, Clone)]
-struct Val {
-    buf: usize,
-    shape: Vec<usize>,
-    dtype: DType,
+pub struct Val {
+    pub buf: usize,
+    pub shape: Vec<usize>,
+    pub dtype: DType,
 }
 
 /// One kernel launch.
@@ -74,49 +72,8 @@ pub struct Launch {
     pub args: Vec<Arg>,
 }
 
-pub const SUPPORTED_OPS: &[&str] = &[
-    "ReduceMean",
-    "Sub",
-    "Add",
-    "Mul",
-    "Conv",
-    "Relu",
-    "MaxPool",
-    "GlobalAveragePool",
-    "Flatten",
-    "MatMul",
-    "Cast",
-];
-
-/// Refuses graphs with ops outside [`SUPPORTED_OPS`] before anything is
-/// allocated; the error names the first such op.
-pub fn check_ops(g: &Graph) -> Result<()> {
-    for n in &g.nodes {
-        let domain_ok = n.domain.is_empty() || n.domain == "ai.onnx";
-        if !domain_ok || !SUPPORTED_OPS.contains(&n.op_type.as_str()) {
-            let op = if domain_ok {
-                n.op_type.clone()
-            } else {
-                format!("{}:{}", n.domain, n.op_type)
-            };
-            return Err(Error::unsupported(format!(
-                "operator {op} (node {:?}) is not supported by the CUDA backend (supported: {})",
-                n.name,
-                SUPPORTED_OPS.join(", ")
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn prod(s: &[usize]) -> usize {
+pub fn prod(s: &[usize]) -> usize {
     s.iter().product()
-}
-
-fn i32_of(v: usize, what: &str) -> Result<Arg> {
-    i32::try_from(v)
-        .map(Arg::I32)
-        .map_err(|_| Error::runtime(format!("{what} = {v} does not fit the kernels' int")))
 }
 
 /// The loaded model: constants on the device, one buffer per activation
@@ -144,7 +101,7 @@ impl Model {
         max_batch: usize,
     ) -> Result<Model> {
         let graph = onnx::parse(onnx_bytes)?;
-        check_ops(&graph)?;
+        ops::check(&graph)?;
         let init_names: Vec<&str> = graph.initializers.iter().map(|t| t.name.as_str()).collect();
         let inputs: Vec<_> = graph
             .inputs
@@ -152,7 +109,7 @@ impl Model {
             .filter(|i| !init_names.contains(&i.name.as_str()))
             .collect();
         if inputs.len() != 1 || graph.outputs.len() != 1 {
-            return Err(Error::shape(format!(
+            return Err(Error::mismatch(format!(
                 "the CUDA backend runs graphs with one input and one output (this one has {} and {})",
                 inputs.len(),
                 graph.outputs.len()
@@ -172,7 +129,7 @@ impl Model {
                 .zip(item_shape)
                 .any(|(d, &s)| d.is_some_and(|d| d as usize != s))
         {
-            return Err(Error::shape(format!(
+            return Err(Error::mismatch(format!(
                 "graph input {} has dims {:?}, the host feeds [batch, {:?}]",
                 input.name, input.dims, item_shape
             )));
@@ -304,7 +261,14 @@ impl Model {
             },
         );
         for node in &self.graph.nodes {
-            let out = self.node(node, &vals, buffer, &mut launches)?;
+            let out = ops::schedule(&mut Cx {
+                node,
+                graph: &self.graph,
+                vals: &vals,
+                consts: &self.consts,
+                buffer: &mut *buffer,
+                launches: &mut launches,
+            })?;
             let name = node.outputs.first().ok_or_else(|| {
                 Error::invalid_model(format!("node {:?} has no output", node.name))
             })?;
@@ -320,453 +284,11 @@ impl Model {
             || out.shape.first() != Some(&batch)
             || prod(&out.shape[1..]) != self.output_len
         {
-            return Err(Error::shape(format!(
+            return Err(Error::mismatch(format!(
                 "graph output {} has shape {:?}, the host expects [{batch}, {}] floats",
                 self.output_name, out.shape, self.output_len
             )));
         }
         Ok((launches, out.buf))
-    }
-
-    fn node(
-        &self,
-        node: &Node,
-        vals: &HashMap<String, Val>,
-        buffer: &mut dyn FnMut(&str, usize) -> Result<usize>,
-        launches: &mut Vec<Launch>,
-    ) -> Result<Val> {
-        let op = node.op_type.as_str();
-        let input = |i: usize| -> Result<&Val> {
-            let name = node
-                .inputs
-                .get(i)
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| {
-                    Error::invalid_model(format!("{op} node {:?} lacks input {i}", node.name))
-                })?;
-            vals.get(name)
-                .ok_or_else(|| Error::invalid_model(format!("{op}: input {name} is undefined")))
-        };
-        let unsupported = |why: String| {
-            Error::unsupported(format!("operator {op} (node {:?}): {why}", node.name))
-        };
-        let out_name = node.outputs[0].as_str();
-        let mut new = |shape: Vec<usize>| -> Result<Val> {
-            let buf = buffer(out_name, prod(&shape) * 4)?;
-            Ok(Val {
-                buf,
-                shape,
-                dtype: DType::F32,
-            })
-        };
-        let need_f32 = |v: &Val, what: &str| -> Result<()> {
-            if v.dtype == DType::F32 {
-                Ok(())
-            } else {
-                Err(unsupported(format!("{what} must be float32 activations")))
-            }
-        };
-        match op {
-            "Cast" => {
-                let x = input(0)?;
-                if node.int("to") != Some(onnx::FLOAT as i64) {
-                    return Err(unsupported(format!("cast to type {:?}", node.int("to"))));
-                }
-                // f16 -> f32 is deferred: the consumer reads f16 storage.
-                Ok(x.clone())
-            }
-            "ReduceMean" => {
-                let x = input(0)?;
-                need_f32(x, "input")?;
-                let rank = x.shape.len() as i64;
-                let axes: Vec<i64> = match node.ints("axes") {
-                    Some(a) => a.to_vec(),
-                    None => match node.inputs.get(1).filter(|s| !s.is_empty()) {
-                        Some(name) => {
-                            let t = self
-                                .graph
-                                .initializers
-                                .iter()
-                                .find(|t| &t.name == name)
-                                .ok_or_else(|| unsupported("axes must be a constant".into()))?;
-                            t.raw
-                                .chunks_exact(8)
-                                .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-                                .collect()
-                        }
-                        None => (0..rank).collect(),
-                    },
-                };
-                let mut axes: Vec<usize> = axes
-                    .iter()
-                    .map(|&a| if a < 0 { a + rank } else { a } as usize)
-                    .collect();
-                axes.sort_unstable();
-                axes.dedup();
-                let first = axes.first().copied().unwrap_or(x.shape.len());
-                if axes.is_empty()
-                    || first == 0
-                    || axes != (first..x.shape.len()).collect::<Vec<_>>()
-                {
-                    return Err(unsupported(format!(
-                        "axes {axes:?}: only trailing axes after the batch axis are supported"
-                    )));
-                }
-                let keep = node.int("keepdims").unwrap_or(1) != 0;
-                let outer = prod(&x.shape[..first]);
-                let inner = prod(&x.shape[first..]);
-                let mut shape = x.shape[..first].to_vec();
-                if keep {
-                    shape.extend(std::iter::repeat(1).take(x.shape.len() - first));
-                }
-                let y = new(shape)?;
-                launches.push(Launch {
-                    kernel: "reduce_mean_f32",
-                    n: outer,
-                    args: vec![
-                        Arg::Buf(x.buf),
-                        Arg::Buf(y.buf),
-                        i32_of(outer, "outer")?,
-                        i32_of(inner, "inner")?,
-                    ],
-                });
-                Ok(y)
-            }
-            "Add" | "Sub" | "Mul" => {
-                let (mut a, mut b) = (input(0)?, input(1)?);
-                // Commutative ops may put the broadcast operand first.
-                if op != "Sub" && prod(&a.shape) < prod(&b.shape) {
-                    std::mem::swap(&mut a, &mut b);
-                }
-                need_f32(a, "the first operand")?;
-                let (inner, bn) = broadcast(&a.shape, &b.shape).ok_or_else(|| {
-                    unsupported(format!("broadcast of {:?} with {:?}", a.shape, b.shape))
-                })?;
-                let n = prod(&a.shape);
-                let y = new(a.shape.clone())?;
-                let code = match op {
-                    "Add" => 0,
-                    "Sub" => 1,
-                    _ => 2,
-                };
-                launches.push(Launch {
-                    kernel: if b.dtype == DType::F16 {
-                        "binary_f16b"
-                    } else {
-                        "binary_f32"
-                    },
-                    n,
-                    args: vec![
-                        Arg::Buf(a.buf),
-                        Arg::Buf(b.buf),
-                        Arg::Buf(y.buf),
-                        i32_of(n, "elements")?,
-                        i32_of(inner, "inner")?,
-                        i32_of(bn, "bn")?,
-                        Arg::I32(code),
-                    ],
-                });
-                Ok(y)
-            }
-            "Relu" => {
-                let x = input(0)?;
-                need_f32(x, "input")?;
-                let n = prod(&x.shape);
-                let y = new(x.shape.clone())?;
-                launches.push(Launch {
-                    kernel: "relu_f32",
-                    n,
-                    args: vec![Arg::Buf(x.buf), Arg::Buf(y.buf), i32_of(n, "elements")?],
-                });
-                Ok(y)
-            }
-            "Conv" => {
-                let (x, w) = (input(0)?, input(1)?);
-                need_f32(x, "input")?;
-                let bias = match node.inputs.get(2).filter(|s| !s.is_empty()) {
-                    Some(_) => Some(input(2)?),
-                    None => None,
-                };
-                if !self.consts.values().any(|c| c.buf == w.buf) {
-                    return Err(unsupported("weights must be constants".into()));
-                }
-                if x.shape.len() != 4 || w.shape.len() != 4 {
-                    return Err(unsupported(format!(
-                        "only 2-D convolution (input {:?})",
-                        x.shape
-                    )));
-                }
-                if node.int("group").unwrap_or(1) != 1 {
-                    return Err(unsupported("group != 1".into()));
-                }
-                if let Some(a) = node.attr("auto_pad") {
-                    if !a.s.is_empty() && a.s != b"NOTSET" {
-                        return Err(unsupported("auto_pad".into()));
-                    }
-                }
-                let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
-                let (k, wc, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
-                if wc != c {
-                    return Err(Error::invalid_model(format!(
-                        "Conv {:?}: input has {c} channels, weights {wc}",
-                        node.name
-                    )));
-                }
-                if let Some(b) = bias {
-                    if b.shape != [k] || b.dtype != w.dtype {
-                        return Err(unsupported(format!("bias {:?} for {k} filters", b.shape)));
-                    }
-                }
-                let s = node.ints("strides").unwrap_or(&[1, 1]);
-                let d = node.ints("dilations").unwrap_or(&[1, 1]);
-                let p = node.ints("pads").unwrap_or(&[0, 0, 0, 0]);
-                if s.len() != 2 || d.len() != 2 || p.len() != 4 || p[0] != p[2] || p[1] != p[3] {
-                    return Err(unsupported(format!(
-                        "strides {s:?}, dilations {d:?}, pads {p:?}"
-                    )));
-                }
-                let (sh, sw, dh, dw, ph, pw) = (
-                    s[0] as usize,
-                    s[1] as usize,
-                    d[0] as usize,
-                    d[1] as usize,
-                    p[0] as usize,
-                    p[1] as usize,
-                );
-                let span_h = dh * (kh - 1) + 1;
-                let span_w = dw * (kw - 1) + 1;
-                if h + 2 * ph < span_h || wd + 2 * pw < span_w || sh == 0 || sw == 0 {
-                    return Err(Error::shape(format!(
-                        "Conv {:?}: kernel larger than input",
-                        node.name
-                    )));
-                }
-                let oh = (h + 2 * ph - span_h) / sh + 1;
-                let ow = (wd + 2 * pw - span_w) / sw + 1;
-                let y = new(vec![n, k, oh, ow])?;
-                let mut args = vec![
-                    Arg::Buf(x.buf),
-                    Arg::Buf(w.buf),
-                    bias.map_or(Arg::Null, |b| Arg::Buf(b.buf)),
-                    Arg::Buf(y.buf),
-                ];
-                for (v, what) in [
-                    (n, "N"),
-                    (c, "C"),
-                    (h, "H"),
-                    (wd, "W"),
-                    (k, "K"),
-                    (kh, "KH"),
-                    (kw, "KW"),
-                    (oh, "OH"),
-                    (ow, "OW"),
-                    (sh, "sh"),
-                    (sw, "sw"),
-                    (ph, "ph"),
-                    (pw, "pw"),
-                    (dh, "dh"),
-                    (dw, "dw"),
-                ] {
-                    args.push(i32_of(v, what)?);
-                }
-                args.push(Arg::I32(bias.is_some() as i32));
-                i32_of(n * k * oh * ow, "outputs")?;
-                launches.push(Launch {
-                    kernel: if w.dtype == DType::F16 {
-                        "conv2d_f16w"
-                    } else {
-                        "conv2d_f32"
-                    },
-                    n: n * k * oh * ow,
-                    args,
-                });
-                Ok(y)
-            }
-            "MaxPool" => {
-                let x = input(0)?;
-                need_f32(x, "input")?;
-                if x.shape.len() != 4 {
-                    return Err(unsupported(format!(
-                        "only 2-D pooling (input {:?})",
-                        x.shape
-                    )));
-                }
-                let k = node.ints("kernel_shape").unwrap_or(&[]);
-                let s = node.ints("strides").unwrap_or(&[1, 1]);
-                let p = node.ints("pads").unwrap_or(&[0, 0, 0, 0]);
-                let dil_ok = node
-                    .ints("dilations")
-                    .is_none_or(|d| d.iter().all(|&v| v == 1));
-                if k.len() != 2
-                    || s.len() != 2
-                    || p.len() != 4
-                    || p[0] != p[2]
-                    || p[1] != p[3]
-                    || node.int("ceil_mode").unwrap_or(0) != 0
-                    || !dil_ok
-                    || node.outputs.len() > 1
-                {
-                    return Err(unsupported(format!(
-                        "kernel {k:?}, strides {s:?}, pads {p:?}, ceil_mode, dilations or indices output"
-                    )));
-                }
-                let (kh, kw, sh, sw, ph, pw) = (
-                    k[0] as usize,
-                    k[1] as usize,
-                    s[0] as usize,
-                    s[1] as usize,
-                    p[0] as usize,
-                    p[1] as usize,
-                );
-                let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
-                if h + 2 * ph < kh || w + 2 * pw < kw || sh == 0 || sw == 0 {
-                    return Err(Error::shape(format!(
-                        "MaxPool {:?}: window larger than input",
-                        node.name
-                    )));
-                }
-                let oh = (h + 2 * ph - kh) / sh + 1;
-                let ow = (w + 2 * pw - kw) / sw + 1;
-                let y = new(vec![n, c, oh, ow])?;
-                let mut args = vec![Arg::Buf(x.buf), Arg::Buf(y.buf)];
-                for (v, what) in [
-                    (n * c, "NC"),
-                    (h, "H"),
-                    (w, "W"),
-                    (kh, "KH"),
-                    (kw, "KW"),
-                    (sh, "sh"),
-                    (sw, "sw"),
-                    (ph, "ph"),
-                    (pw, "pw"),
-                    (oh, "OH"),
-                    (ow, "OW"),
-                ] {
-                    args.push(i32_of(v, what)?);
-                }
-                launches.push(Launch {
-                    kernel: "maxpool2d_f32",
-                    n: n * c * oh * ow,
-                    args,
-                });
-                Ok(y)
-            }
-            "GlobalAveragePool" => {
-                let x = input(0)?;
-                need_f32(x, "input")?;
-                if x.shape.len() < 3 {
-                    return Err(unsupported(format!("input of rank {}", x.shape.len())));
-                }
-                let nc = x.shape[0] * x.shape[1];
-                let hw = prod(&x.shape[2..]);
-                let mut shape = x.shape[..2].to_vec();
-                shape.extend(std::iter::repeat(1).take(x.shape.len() - 2));
-                let y = new(shape)?;
-                launches.push(Launch {
-                    kernel: "global_avg_pool_f32",
-                    n: nc,
-                    args: vec![
-                        Arg::Buf(x.buf),
-                        Arg::Buf(y.buf),
-                        i32_of(nc, "NC")?,
-                        i32_of(hw, "HW")?,
-                    ],
-                });
-                Ok(y)
-            }
-            "Flatten" => {
-                let x = input(0)?;
-                let rank = x.shape.len() as i64;
-                let axis = node.int("axis").unwrap_or(1);
-                let axis = if axis < 0 { axis + rank } else { axis };
-                if axis != 1 {
-                    return Err(unsupported(format!(
-                        "axis {axis} (only 1 keeps the batch axis)"
-                    )));
-                }
-                // A view: same buffer, new shape.
-                Ok(Val {
-                    buf: x.buf,
-                    shape: vec![x.shape[0], prod(&x.shape[1..])],
-                    dtype: x.dtype,
-                })
-            }
-            "MatMul" => {
-                let (a, b) = (input(0)?, input(1)?);
-                need_f32(a, "the first operand")?;
-                if a.shape.len() != 2
-                    || b.shape.len() != 2
-                    || !self.consts.values().any(|c| c.buf == b.buf)
-                {
-                    return Err(unsupported(format!(
-                        "only [M, K] x constant [K, N] (got {:?} x {:?})",
-                        a.shape, b.shape
-                    )));
-                }
-                let (m, k, n) = (a.shape[0], a.shape[1], b.shape[1]);
-                if b.shape[0] != k {
-                    return Err(Error::invalid_model(format!(
-                        "MatMul {:?}: {:?} x {:?}",
-                        node.name, a.shape, b.shape
-                    )));
-                }
-                let y = new(vec![m, n])?;
-                launches.push(Launch {
-                    kernel: if b.dtype == DType::F16 {
-                        "matmul_f16w"
-                    } else {
-                        "matmul_f32"
-                    },
-                    n: m * n,
-                    args: vec![
-                        Arg::Buf(a.buf),
-                        Arg::Buf(b.buf),
-                        Arg::Buf(y.buf),
-                        i32_of(m, "M")?,
-                        i32_of(k, "K")?,
-                        i32_of(n, "N")?,
-                    ],
-                });
-                Ok(y)
-            }
-            other => Err(unsupported(format!("operator {other} is not supported"))),
-        }
-    }
-}
-
-/// One-sided numpy broadcast of `b` onto `a`'s shape, as `(inner, bn)` with
-/// `b` indexed by `(i / inner) % bn`: `b`'s non-1 dims must be one contiguous
-/// run equal to `a`'s. `None` when the kernels cannot express it.
-pub fn broadcast(a: &[usize], b: &[usize]) -> Option<(usize, usize)> {
-    if b.len() > a.len() {
-        return None;
-    }
-    let mut bb = vec![1; a.len() - b.len()];
-    bb.extend_from_slice(b);
-    let live: Vec<usize> = (0..a.len()).filter(|&d| bb[d] != 1).collect();
-    let Some((&lo, &hi)) = live.first().zip(live.last()) else {
-        return Some((1, 1));
-    };
-    if (lo..=hi).any(|d| bb[d] != a[d]) {
-        return None;
-    }
-    Some((prod(&a[hi + 1..]), prod(&a[lo..=hi])))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn broadcast_rules() {
-        assert_eq!(
-            broadcast(&[4, 1, 60, 201], &[4, 1, 1, 1]),
-            Some((60 * 201, 4))
-        );
-        assert_eq!(broadcast(&[4, 64], &[64]), Some((1, 64)));
-        assert_eq!(broadcast(&[4, 64], &[4, 64]), Some((1, 256)));
-        assert_eq!(broadcast(&[4, 64], &[1]), Some((1, 1)));
-        assert_eq!(broadcast(&[4, 3, 5], &[4, 1, 5]), None);
-        assert_eq!(broadcast(&[4, 64], &[2, 4, 64]), None);
     }
 }

@@ -11,142 +11,10 @@
 //! keeps these on the CPU): pre-emphasis, dB scaling, top_db, DCT (LFCC /
 //! MFCC), deltas, energy row, time-major layout, raw-waveform models.
 
-use dfd_backend_abi::FrontendDesc;
+use dfd_backend_abi::sdk::{Error, Result};
+use dfd_backend_abi::FrontendTables;
 
-use crate::error::{Error, Result};
 use crate::exec::{f32_bytes, Arg, Device, Launch};
-
-/// Largest `n_fft` and window the front end accepts from a host.
-const MAX_N_FFT: u32 = 1 << 16;
-const MAX_WINDOW: u32 = 1 << 24;
-
-#[derive(Debug, Clone)]
-pub struct FrontendTables {
-    /// Samples per analysis window.
-    pub window_samples: usize,
-    pub n_fft: usize,
-    pub hop: usize,
-    /// Samples added on each side (`n_fft / 2` when centred).
-    pub pad: usize,
-    /// numpy "reflect" padding, else zeros.
-    pub reflect: bool,
-    /// 1 (magnitude) or 2 (power).
-    pub power: u32,
-    /// The analysis window zero-padded to `n_fft` (f64, as the CPU path uses).
-    pub window: Vec<f64>,
-    /// Dense `[rows, n_fft/2 + 1]` filterbank; `None`: the bins themselves.
-    pub filterbank: Option<(usize, Vec<f32>)>,
-    /// 0 none, 1 ln, 2 log10.
-    pub log_kind: i32,
-    pub log_offset: f32,
-    pub log_floor: Option<f32>,
-    /// Per row (repeat a scalar).
-    pub mean: Vec<f32>,
-    pub std: Vec<f32>,
-}
-
-impl FrontendTables {
-    /// Copies the host's description (see [`FrontendDesc`]), checking every
-    /// size before reading a table.
-    ///
-    /// # Safety
-    /// `desc` must be NULL or point to `struct_size` readable bytes whose
-    /// table pointers are valid for the lengths the fields give.
-    pub unsafe fn from_desc(desc: *const FrontendDesc) -> Result<FrontendTables> {
-        if desc.is_null() {
-            return Err(Error::arg("set_frontend: desc is NULL"));
-        }
-        // SAFETY: every FrontendDesc starts with its u32 size.
-        let size = unsafe { std::ptr::addr_of!((*desc).struct_size).read_unaligned() } as usize;
-        if size < std::mem::size_of::<FrontendDesc>() {
-            return Err(Error::arg(format!(
-                "set_frontend: FrontendDesc.struct_size is {size}, expected at least {}",
-                std::mem::size_of::<FrontendDesc>()
-            )));
-        }
-        // SAFETY: the host says the struct is at least this large.
-        let d = unsafe { desc.read_unaligned() };
-        let sizes_ok = (2..=MAX_N_FFT).contains(&d.n_fft)
-            && (1..=MAX_WINDOW).contains(&d.window_samples)
-            && (1..=MAX_N_FFT).contains(&d.hop)
-            && d.pad <= d.n_fft
-            && (1..=MAX_N_FFT).contains(&d.rows);
-        if !sizes_ok || d.window.is_null() || d.mean.is_null() || d.std.is_null() {
-            return Err(Error::arg(format!(
-                "set_frontend: sizes out of range or a NULL table (n_fft {}, window {}, hop {}, pad {}, rows {})",
-                d.n_fft, d.window_samples, d.hop, d.pad, d.rows
-            )));
-        }
-        let (n_fft, rows) = (d.n_fft as usize, d.rows as usize);
-        let bins = n_fft / 2 + 1;
-        // SAFETY: non-NULL, lengths as the struct documents (caller's contract).
-        let (window, mean, std, filterbank) = unsafe {
-            (
-                std::slice::from_raw_parts(d.window, n_fft).to_vec(),
-                std::slice::from_raw_parts(d.mean, rows).to_vec(),
-                std::slice::from_raw_parts(d.std, rows).to_vec(),
-                (!d.filterbank.is_null()).then(|| {
-                    (
-                        rows,
-                        std::slice::from_raw_parts(d.filterbank, rows * bins).to_vec(),
-                    )
-                }),
-            )
-        };
-        if filterbank.is_none() && rows != bins {
-            return Err(Error::arg(format!(
-                "set_frontend: no filterbank but {rows} rows for {bins} bins"
-            )));
-        }
-        let t = FrontendTables {
-            window_samples: d.window_samples as usize,
-            n_fft,
-            hop: d.hop as usize,
-            pad: d.pad as usize,
-            reflect: d.reflect != 0,
-            power: d.power,
-            window,
-            filterbank,
-            log_kind: d.log_kind as i32,
-            log_offset: d.log_offset,
-            log_floor: (d.has_floor != 0).then_some(d.log_floor),
-            mean,
-            std,
-        };
-        t.check()?;
-        Ok(t)
-    }
-
-    pub fn bins(&self) -> usize {
-        self.n_fft / 2 + 1
-    }
-    pub fn frames(&self) -> usize {
-        1 + (self.window_samples + 2 * self.pad - self.n_fft) / self.hop
-    }
-    pub fn rows(&self) -> usize {
-        self.filterbank.as_ref().map_or(self.bins(), |f| f.0)
-    }
-    fn check(&self) -> Result<()> {
-        let ok = self.n_fft >= 2
-            && self.hop > 0
-            && self.window.len() == self.n_fft
-            && self.window_samples + 2 * self.pad >= self.n_fft
-            && (!self.reflect || self.pad < self.window_samples)
-            && matches!(self.power, 1 | 2)
-            && (0..=2).contains(&self.log_kind)
-            && self.mean.len() == self.rows()
-            && self.std.len() == self.rows()
-            && self
-                .filterbank
-                .as_ref()
-                .is_none_or(|(r, w)| w.len() == r * self.bins());
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::arg("GPU front end: inconsistent tables"))
-        }
-    }
-}
 
 fn f64_bytes(v: &[f64]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
@@ -176,7 +44,7 @@ impl GpuFrontend {
         // The kernels index with 32-bit ints: every buffer must fit.
         let largest = [
             t.frames() * t.bins(),
-            t.rows() * t.frames(),
+            t.rows * t.frames(),
             t.window_samples + 2 * t.pad,
         ]
         .into_iter()
@@ -205,7 +73,7 @@ impl GpuFrontend {
         let sin = up(dev, f64_bytes(&sin))?;
         let spec = dev.alloc(max_batch * t.frames() * t.bins() * 4)?;
         let fb = match &t.filterbank {
-            Some((_, w)) => Some(up(dev, f32_bytes(w))?),
+            Some(w) => Some(up(dev, f32_bytes(w))?),
             None => None,
         };
         let mean = up(dev, f32_bytes(&t.mean))?;
@@ -236,7 +104,7 @@ impl GpuFrontend {
 
     /// Values per window of the output (`rows * frames`).
     pub fn output_len(&self) -> usize {
-        self.t.rows() * self.t.frames()
+        self.t.rows * self.t.frames()
     }
 
     /// Launches computing `batch` windows into `out` (`batch * output_len` f32).
@@ -248,7 +116,7 @@ impl GpuFrontend {
             )));
         }
         let t = &self.t;
-        let (frames, bins, rows) = (t.frames(), t.bins(), t.rows());
+        let (frames, bins, rows) = (t.frames(), t.bins(), t.rows);
         let i = |v: usize| Arg::I32(v as i32);
         let mut l = vec![Launch {
             kernel: "stft_power",
@@ -306,7 +174,7 @@ impl GpuFrontend {
                 i(batch),
                 i(rows),
                 i(frames),
-                Arg::I32(t.log_kind),
+                Arg::I32(t.log_kind as i32),
                 Arg::F32(t.log_offset),
                 Arg::I32(t.log_floor.is_some() as i32),
                 Arg::F32(t.log_floor.unwrap_or(0.0)),

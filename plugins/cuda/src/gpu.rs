@@ -10,10 +10,10 @@ use std::sync::Arc;
 use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr};
 use cudarc::nvrtc::{compile_ptx_with_opts, CompileOptions};
 
-use crate::error::{Error, Result};
 use crate::exec::{Arg, Device};
 use crate::kernels;
 use crate::probe::no_panic;
+use dfd_backend_abi::sdk::{Error, Result};
 
 fn drv(what: &str) -> impl Fn(cudarc::driver::DriverError) -> Error + '_ {
     move |e| Error::runtime(format!("CUDA {what}: {e}"))

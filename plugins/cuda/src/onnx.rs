@@ -4,7 +4,7 @@
 //! tract-onnx would pull tract into a GPU plugin and prost needs protoc to
 //! generate its types at build time.
 
-use crate::error::{Error, Result};
+use dfd_backend_abi::sdk::{Error, Result};
 
 /// ONNX `TensorProto.DataType` codes we read.
 pub const FLOAT: i32 = 1;

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use cudarc::driver::result as drv;
 
-use crate::error::{Error, Result};
+use dfd_backend_abi::sdk::{Error, Result};
 
 /// What the probe found on a machine that can run the backend.
 #[derive(Debug, Clone)]

@@ -11,9 +11,9 @@
 use std::ffi::{c_char, c_void, CString};
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
 use crate::exec::{Arg, Device};
 use crate::kernels;
+use dfd_backend_abi::sdk::{Error, Result};
 
 /// Environment variable naming the simulator's kernel library.
 pub const ENV: &str = "DFD_CUDA_SIMULATOR";

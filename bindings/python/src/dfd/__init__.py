@@ -349,9 +349,7 @@ class Model(_Owned):
         file that cannot be read or decoded."""
         stream: Optional[Stream] = None
         try:
-            for rate, channels, frames in decode_file(path):
-                if channels > _MAX_CHANNELS:
-                    frames, channels = frames.mean(axis=1, dtype=np.float32), 1
+            for rate, channels, frames in _stream_blocks(path):
                 if stream is None:
                     stream = Stream(self, rate, channels)
                 elif (stream.sample_rate, stream.channels) != (rate, channels):
@@ -364,6 +362,15 @@ class Model(_Owned):
         finally:
             if stream is not None:
                 stream.close()
+
+
+def _stream_blocks(path: Union[str, "os.PathLike[str]"]) -> Iterator[Tuple[int, int, np.ndarray]]:
+    """:func:`decode_file`'s blocks as a stream takes them: a file with more
+    channels than a stream accepts is averaged to mono, as ``dfd scan`` does."""
+    for rate, channels, frames in decode_file(path):
+        if channels > _MAX_CHANNELS:
+            frames, channels = frames.mean(axis=1, dtype=np.float32), 1
+        yield rate, channels, frames
 
 
 def decode_file(path: Union[str, "os.PathLike[str]"]) -> Iterator[Tuple[int, int, np.ndarray]]:

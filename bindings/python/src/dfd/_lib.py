@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import glob
+import importlib.util
 import os
 from pathlib import Path
 from typing import List
@@ -108,7 +110,27 @@ def _first_loadable(paths: List[str], missing: str) -> ctypes.CDLL:
     raise OSError(f"{missing}: " + "; ".join(errors))
 
 
+def point_ort_plugin_at_onnxruntime() -> None:
+    """The ort backend plugin loads onnxruntime itself, from
+    ``ORT_DYLIB_PATH`` first. When that is unset and the ``onnxruntime``
+    PyPI package is installed, point it at that package's library (found
+    without importing onnxruntime), so ``backend="ort"`` works after
+    ``pip install onnxruntime`` alone."""
+    if os.environ.get("ORT_DYLIB_PATH"):
+        return
+    try:
+        spec = importlib.util.find_spec("onnxruntime")
+    except (ImportError, ValueError):
+        return
+    for d in (spec.submodule_search_locations or []) if spec else []:
+        found = sorted(glob.glob(os.path.join(d, "capi", "libonnxruntime.so*")))
+        if found:
+            os.environ["ORT_DYLIB_PATH"] = found[0]
+            return
+
+
 def load() -> ctypes.CDLL:
+    point_ort_plugin_at_onnxruntime()
     lib = _first_loadable(candidates(), "libdfd not found (set DFD_LIBRARY to the path of libdfd.so)")
     _declare(lib)
     abi = lib.dfd_abi_version()

@@ -2,22 +2,21 @@
 same JSON object (``dfd scan --json``) or text line, so that Python jobs
 (``python -m dfd scan``, the Ray example) give exactly what the tool gives.
 
-Files are read with the standard library's ``wave`` module: PCM WAV of 8,
-16, 24 or 32 bits, any rate and channel count.
+Files are decoded by libdfd_decode (``dfd.decode_file``), the decoder of
+``dfd scan`` itself: the same formats, the same samples.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import wave
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import Model, Verdict, Window
+from . import Error, Model, Status, Stream, Verdict, Window, _stream_blocks
 
 #: Extensions picked up inside directories, as ``dfd scan`` does
 #: (cli/src/walk.rs), compared case-insensitively.
@@ -108,59 +107,47 @@ def _pct(share: float) -> str:
     return f"{share * 100.0:.0f}"
 
 
-Source = Union[Path_, BinaryIO]
-
-
-def read_wav(source: Source) -> Tuple[int, int, np.ndarray]:
-    """(rate, channels, interleaved samples) of a file path or a binary file
-    object: int16 for 16-bit files, else float32 in [-1, 1] scaled as
-    libdfd's decoder scales them."""
-    if not hasattr(source, "read"):
-        source = os.fspath(source)  # type: ignore[arg-type]
-    try:
-        with wave.open(source, "rb") as w:  # type: ignore[arg-type]
-            rate, channels, width = w.getframerate(), w.getnchannels(), w.getsampwidth()
-            raw = w.readframes(w.getnframes())
-    except (wave.Error, EOFError) as e:
-        raise ValueError(f"not a PCM WAV file this package can read ({e})") from None
-    if width == 2:
-        return rate, channels, np.frombuffer(raw, dtype="<i2")
-    if width == 1:
-        pcm = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
-    elif width == 3:
-        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
-        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-        pcm = (np.where(v >= 1 << 23, v - (1 << 24), v) / float(1 << 23)).astype(np.float32)
-    elif width == 4:
-        pcm = (np.frombuffer(raw, dtype="<i4") / float(1 << 31)).astype(np.float32)
-    else:
-        raise ValueError(f"{8 * width}-bit WAV samples are not supported")
-    return rate, channels, pcm
-
-
 def score_file(model: Model, path: Path_, data: Optional[bytes] = None) -> FileScore:
     """Scores one audio file with ``model``, every window kept: the file at
     ``path``, or its contents ``data`` when given (``path`` then only names
-    it). Raises ``ValueError`` for a file that cannot be read and
-    ``dfd.Error`` for audio libdfd refuses."""
-    rate, channels, pcm = read_wav(path if data is None else io.BytesIO(data))
-    if pcm.size == 0:
-        raise ValueError("contains no audio")
+    it; the bytes go through a temporary file, since libdfd_decode reads
+    files). Any format ``dfd scan`` reads, decoded by the same code.
+    Raises ``dfd.Error`` for a file that cannot be decoded or audio libdfd
+    refuses."""
+    if data is None:
+        return _score(model, os.fspath(path), path)
+    with tempfile.NamedTemporaryFile(prefix="dfd-", suffix=Path(os.fspath(path)).suffix) as tmp:
+        tmp.write(data)
+        tmp.flush()
+        return _score(model, os.fspath(path), tmp.name)
+
+
+def _score(model: Model, name: str, source: Path_) -> FileScore:
     info = model.info
     timeline: List[Window] = []
-    with model.open(rate, channels) as s:
-        step = PUSH_FRAMES * channels
-        for pos in range(0, pcm.size, step):
-            s.push(pcm[pos : pos + step])
-            timeline.extend(s.read_windows())
-        unscored = s.flush()
-        timeline.extend(s.read_windows())
-        r = s.score()
+    stream: Optional[Stream] = None
+    try:
+        for rate, channels, frames in _stream_blocks(source):
+            if stream is None:
+                stream = model.open(rate, channels)
+            elif (stream.sample_rate, stream.channels) != (rate, channels):
+                raise Error(Status.INVALID_ARG, f"{name}: the format changes mid-file")
+            for pos in range(0, len(frames), PUSH_FRAMES):
+                stream.push(frames[pos : pos + PUSH_FRAMES])
+                timeline.extend(stream.read_windows())
+        if stream is None:
+            raise Error(Status.IO, f"{name}: contains no audio")
+        unscored = stream.flush()
+        timeline.extend(stream.read_windows())
+        r = stream.score()
+    finally:
+        if stream is not None:
+            stream.close()
     scored = r.verdict != Verdict.UNKNOWN
     synthetic = sum(1 for w in timeline if np.float32(w.p_fake) >= np.float32(info.threshold))
     shares = (synthetic / len(timeline), 1.0 - synthetic / len(timeline)) if timeline else (None, None)
     return FileScore(
-        file=os.fspath(path),
+        file=name,
         model=info.name,
         backend=info.backend,
         precision=info.precision,

@@ -1,4 +1,6 @@
-//! Test helpers: drive the backend only through its table, as a host would.
+//! Test helpers: drive a backend only through its table, as a host would.
+//! Shared by the plugins' tests (`#[path]`-included); each test crate names
+//! the backend under test in a root `const ENTRY: EntryFn`.
 #![allow(dead_code)]
 
 use std::ffi::{c_char, c_void, CStr};
@@ -8,7 +10,7 @@ use dfd_backend_abi::{BackendStatus, BackendTable, ModelDesc};
 
 pub fn table() -> &'static BackendTable {
     // The plugin entry, exactly what a host gets from dlsym.
-    let t = unsafe { dfd_backend_cpu::dfd_backend_v1() };
+    let t = unsafe { crate::ENTRY() };
     assert!(!t.is_null());
     unsafe { &*t }
 }
