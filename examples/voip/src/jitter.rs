@@ -1,8 +1,9 @@
 //! A jitter buffer for one RTP stream (one SSRC): puts packets back in
 //! sequence-number order (16-bit numbers that wrap), drops duplicates and
-//! packets that arrive after their slot was given up, and conceals lost
-//! packets with silence of the right length (from the RTP timestamps), so
-//! that the audio handed on keeps the sender's timeline.
+//! packets that arrive after their slot was given up, and marks the gap of
+//! lost packets with its length (from the RTP timestamps), so that the
+//! audio played keeps the sender's timeline: the player fills it (silence,
+//! or the codec's own concealment).
 //!
 //! A missing packet is waited for until `depth` newer packets are held or
 //! the oldest held packet has waited `latency`; then its slot is declared
@@ -30,24 +31,25 @@ pub struct Config {
     pub max_gap_frames: usize,
 }
 
-/// One received packet, decoded.
+/// One received packet. Its payload is decoded when played, in order: a
+/// stateful decoder (Opus) must see packets in sequence, and conceal the
+/// lost ones where they were.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packet {
     pub seq: u16,
     /// RTP timestamp (frames at the payload's clock rate).
     pub timestamp: u32,
-    /// Frames in `samples` (samples / channels).
+    /// Frames the payload holds.
     pub frames: usize,
-    /// Interleaved PCM.
-    pub samples: Vec<i16>,
+    pub payload: Vec<u8>,
 }
 
 /// What the buffer hands on, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Release {
     Audio(Packet),
-    /// Silence standing in for `packets` lost packets.
-    Silence {
+    /// The place of `packets` lost packets, `frames` long, to conceal.
+    Gap {
         frames: usize,
         packets: u64,
     },
@@ -63,9 +65,9 @@ pub struct Stats {
     pub duplicates: u64,
     /// Dropped: arrived after its slot had been declared lost.
     pub late: u64,
-    /// Sequence numbers declared lost (concealed with silence).
+    /// Sequence numbers declared lost (concealed).
     pub lost: u64,
-    /// Frames of silence inserted for lost packets.
+    /// Frames concealed in place of lost packets.
     pub concealed_frames: u64,
     /// Packets that arrived after a packet with a higher sequence number.
     pub reordered: u64,
@@ -220,7 +222,7 @@ impl JitterBuffer {
         }
         self.next = Some(first);
         self.next_ts = packet.timestamp;
-        Some(Release::Silence {
+        Some(Release::Gap {
             frames,
             packets: missing,
         })
@@ -242,14 +244,14 @@ mod tests {
     }
 
     /// Packet `seq` of a 20 ms, 8 kHz stream whose first packet is `seq0`;
-    /// its samples all hold `seq` so the order can be read back.
+    /// its payload bytes all hold `seq` so the order can be read back.
     fn packet(seq: u16, seq0: u16) -> Packet {
         let n = seq.wrapping_sub(seq0) as u32;
         Packet {
             seq,
             timestamp: 1000u32.wrapping_add(n * FRAMES as u32),
             frames: FRAMES,
-            samples: vec![seq as i16; FRAMES],
+            payload: vec![seq as u8; FRAMES],
         }
     }
 
@@ -271,7 +273,7 @@ mod tests {
         out.iter()
             .flat_map(|r| match r {
                 Release::Audio(p) => vec![Some(p.seq)],
-                Release::Silence { frames, packets } => {
+                Release::Gap { frames, packets } => {
                     assert_eq!(*frames, *packets as usize * FRAMES, "silence length");
                     vec![None; *packets as usize]
                 }
@@ -308,7 +310,7 @@ mod tests {
         assert_eq!(st.concealed_frames, 2 * FRAMES as u64);
         assert!(matches!(
             out[2],
-            Release::Silence {
+            Release::Gap {
                 frames: 320,
                 packets: 2
             }
@@ -334,7 +336,7 @@ mod tests {
         assert_eq!(jb.pop(t0 + Duration::from_millis(99)), None);
         assert_eq!(
             jb.pop(t0 + Duration::from_millis(100)),
-            Some(Release::Silence {
+            Some(Release::Gap {
                 frames: FRAMES,
                 packets: 1
             })
@@ -372,14 +374,14 @@ mod tests {
             seq,
             timestamp: ts,
             frames: FRAMES,
-            samples: vec![0; FRAMES],
+            payload: vec![0; FRAMES],
         };
         jb.insert(p(65535, u32::MAX - 159), t0);
         jb.insert(p(1, 160), t0);
         let out = jb.drain(t0);
         assert_eq!(
             out[1],
-            Release::Silence {
+            Release::Gap {
                 frames: FRAMES,
                 packets: 1
             }

@@ -17,7 +17,8 @@ use dfd_voip_monitor::payload::PayloadMap;
 /// Scores live RTP calls for synthetic speech: one libdfd stream per SSRC.
 ///
 /// Payload types 0 (PCMU/8000), 8 (PCMA/8000), 10 (L16/44100/2) and
-/// 11 (L16/44100/1) are known; map dynamic ones with --pt. Prints a line
+/// 11 (L16/44100/1) are known; map dynamic ones with --pt, as the SDP's
+/// rtpmap does (Opus: `--pt 111=opus/48000/2`). Prints a line
 /// per call when its verdict changes and when it ends.
 #[derive(Parser, Debug)]
 #[command(name = "dfd-voip-monitor", version)]
@@ -26,7 +27,8 @@ struct Args {
     /// address is printed on stderr).
     #[arg(long, default_value = "0.0.0.0:5004")]
     listen: String,
-    /// Maps a dynamic payload type, e.g. `96=L16/16000/1` (repeatable).
+    /// Maps a dynamic payload type, e.g. `96=L16/16000/1` or
+    /// `111=opus/48000/2` (repeatable).
     #[arg(long = "pt", value_name = "PT=ENC/RATE[/CH]")]
     pt: Vec<String>,
     /// Seconds without a packet after which a call has ended.

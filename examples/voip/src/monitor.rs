@@ -10,7 +10,7 @@ use rtp_types::RtpPacket;
 use serde_json::json;
 
 use crate::jitter::{self, JitterBuffer, Packet, Release};
-use crate::payload::{Format, PayloadMap};
+use crate::payload::{Format, PayloadDecoder, PayloadMap};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -134,7 +134,9 @@ struct Call {
     last_seen: Instant,
     reported: Verdict,
     other_format: u64,
-    zeros: Vec<i16>,
+    decoder: PayloadDecoder,
+    /// Decoded (or concealed) samples of the release being played.
+    pcm: Vec<f32>,
 }
 
 pub struct Monitor {
@@ -189,7 +191,10 @@ impl Monitor {
         };
         let ssrc = rtp.ssrc();
         if !self.calls.contains_key(&ssrc) {
-            let stream = match Stream::new(&self.model, format.rate, format.channels) {
+            let opened = Stream::new(&self.model, format.rate, format.channels)
+                .map_err(|e| e.to_string())
+                .and_then(|s| Ok((s, PayloadDecoder::new(format)?)));
+            let (stream, decoder) = match opened {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("dfd-voip-monitor: ssrc {ssrc:#010x}: cannot open a stream for {format}: {e}");
@@ -214,7 +219,8 @@ impl Monitor {
                     last_seen: now,
                     reported: Verdict::Unknown,
                     other_format: 0,
-                    zeros: Vec::new(),
+                    decoder,
+                    pcm: Vec::new(),
                 },
             );
         }
@@ -224,15 +230,12 @@ impl Monitor {
             call.other_format += 1;
             return events;
         }
-        let mut samples = Vec::with_capacity(rtp.payload_len());
-        format.decode(rtp.payload(), &mut samples);
-        let frames = samples.len() / format.channels as usize;
         call.jb.insert(
             Packet {
                 seq: rtp.sequence_number(),
                 timestamp: rtp.timestamp(),
-                frames,
-                samples,
+                frames: call.decoder.frames(rtp.payload()),
+                payload: rtp.payload().to_vec(),
             },
             now,
         );
@@ -296,20 +299,15 @@ impl Call {
             return;
         }
         for r in released {
-            let result = match r {
-                Release::Audio(p) if p.frames > 0 => self.stream.push_i16(&p.samples),
-                Release::Audio(_) => Ok(()),
-                Release::Silence { frames, .. } => {
-                    let n = frames * self.format.channels as usize;
-                    self.zeros.resize(n, 0);
-                    if n > 0 {
-                        self.stream.push_i16(&self.zeros[..n])
-                    } else {
-                        Ok(())
-                    }
-                }
-            };
-            if let Err(e) = result {
+            self.pcm.clear();
+            match r {
+                Release::Audio(p) => self.decoder.decode(&p.payload, &mut self.pcm),
+                Release::Gap { frames, .. } => self.decoder.conceal(frames, &mut self.pcm),
+            }
+            if self.pcm.is_empty() {
+                continue;
+            }
+            if let Err(e) = self.stream.push(&self.pcm) {
                 eprintln!("dfd-voip-monitor: ssrc {ssrc:#010x}: {e}");
             }
         }

@@ -1,7 +1,9 @@
 //! End to end on loopback: GStreamer's RTP payloaders (`gst-launch-1.0`,
 //! a sender not written here) stream the two sample clips in real time to
 //! the monitor, each as its own SSRC and both at once, over PCMU, PCMA,
-//! L16 16 kHz mono (dynamic PT 96) and L16 44.1 kHz stereo (static PT 10).
+//! L16 16 kHz mono (dynamic PT 96), L16 44.1 kHz stereo (static PT 10) and
+//! Opus (`opusenc ! rtpopuspay`, dynamic PT 111 mapped as in SDP,
+//! `opus/48000/2`).
 //! The monitor must end both calls with the right verdict, account for
 //! every packet, and run the --on-synthetic hook for the synthetic call
 //! only.
@@ -189,5 +191,15 @@ fn l16_44k1_stereo_static_pt() {
         pipeline:
             "audio/x-raw,format=S16BE,rate=44100,channels=2 ! rtpL16pay pt=10 ssrc={ssrc} {ptime}",
         pt_map: None,
+    });
+}
+
+#[test]
+fn opus_dynamic_pt() {
+    run_codec(&Codec {
+        name: "opus/48000/2",
+        pipeline:
+            "audio/x-raw,rate=48000,channels=2 ! opusenc ! rtpopuspay pt=111 ssrc={ssrc} {ptime}",
+        pt_map: Some("111=opus/48000/2"),
     });
 }

@@ -1,13 +1,15 @@
 //! The monitor under network impairments, through its library API with
-//! simulated arrival times: the sample clips packetised as 20 ms L16 RTP
-//! (sequence numbers wrapping through 65535), two calls interleaved on one
-//! port, then reordered, duplicated, lost and late packets.
+//! simulated arrival times: the sample clips packetised as 20 ms RTP, L16
+//! and Opus (encoded here by libopus at 48 kHz), sequence numbers wrapping
+//! through 65535, two calls interleaved on one port, then reordered,
+//! duplicated, lost and late packets.
 //!
 //! What must hold: reordering and duplicates change nothing (scores equal
 //! the clean run bit for bit); every dropped packet is counted lost and
-//! concealed with exactly its length of silence, so the call keeps its
-//! timeline; a packet that arrives after its slot was given up is counted
-//! late, not played; each call keeps its verdict.
+//! concealed with exactly its length (silence for L16, libopus's
+//! packet-loss concealment for Opus), so the call keeps its timeline; a
+//! packet that arrives after its slot was given up is counted late, not
+//! played; each call keeps its verdict.
 
 mod common;
 
@@ -25,8 +27,8 @@ const PTIME_MS: u64 = 20;
 /// First sequence number: the 16-bit counter wraps a few packets in.
 const SEQ0: u16 = 65_500;
 
-/// One call: its SSRC, payload type (and its `--pt` mapping) and RTP
-/// packets in send order.
+/// One call: its SSRC, payload type (and its `--pt` mapping), RTP packets
+/// in send order, and the seconds of audio they carry.
 struct Call {
     clip: &'static str,
     ssrc: u32,
@@ -34,37 +36,117 @@ struct Call {
     rtpmap: String,
     frames_per_packet: usize,
     packets: Vec<Vec<u8>>,
+    seconds: f64,
 }
 
-fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, pcm: &[i16]) -> Vec<u8> {
-    let mut p = Vec::with_capacity(12 + 2 * pcm.len());
+#[derive(Debug, Clone, Copy)]
+enum Codec {
+    /// At the clip's own rate, mono.
+    L16,
+    /// At 48 kHz (the clip resampled by libsoxr), mono, as `opus/48000/2`.
+    Opus,
+}
+
+fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(12 + payload.len());
     p.extend([0x80, pt]);
     p.extend(seq.to_be_bytes());
     p.extend(ts.to_be_bytes());
     p.extend(ssrc.to_be_bytes());
-    for s in pcm {
-        p.extend(s.to_be_bytes());
-    }
+    p.extend(payload);
     p
 }
 
-fn call(clip: &'static str, ssrc: u32, pt: u8) -> Call {
+/// The clip's payloads, 20 ms each, and their rate and rtpmap encoding.
+fn payloads(clip: &str, codec: Codec) -> (Vec<Vec<u8>>, u32, &'static str) {
     let r = hound::WavReader::open(root().join(clip)).unwrap();
     let spec = r.spec();
     assert_eq!(spec.channels, 1);
     let pcm: Vec<i16> = r.into_samples::<i16>().map(Result::unwrap).collect();
-    let n = (spec.sample_rate as u64 * PTIME_MS / 1000) as usize;
+    match codec {
+        Codec::L16 => {
+            let n = (spec.sample_rate as u64 * PTIME_MS / 1000) as usize;
+            let payloads = pcm
+                .chunks(n)
+                .map(|c| c.iter().flat_map(|s| s.to_be_bytes()).collect())
+                .collect();
+            (payloads, spec.sample_rate, "L16")
+        }
+        Codec::Opus => {
+            let x: Vec<f32> = pcm.iter().map(|&s| f32::from(s) / 32768.0).collect();
+            let y = to_48k(&x, spec.sample_rate);
+            let n = (48_000 * PTIME_MS / 1000) as usize;
+            let mut encoder = opusic_c::Encoder::new(
+                opusic_c::Channels::Mono,
+                opusic_c::SampleRate::Hz48000,
+                opusic_c::Application::Voip,
+            )
+            .unwrap();
+            let payloads = y
+                .chunks(n)
+                .map(|c| {
+                    let mut frame = c.to_vec();
+                    frame.resize(n, 0.0); // the last packet is padded
+                    let mut out = Vec::with_capacity(1500);
+                    encoder.encode_float_to_vec(&frame, &mut out).unwrap();
+                    out
+                })
+                .collect();
+            (payloads, 48_000, "opus")
+        }
+    }
+}
+
+/// Mono `x` at `rate` resampled to 48 kHz by libsoxr (the resampler
+/// libdfd itself uses, already built: no second resampler to depend on).
+fn to_48k(x: &[f32], rate: u32) -> Vec<f32> {
+    let mut y = vec![0f32; x.len() * 48_000 / rate as usize + 1];
+    let mut done = 0;
+    // SAFETY: the lengths are the buffers'; NULL specs are libsoxr's
+    // defaults (float32 in and out, high quality).
+    let error = unsafe {
+        soxr_sys::soxr_oneshot(
+            f64::from(rate),
+            48_000.0,
+            1,
+            x.as_ptr().cast(),
+            x.len(),
+            std::ptr::null_mut(),
+            y.as_mut_ptr().cast(),
+            y.len(),
+            &mut done,
+            std::ptr::null(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert!(error.is_null(), "soxr_oneshot failed");
+    y.truncate(done);
+    y
+}
+
+fn call(clip: &'static str, ssrc: u32, pt: u8, codec: Codec) -> Call {
+    let (payloads, rate, encoding) = payloads(clip, codec);
+    let n = (u64::from(rate) * PTIME_MS / 1000) as usize;
     let ts0 = 0xFFFF_0000u32 ^ ssrc; // any start; wraps for one of them
-    let packets = pcm
-        .chunks(n)
+    let seconds = match codec {
+        Codec::L16 => clip_seconds(clip),
+        Codec::Opus => (payloads.len() * n) as f64 / f64::from(rate),
+    };
+    let channels = match codec {
+        Codec::L16 => 1,
+        Codec::Opus => 2,
+    };
+    let packets = payloads
+        .iter()
         .enumerate()
-        .map(|(i, c)| {
+        .map(|(i, p)| {
             rtp(
                 pt,
                 SEQ0.wrapping_add(i as u16),
                 ts0.wrapping_add((i * n) as u32),
                 ssrc,
-                c,
+                p,
             )
         })
         .collect();
@@ -72,9 +154,10 @@ fn call(clip: &'static str, ssrc: u32, pt: u8) -> Call {
         clip,
         ssrc,
         pt,
-        rtpmap: format!("{pt}=L16/{}/1", spec.sample_rate),
+        rtpmap: format!("{pt}={encoding}/{rate}/{channels}"),
         frames_per_packet: n,
         packets,
+        seconds,
     }
 }
 
@@ -271,7 +354,7 @@ fn run(model: &Model, calls: &[Call], imp: Impairment, seed: u64) -> Vec<Event> 
                 c.clip
             );
             let secs = e.score.seconds;
-            let want = clip_seconds(c.clip);
+            let want = c.seconds;
             assert!(
                 (secs - want).abs() < 1e-3,
                 "{}: {secs} s scored, the clip is {want} s",
@@ -284,10 +367,19 @@ fn run(model: &Model, calls: &[Call], imp: Impairment, seed: u64) -> Vec<Event> 
 
 #[test]
 fn reordering_duplicates_loss_and_late_packets() {
+    impairments(Codec::L16);
+}
+
+#[test]
+fn opus_reordering_duplicates_loss_and_late_packets() {
+    impairments(Codec::Opus);
+}
+
+fn impairments(codec: Codec) {
     let model = model();
     let calls = [
-        call(BONAFIDE, SSRC_BONAFIDE, 96),
-        call(SYNTHETIC, SSRC_SYNTHETIC, 97),
+        call(BONAFIDE, SSRC_BONAFIDE, 96, codec),
+        call(SYNTHETIC, SSRC_SYNTHETIC, 97, codec),
     ];
 
     let clean = run(&model, &calls, CLEAN, 1);
