@@ -200,37 +200,10 @@ async fn next_json(ws: &mut Socket) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn live_websocket_scores_equal_dfd_scan() {
     let server = Server::start(&[]);
-    let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url())
-        .await
-        .unwrap();
     let (rate, channels, samples) = read_wav(&joe());
-    ws.send(Message::text(
-        json!({"sample_rate": rate, "channels": channels, "format": "s16le"}).to_string(),
-    ))
-    .await
-    .unwrap();
-    let ready = next_json(&mut ws).await;
-    assert_eq!(ready["type"], "ready", "{ready}");
-
     // A quarter second per message, as a call would send it; every window
     // arrives after the message that completed it.
-    let per_message = (rate / 4) as usize * channels as usize;
-    let mut windows: Vec<Value> = Vec::new();
-    for piece in samples.chunks(per_message) {
-        let bytes: Vec<u8> = piece.iter().flat_map(|s| s.to_le_bytes()).collect();
-        ws.send(Message::binary(bytes)).await.unwrap();
-    }
-    ws.send(Message::text(json!({"type": "end"}).to_string()))
-        .await
-        .unwrap();
-    let result = loop {
-        let msg = next_json(&mut ws).await;
-        match msg["type"].as_str().unwrap() {
-            "window" => windows.push(msg),
-            "result" => break msg,
-            _ => panic!("unexpected {msg}"),
-        }
-    };
+    let (windows, result) = live_call(server.ws_url(), rate, channels, samples).await;
 
     let want = scan_json(&joe());
     assert_same_scores(&result, &want);
@@ -245,6 +218,93 @@ async fn live_websocket_scores_equal_dfd_scan() {
         assert_eq!(w["windows"], i as u64 + 1);
     }
     assert!((windows.last().unwrap()["stream_p_fake"].as_f64().unwrap() - p(&want)).abs() < 1e-6);
+}
+
+/// One call over /v1/live: sends the clip in quarter-second messages, then
+/// `end`; returns the windows streamed and the result.
+async fn live_call(
+    url: String,
+    rate: u32,
+    channels: u16,
+    samples: Vec<i16>,
+) -> (Vec<Value>, Value) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    ws.send(Message::text(
+        json!({"sample_rate": rate, "channels": channels, "format": "s16le"}).to_string(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "ready");
+    let per_message = (rate / 4) as usize * channels as usize;
+    for piece in samples.chunks(per_message) {
+        let bytes: Vec<u8> = piece.iter().flat_map(|s| s.to_le_bytes()).collect();
+        ws.send(Message::binary(bytes)).await.unwrap();
+    }
+    ws.send(Message::text(json!({"type": "end"}).to_string()))
+        .await
+        .unwrap();
+    let mut windows = Vec::new();
+    loop {
+        let msg = next_json(&mut ws).await;
+        match msg["type"].as_str().unwrap() {
+            "window" => windows.push(msg),
+            "result" => return (windows, msg),
+            _ => panic!("unexpected {msg}"),
+        }
+    }
+}
+
+/// A counter's value in `/metrics` (OpenMetrics text: `<name>_total <v>`).
+fn counter(metrics: &str, name: &str) -> f64 {
+    let prefix = format!("{name}_total ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Calls open at once are scored in shared backend batches (one round per
+/// tick over every stream's held windows), and each still gets exactly the
+/// scores `dfd scan` gives its audio alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_live_calls_share_backend_batches() {
+    // A long tick, so that every call's windows are held in the same rounds.
+    let server = Server::start(&["--batch-tick-ms", "250", "--max-concurrent", "8"]);
+    let (rate, channels, samples) = read_wav(&joe());
+    const CALLS: usize = 6;
+    let calls: Vec<_> = (0..CALLS)
+        .map(|_| tokio::spawn(live_call(server.ws_url(), rate, channels, samples.clone())))
+        .collect();
+    let want = scan_json(&joe());
+    let timeline = want["timeline"].as_array().unwrap().len();
+    for call in calls {
+        let (windows, result) = call.await.unwrap();
+        assert_same_scores(&result, &want);
+        assert_eq!(windows.len(), timeline);
+    }
+
+    let metrics = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let scored = counter(&metrics, "dfd_windows_scored");
+    let batched = counter(&metrics, "dfd_live_batched_windows");
+    let backend_calls = counter(&metrics, "dfd_live_backend_calls");
+    assert_eq!(scored, (CALLS * timeline) as f64, "{metrics}");
+    // Windows completed while audio streams in go through the rounds
+    // (those completed by `end` are scored by the stream's flush).
+    assert!(batched >= CALLS as f64 && batched <= scored, "{metrics}");
+    // Alone, each window would be one backend call; shared rounds need
+    // fewer (the six calls' windows complete within the same ticks).
+    assert!(
+        backend_calls > 0.0 && backend_calls * 2.0 <= batched,
+        "{backend_calls} backend calls for {batched} windows:\n{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
