@@ -130,9 +130,11 @@ typedef struct {
   // Backend worker threads; 0 = backend default; at most
   // `DFD_MAX_THREADS` (else `DFD_ERR_INVALID_ARG`).
   uint32_t threads;
-  // "auto" (default: CUDA when it can run, else CPU), "cpu", "cuda" or a
-  // plugin name. A named backend that cannot run is an error, never a
-  // silent fallback.
+  // "auto" (default: the backend whose probe scores highest among those
+  // that can run here and take the model: cuda, ort, cpu or any plugin;
+  // `dfd backends` shows the ranking), "cpu", "ort", "cuda" or a plugin
+  // name. A named backend that cannot run is an error, never a silent
+  // fallback.
   const char *backend;
   // "auto" (default: the fastest variant on this machine), "fp32",
   // "fp16" or "int8". Only model package directories hold several.
@@ -287,8 +289,8 @@ const char *dfd_last_error(void);
 // bytes, without the NUL, so a caller can size the buffer.
 size_t dfd_last_error_copy(char *buf, size_t len);
 
-// Lists the backends libdfd can see, probing each: the known ones ("cuda",
-// "cpu"), built-in ones and any `libdfd_backend_*.so` on the search path
+// Lists the backends libdfd can see, probing each: the shipped ones ("cpu",
+// "ort", "cuda"), built-in ones and any `libdfd_backend_*.so` on the search path
 // (`plugin_dir` first, may be NULL; one given must be a directory, else
 // `DFD_ERR_PLUGIN_NOT_FOUND`). Writes up to `capacity` entries to
 // `out` and the total number into `*count`; call with `capacity` 0 to

@@ -30,7 +30,7 @@ const struct dfd_backend_table *dfd_backend_v1(void);
 #define DFD_BACKEND_ABI_VERSION 1
 
 // [`ModelDesc::time_axis`] of a model whose input shape is fixed.
-#define NO_TIME_AXIS UINT32_MAX
+#define DFD_BACKEND_NO_TIME_AXIS UINT32_MAX
 
 // Score band of a GPU or other accelerator (see [`BackendTable::score`]).
 #define DFD_BACKEND_SCORE_ACCELERATOR 300
@@ -43,9 +43,6 @@ const struct dfd_backend_table *dfd_backend_v1(void);
 
 // What the host assumes for a plugin whose table has no `score`.
 #define DFD_BACKEND_SCORE_UNSCORED 50
-
-// Largest [`ModelDesc::max_frames`] of an utterance model.
-#define MAX_FRAMES (1 << 31)
 
 // The log stage of an offloaded front end ([`FrontendDesc::log_kind`]).
 enum dfd_log_kind
@@ -118,7 +115,7 @@ typedef struct dfd_model_desc {
   uint32_t max_batch;
   // The item axis (index into `input_shape`) whose length follows the
   // audio, for a model run on whole utterances (manifest `utterance`);
-  // [`NO_TIME_AXIS`] for a fixed input. `input_shape` then gives a live
+  // [`NO_TIME_AXIS`] (C: `DFD_BACKEND_NO_TIME_AXIS`) for a fixed input. `input_shape` then gives a live
   // window's length on that axis (what `run` takes) and `run_frames`
   // runs one item of any length up to `max_frames`. A backend that
   // cannot returns `UnsupportedOp` from `create`, saying so.

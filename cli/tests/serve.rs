@@ -220,8 +220,9 @@ async fn live_websocket_scores_equal_dfd_scan() {
     assert!((windows.last().unwrap()["stream_p_fake"].as_f64().unwrap() - p(&want)).abs() < 1e-6);
 }
 
-/// One call over /v1/live: sends the clip in quarter-second messages, then
-/// `end`; returns the windows streamed and the result.
+/// One call over /v1/live: sends the clip in quarter-second messages, waits
+/// for the first window's score (so a batcher round has run for this call),
+/// then sends `end`; returns the windows streamed and the result.
 async fn live_call(
     url: String,
     rate: u32,
@@ -240,10 +241,12 @@ async fn live_call(
         let bytes: Vec<u8> = piece.iter().flat_map(|s| s.to_le_bytes()).collect();
         ws.send(Message::binary(bytes)).await.unwrap();
     }
+    let first = next_json(&mut ws).await;
+    assert_eq!(first["type"], "window", "{first}");
+    let mut windows = vec![first];
     ws.send(Message::text(json!({"type": "end"}).to_string()))
         .await
         .unwrap();
-    let mut windows = Vec::new();
     loop {
         let msg = next_json(&mut ws).await;
         match msg["type"].as_str().unwrap() {

@@ -62,25 +62,40 @@ impl Model {
     }
 
     /// Loads a model from any source: the variant asked for, or under auto
-    /// the backend's fastest one that the source has.
+    /// the backend's fastest one that the source has. Under auto, a model
+    /// the best-ranked backend cannot take (an operator or input it does
+    /// not support, an utterance model) is loaded on cpu instead, logged.
     pub fn open(source: Source, options: &ModelOptions) -> Result<Model> {
         crate::limits::check_threads(options.threads)?;
-        let mut backend = backend::resolve(&options.backend, options.plugin_dir.as_deref())?;
+        let backend = backend::resolve(&options.backend, options.plugin_dir.as_deref())?;
+        if options.backend != BackendChoice::Auto || backend.name() == "cpu" {
+            return Model::open_on(source, backend, options);
+        }
+        match Model::open_on(source, backend.clone(), options) {
+            Err(e) if matches!(e.status, Status::ModelUnsupported | Status::Backend) => {
+                log!(
+                    Info,
+                    "backend auto: {} cannot run this model ({e}); using cpu",
+                    backend.name()
+                );
+                let cpu = backend::resolve(
+                    &BackendChoice::Named("cpu".into()),
+                    options.plugin_dir.as_deref(),
+                )?;
+                Model::open_on(source, cpu, options)
+            }
+            loaded => loaded,
+        }
+    }
+
+    fn open_on(source: Source, backend: Arc<Backend>, options: &ModelOptions) -> Result<Model> {
         let stored = source.read(options.precision, Pick::Fastest(backend.precision_order()))?;
-        if stored.manifest.utterance.is_some()
-            && !backend.runs_utterances()
-            && options.backend == BackendChoice::Auto
-        {
-            // Auto picks a backend that can run an utterance model.
-            log!(
-                Info,
-                "backend auto: {} runs no utterance model, using cpu",
+        if stored.manifest.utterance.is_some() && !backend.runs_utterances() {
+            bail!(
+                ModelUnsupported,
+                "backend {} cannot run an utterance model (manifest `utterance`); use cpu",
                 backend.name()
             );
-            backend = backend::resolve(
-                &BackendChoice::Named("cpu".into()),
-                options.plugin_dir.as_deref(),
-            )?;
         }
         Model::build(stored, backend, options)
     }

@@ -24,7 +24,7 @@ pub struct ModelOptions {
 /// Which backend runs the model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum BackendChoice {
-    /// The first known backend that can run here.
+    /// The backend whose probe scores highest among those that can run here.
     #[default]
     Auto,
     /// A named backend ("cpu", "cuda" or a plugin's name); one that cannot

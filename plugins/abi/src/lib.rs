@@ -6,9 +6,9 @@
 //! `table_size` *before anything else* and refuses the plugin when the version
 //! differs or the table ends before [`MIN_TABLE_SIZE`]; a table only ever
 //! grows at its end, so newer plugins keep working with older hosts. The
-//! fields after `MIN_TABLE_SIZE` are optional: the host treats them all as
-//! absent when `table_size` ends before the end of the table it knows (an
-//! older plugin), and each as absent when it is NULL.
+//! fields after `MIN_TABLE_SIZE` are optional: the host keeps those an
+//! older plugin's shorter table holds whole (up to its `table_size`), treats
+//! the ones past its end as absent, and each as absent when it is NULL.
 //!
 //! Rules both sides follow:
 //! - Nothing allocated on one side is freed on the other: a model handle made
@@ -102,7 +102,7 @@ pub struct ModelDesc {
     pub max_batch: u32,
     /// The item axis (index into `input_shape`) whose length follows the
     /// audio, for a model run on whole utterances (manifest `utterance`);
-    /// [`NO_TIME_AXIS`] for a fixed input. `input_shape` then gives a live
+    /// [`NO_TIME_AXIS`] (C: `DFD_BACKEND_NO_TIME_AXIS`) for a fixed input. `input_shape` then gives a live
     /// window's length on that axis (what `run` takes) and `run_frames`
     /// runs one item of any length up to `max_frames`. A backend that
     /// cannot returns `UnsupportedOp` from `create`, saying so.

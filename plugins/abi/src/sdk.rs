@@ -300,9 +300,9 @@ pub fn run_padded(
         };
         if values.len() < n * output_len {
             return Err(Error::runtime(format!(
-                "a call on {chunk} items returned {} values, expected {}",
+                "a call on {chunk} items returned {} values, expected at least {}",
                 values.len(),
-                chunk * output_len
+                n * output_len
             )));
         }
         out.extend_from_slice(&values[..n * output_len]);

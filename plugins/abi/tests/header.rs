@@ -32,6 +32,19 @@ fn header_is_up_to_date() {
     );
 }
 
+/// Every macro the header defines is in the `DFD_` namespace: a plugin
+/// author's own names never clash with it.
+#[test]
+fn header_defines_only_dfd_names() {
+    let header = std::fs::read_to_string(root().join("include/dfd_backend.h")).unwrap();
+    let stray: Vec<&str> = header
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("#define "))
+        .filter(|d| !d.starts_with("DFD_"))
+        .collect();
+    assert!(stray.is_empty(), "macros outside DFD_*: {stray:?}");
+}
+
 /// The C header's struct sizes and field offsets equal Rust's.
 #[test]
 fn c_layout_matches_rust() {
