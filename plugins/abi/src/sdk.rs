@@ -72,6 +72,15 @@ pub const MAX_ITEM_LEN: usize = 1 << 31;
 /// Largest [`ModelDesc::max_frames`] of an utterance model.
 pub const MAX_FRAMES: usize = 1 << 31;
 
+/// How a graph's batch axis takes the host's batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batching {
+    /// The batch axis is symbolic: a host batch runs in one call.
+    Symbolic,
+    /// The graph has a fixed batch: items run in chunks of this size.
+    Fixed(usize),
+}
+
 /// A checked [`ModelDesc`]: what `create` hands to [`Backend::create`].
 #[derive(Debug, Clone)]
 pub struct ModelSpec<'a> {

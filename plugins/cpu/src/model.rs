@@ -45,7 +45,7 @@ use tract_onnx::tract_hir::infer::{Factoid, GenericFactoid};
 use tract_onnx::tract_hir::internal::DimLike;
 use tract_onnx::tract_hir::ops::unimpl::UnimplementedOp;
 
-use dfd_backend_abi::sdk::{self, Error, ModelSpec, Result};
+use dfd_backend_abi::sdk::{self, Batching, Error, ModelSpec, Result};
 
 use crate::TRACT_VERSION;
 
@@ -70,14 +70,6 @@ pub const SYMBOLIC_CHUNK: usize = 1;
 
 /// Idle run states kept per model (more are spawned on demand and dropped).
 const MAX_IDLE_STATES: usize = 16;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Batching {
-    /// The batch axis is symbolic: any batch runs in one call.
-    Symbolic,
-    /// The graph has a fixed batch: items run in chunks of this size.
-    Fixed(usize),
-}
 
 pub struct CpuModel {
     plan: Arc<TypedSimplePlan>,
@@ -222,10 +214,6 @@ impl CpuModel {
         m.stateful = state.op_states.iter().any(Option::is_some);
         m.put_state(state);
         Ok(m)
-    }
-
-    pub fn batching(&self) -> Batching {
-        self.batching
     }
 
     /// Items per tract call: the graph's fixed batch, or

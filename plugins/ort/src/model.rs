@@ -16,7 +16,7 @@
 
 use std::sync::Mutex;
 
-use dfd_backend_abi::sdk::{self, Error, ModelSpec, Result};
+use dfd_backend_abi::sdk::{self, Batching, Error, ModelSpec, Result};
 use ort::logging::LogLevel;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
@@ -27,14 +27,6 @@ use crate::runtime::runtime;
 
 /// Idle sessions kept per model (more are made on demand and dropped).
 const MAX_IDLE: usize = 8;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Batching {
-    /// The batch axis is symbolic: a host batch runs in one call.
-    Symbolic,
-    /// The graph has a fixed batch: items run in chunks of this size.
-    Fixed(usize),
-}
 
 pub struct OrtModel {
     onnx: Vec<u8>,
@@ -94,10 +86,6 @@ impl OrtModel {
             .unwrap_or_else(|p| p.into_inner())
             .push(session);
         Ok(m)
-    }
-
-    pub fn batching(&self) -> Batching {
-        self.batching
     }
 
     fn session(&self) -> Result<Session> {

@@ -15,12 +15,13 @@ one thread at a time.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import enum
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -348,30 +349,40 @@ class Model(_Owned):
         recognised by content, the same samples and score as ``dfd scan``
         (through :func:`decode_file`). Raises ``dfd.Error`` (status IO) for a
         file that cannot be read or decoded."""
-        stream: Optional[Stream] = None
-        try:
-            for rate, channels, frames in _stream_blocks(path):
-                if stream is None:
-                    stream = Stream(self, rate, channels)
-                elif (stream.sample_rate, stream.channels) != (rate, channels):
-                    raise Error(Status.INVALID_ARG, f"{os.fspath(path)}: the format changes mid-file")
-                stream.push(frames)
-            if stream is None:
-                raise Error(Status.IO, f"{os.fspath(path)}: contains no audio")
-            stream.flush()
+        with _file_stream(self, path, os.fspath(path)) as (stream, _):
             return stream.score()
-        finally:
-            if stream is not None:
-                stream.close()
 
 
-def _stream_blocks(path: Union[str, "os.PathLike[str]"]) -> Iterator[Tuple[int, int, np.ndarray]]:
-    """:func:`decode_file`'s blocks as a stream takes them: a file with more
-    channels than a stream accepts is averaged to mono, as ``dfd scan`` does."""
-    for rate, channels, frames in decode_file(path):
-        if channels > _MAX_CHANNELS:
-            frames, channels = frames.mean(axis=1, dtype=np.float32), 1
-        yield rate, channels, frames
+@contextlib.contextmanager
+def _file_stream(
+    model: Model,
+    path: Union[str, "os.PathLike[str]"],
+    name: str,
+    after_push: Callable[[Stream], None] = lambda s: None,
+) -> Iterator[Tuple[Stream, Optional[str]]]:
+    """A stream fed the decoded file at ``path`` block by block (a file with
+    more channels than a stream accepts averaged to mono, as ``dfd scan``
+    does), ``after_push`` called after each push, then flushed; yields the
+    stream and :meth:`Stream.flush`'s reason for scoring nothing, and closes
+    the stream after. ``name`` names the file in errors."""
+    stream: Optional[Stream] = None
+    try:
+        for rate, channels, frames in decode_file(path):
+            if channels > _MAX_CHANNELS:
+                frames, channels = frames.mean(axis=1, dtype=np.float32), 1
+            if stream is None:
+                stream = Stream(model, rate, channels)
+            elif (stream.sample_rate, stream.channels) != (rate, channels):
+                raise Error(Status.INVALID_ARG, f"{name}: the format changes mid-file")
+            stream.push(frames)
+            after_push(stream)
+        if stream is None:
+            raise Error(Status.IO, f"{name}: contains no audio")
+        unscored = stream.flush()
+        yield stream, unscored
+    finally:
+        if stream is not None:
+            stream.close()
 
 
 def decode_file(path: Union[str, "os.PathLike[str]"]) -> Iterator[Tuple[int, int, np.ndarray]]:

@@ -16,15 +16,11 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import Error, Model, Status, Stream, Verdict, Window, _stream_blocks
+from . import Model, Verdict, Window, _file_stream
 
 #: Extensions picked up inside directories, as ``dfd scan`` does
 #: (cli/src/walk.rs), compared case-insensitively.
 AUDIO_EXTENSIONS = ("wav", "flac", "mp3", "ogg", "oga", "opus", "webm", "mka", "m4a", "mp4")
-
-#: Frames pushed per call; windows are read after each push, so the
-#: stream's bounded window queue (1024) never overflows (cli/src/scan.rs).
-PUSH_FRAMES = 8192
 
 Path_ = Union[str, "os.PathLike[str]"]
 
@@ -125,24 +121,11 @@ def score_file(model: Model, path: Path_, data: Optional[bytes] = None) -> FileS
 def _score(model: Model, name: str, source: Path_) -> FileScore:
     info = model.info
     timeline: List[Window] = []
-    stream: Optional[Stream] = None
-    try:
-        for rate, channels, frames in _stream_blocks(source):
-            if stream is None:
-                stream = model.open(rate, channels)
-            elif (stream.sample_rate, stream.channels) != (rate, channels):
-                raise Error(Status.INVALID_ARG, f"{name}: the format changes mid-file")
-            for pos in range(0, len(frames), PUSH_FRAMES):
-                stream.push(frames[pos : pos + PUSH_FRAMES])
-                timeline.extend(stream.read_windows())
-        if stream is None:
-            raise Error(Status.IO, f"{name}: contains no audio")
-        unscored = stream.flush()
+    # Windows are read after each decoded block (at most a few windows), so
+    # the stream's bounded window queue (1024) never overflows.
+    with _file_stream(model, source, name, lambda s: timeline.extend(s.read_windows())) as (stream, unscored):
         timeline.extend(stream.read_windows())
         r = stream.score()
-    finally:
-        if stream is not None:
-            stream.close()
     scored = r.verdict != Verdict.UNKNOWN
     synthetic = sum(1 for w in timeline if np.float32(w.p_fake) >= np.float32(info.threshold))
     shares = (synthetic / len(timeline), 1.0 - synthetic / len(timeline)) if timeline else (None, None)
