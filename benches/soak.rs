@@ -5,7 +5,8 @@
 //! audio: a leak or an unbounded buffer shows as growth after warm-up. A
 //! measurement, not a timed test.
 //!
-//! Run: `cargo build --release --workspace && nice -n 19 cargo bench --bench soak`
+//! Run: `cargo build --release --workspace --benches && cargo bench --workspace --bench soak`
+//! (`--workspace` keeps the release build's feature set: nothing rebuilds)
 //! (`DFD_SOAK_SECONDS` changes the audio length).
 
 #[path = "common.rs"]

@@ -9,7 +9,8 @@ Prints, in one run, on the same generated file (default 10 minutes of
    libonnxruntime.so), and the Python pipeline a user would write instead
    (soundfile + the recipe's features.py + onnxruntime, batch 1);
 2. the network alone, per window, batch 1, one thread: tract vs onnxruntime
-   through libdfd (`cargo bench --bench backend_batch`, `network/1`);
+   through libdfd (`cargo bench --workspace --bench backend_batch`, `network/1`;
+   `--workspace` keeps the release build's feature set, so nothing rebuilds);
 3. the floor: the default model's MACs over this CPU's single-thread sgemm
    rate (numpy, OPENBLAS_NUM_THREADS=1, 1024^2 f32).
 
@@ -131,7 +132,7 @@ def bench_network(backend, env):
     """Median ms per window at batch 1 from criterion's `network/1`."""
     env = dict(env, DFD_BENCH_BACKEND=backend, DFD_BENCH_PRECISION="fp32")
     out = subprocess.run(
-        ["cargo", "bench", "--bench", "backend_batch", "--", "network/1$"],
+        ["cargo", "bench", "--workspace", "--bench", "backend_batch", "--", "network/1$"],
         cwd=ROOT, env=env, capture_output=True, text=True)
     m = re.search(r"network/1\s+time:\s+\[\S+ \S+ (\S+) (\S+)", out.stdout)
     if not m:
