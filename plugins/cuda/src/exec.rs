@@ -90,18 +90,25 @@ pub struct Model {
     acts: HashMap<String, usize>,
 }
 
+/// Parses an ONNX graph and checks that this backend runs every node of it:
+/// what [`Model::load`] takes, obtained before any device is opened, so a
+/// refusal reads the same on every machine.
+pub fn checked_graph(onnx_bytes: &[u8]) -> Result<Graph> {
+    let graph = onnx::parse(onnx_bytes)?;
+    ops::check(&graph)?;
+    Ok(graph)
+}
+
 impl Model {
-    /// Checks the graph, uploads its constants and allocates activation
-    /// buffers for `max_batch` items.
+    /// Uploads the constants of a [`checked_graph`] and allocates
+    /// activation buffers for `max_batch` items.
     pub fn load<D: Device + ?Sized>(
         dev: &mut D,
-        onnx_bytes: &[u8],
+        graph: Graph,
         item_shape: &[usize],
         output_len: usize,
         max_batch: usize,
     ) -> Result<Model> {
-        let graph = onnx::parse(onnx_bytes)?;
-        ops::check(&graph)?;
         let init_names: Vec<&str> = graph.initializers.iter().map(|t| t.name.as_str()).collect();
         let inputs: Vec<_> = graph
             .inputs

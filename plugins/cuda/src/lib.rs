@@ -74,11 +74,11 @@ impl Backend for Cuda {
     fn create(spec: &ModelSpec) -> Result<CudaModel> {
         // Refuse unsupported graphs before touching the driver, so the
         // message is the same on every machine.
-        ops::check(&onnx::parse(spec.onnx)?)?;
+        let graph = exec::checked_graph(spec.onnx)?;
         let mut device = open_device()?;
         let model = exec::Model::load(
             &mut *device,
-            spec.onnx,
+            graph,
             &spec.item_shape,
             spec.output_len,
             spec.max_batch,

@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use dfd_backend_abi::{FrontendTables, LogKind};
-use dfd_backend_cuda::exec::{f32_bytes, Device, Model};
+use dfd_backend_cuda::exec::{checked_graph, f32_bytes, Device, Model};
 use dfd_backend_cuda::frontend::GpuFrontend;
 use dfd_backend_cuda::sim::CpuSim;
 
@@ -208,7 +208,14 @@ fn kernels_on_the_cpu_match_libdfd_and_tract() {
     for precision in ["fp32", "fp16"] {
         let onnx = std::fs::read(root().join(format!("models/dfd-lfb-cnn/model.{precision}.onnx")))
             .unwrap();
-        let model = Model::load(&mut dev, &onnx, &[1, 60, 201], 1, batch).unwrap();
+        let model = Model::load(
+            &mut dev,
+            checked_graph(&onnx).unwrap(),
+            &[1, 60, 201],
+            1,
+            batch,
+        )
+        .unwrap();
         let want = tract_logits(precision, &cpu_feats, batch);
         // fp16 runs on f16 weight storage (the widening kernels), fp32 not.
         let (launches, _) = model.launches(batch).unwrap();
@@ -249,7 +256,14 @@ fn kernels_on_the_cpu_match_libdfd_and_tract() {
         let onnx = std::fs::read(root().join(format!("models/dfd-lfb-cnn/model.{precision}.onnx")))
             .unwrap();
         let mut fresh = sim(&tmp);
-        Model::load(&mut fresh, &onnx, &[1, 60, 201], 1, 256).unwrap();
+        Model::load(
+            &mut fresh,
+            checked_graph(&onnx).unwrap(),
+            &[1, 60, 201],
+            1,
+            256,
+        )
+        .unwrap();
         let model_bytes = fresh.allocated;
         GpuFrontend::load(&mut fresh, lfb_tables(), 256).unwrap();
         eprintln!(
@@ -269,11 +283,8 @@ fn tempfile_dir() -> PathBuf {
 #[test]
 fn unsupported_graph_names_the_op() {
     let onnx = std::fs::read(root().join("models/dfd-lfb-cnn/model.int8.onnx")).unwrap();
-    let mut dev = sim(&tempfile_dir()
-        .join("..")
-        .join(format!("dfd-cuda-sim2-{}", std::process::id()))
-        .tap_mkdir());
-    let e = match Model::load(&mut dev, &onnx, &[1, 60, 201], 1, 1) {
+    // Refused by the check, before any device is opened.
+    let e = match checked_graph(&onnx) {
         Err(e) => e,
         Ok(_) => panic!("int8 graph loaded"),
     };
@@ -320,16 +331,6 @@ fn utterance_models_are_refused_with_a_reason() {
         msg.contains("input axis 2 follows the audio") && msg.contains("cpu backend"),
         "{msg}"
     );
-}
-
-trait TapMkdir {
-    fn tap_mkdir(self) -> PathBuf;
-}
-impl TapMkdir for PathBuf {
-    fn tap_mkdir(self) -> PathBuf {
-        std::fs::create_dir_all(&self).unwrap();
-        self
-    }
 }
 
 /// The host's tables (libdfd's `offload_tables`, in the very `FrontendDesc`

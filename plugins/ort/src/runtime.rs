@@ -56,6 +56,8 @@ impl fmt::Display for Source {
 /// A usable onnxruntime library.
 #[derive(Debug, Clone)]
 pub struct Library {
+    /// The file the loader opened (canonical; a system candidate's bare
+    /// name resolved), which `ort` loads.
     pub path: PathBuf,
     /// As the library reports it, e.g. "1.32.0".
     pub version: String,
@@ -83,24 +85,31 @@ pub fn candidates() -> Vec<(PathBuf, Source)> {
 /// Directory of the object holding this code (the plugin, or the
 /// executable when compiled in).
 fn plugin_dir() -> Option<PathBuf> {
+    object_file(plugin_dir as *const libc::c_void)?
+        .parent()
+        .map(Path::to_path_buf)
+}
+
+/// The file of the loaded object that holds `addr` (dladdr), canonical.
+fn object_file(addr: *const libc::c_void) -> Option<PathBuf> {
     let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
     // SAFETY: dladdr only reads the address and fills `info`.
-    let ok = unsafe { libc::dladdr(plugin_dir as *const libc::c_void, &mut info) };
+    let ok = unsafe { libc::dladdr(addr, &mut info) };
     if ok == 0 || info.dli_fname.is_null() {
         return None;
     }
     // SAFETY: dladdr returned a NUL-terminated path owned by the loader.
     let bytes = unsafe { CStr::from_ptr(info.dli_fname) }.to_bytes();
     let path = PathBuf::from(std::ffi::OsStr::from_bytes(bytes));
-    std::fs::canonicalize(&path)
-        .unwrap_or(path)
-        .parent()
-        .map(Path::to_path_buf)
+    Some(std::fs::canonicalize(&path).unwrap_or(path))
 }
 
-/// Opens `path` and returns its onnxruntime version, or why it cannot be
-/// used: not loadable, not onnxruntime, or older than 1.[`MIN_MINOR`].
-pub fn inspect(path: &Path) -> std::result::Result<String, String> {
+/// Opens `path` and returns its onnxruntime version and the file the
+/// loader opened for it (a bare name resolved through the library path),
+/// or why it cannot be used: not loadable, not onnxruntime, or older than
+/// 1.[`MIN_MINOR`]. That file, not the name, is what `ort` then loads, so
+/// the library checked is the library used.
+pub fn inspect(path: &Path) -> std::result::Result<(String, PathBuf), String> {
     // SAFETY: loading a library runs its initialisers; onnxruntime's are
     // what any user of it runs.
     let lib = unsafe { libloading::Library::new(path) }.map_err(|e| {
@@ -115,6 +124,7 @@ pub fn inspect(path: &Path) -> std::result::Result<String, String> {
         lib.get::<unsafe extern "C" fn() -> *const ort::sys::OrtApiBase>(b"OrtGetApiBase\0")
     }
     .map_err(|_| "not onnxruntime (no OrtGetApiBase symbol)".to_string())?;
+    let file = object_file(*get_base as *const libc::c_void).unwrap_or_else(|| path.to_path_buf());
     // SAFETY: OrtGetApiBase takes nothing and returns a static table.
     let base = unsafe { get_base() };
     if base.is_null() {
@@ -141,7 +151,7 @@ pub fn inspect(path: &Path) -> std::result::Result<String, String> {
             ort::sys::ORT_API_VERSION
         ));
     }
-    Ok(version)
+    Ok((version, file))
 }
 
 /// The first usable candidate, or why there is none (every path tried).
@@ -149,9 +159,9 @@ pub fn locate() -> Result<Library> {
     let mut tried = Vec::new();
     for (path, source) in candidates() {
         match inspect(&path) {
-            Ok(version) => {
+            Ok((version, file)) => {
                 return Ok(Library {
-                    path,
+                    path: file,
                     version,
                     source,
                 })

@@ -17,7 +17,8 @@ fn the_wheel_library_is_onnxruntime() {
     let Some(lib) = wheel::library() else {
         return;
     };
-    let version = inspect(&lib).unwrap();
+    let (version, file) = inspect(&lib).unwrap();
+    assert_eq!(file, std::fs::canonicalize(&lib).unwrap());
     let minor: u32 = version.split('.').nth(1).unwrap().parse().unwrap();
     assert!(version.starts_with("1.") && minor >= MIN_MINOR, "{version}");
 }
