@@ -64,6 +64,8 @@ step_install() {
   command -v "$gnu-gcc" >/dev/null || need+=("gcc-$gnu" "libc6-dev-$deb-cross")
   command -v "$qemu" >/dev/null || need+=(qemu-user)
   command -v readelf >/dev/null || need+=(binutils)
+  # dfd-decode (in `dfd`) links libopus for Opus files.
+  dpkg -s "libopus-dev:$deb" >/dev/null 2>&1 || need+=("libopus-dev:$deb")
   if [ ${#need[@]} -gt 0 ]; then
     say "installing ${need[*]}"
     [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -176,13 +178,18 @@ step_test() {
   grep -q 'all checks passed' "$tmp/api.txt"
 
   say "dfd scan samples/ per precision, against x86-64"
-  local host=target/debug
-  [ -x "$host/dfd" ] && [ -f "$host/libdfd_backend_cpu.so" ] \
-    || env -u RUSTC -u CARGO_TARGET_DIR cargo build -p dfd-cli -p dfd-backend-cpu
+  # The x86-64 reference: what `cargo test --workspace` built (the plugin
+  # stays in deps/ there), else a plain build of the two.
+  local host=target/debug hostplugins=target/debug
+  [ -f "$hostplugins/libdfd_backend_cpu.so" ] || hostplugins=target/debug/deps
+  if ! [ -x "$host/dfd" ] || ! [ -f "$hostplugins/libdfd_backend_cpu.so" ]; then
+    env -u RUSTC -u CARGO_TARGET_DIR cargo build -p dfd-cli -p dfd-backend-cpu
+    hostplugins=target/debug
+  fi
   local p
   for p in fp32 fp16 int8; do
-    "$host/dfd" scan --json -p "$p" --plugin-dir "$host" samples/ >"$tmp/x86.$p.jsonl"
-    emu "$out/dfd" scan --json -p "$p" --plugin-dir "$out" samples/ >"$tmp/arm.$p.jsonl"
+    "$host/dfd" scan --json -p "$p" --backend cpu --plugin-dir "$hostplugins" samples/ >"$tmp/x86.$p.jsonl"
+    emu "$out/dfd" scan --json -p "$p" --backend cpu --plugin-dir "$out" samples/ >"$tmp/arm.$p.jsonl"
   done
   python3 - "$tmp" "$triple" <<'PY'
 import json, os, sys
