@@ -54,8 +54,13 @@ class Callee:
     def __init__(self, record_dir: Path) -> None:
         self.record_dir = record_dir
         self.proc = subprocess.Popen(
+            # The CPU backend by name: these tests are about SIP and the
+            # media path. With the onnxruntime wheel installed `auto` would
+            # pick ort, and one run of this suite (1 in 3, 2026-12-03) saw
+            # the callee stop answering after ~24 calls that way; not yet
+            # understood, see `ends` for what a timeout now reports.
             [sys.executable, str(SOFTPHONE), "--listen", "127.0.0.1:0", "--codecs", CALLEE_CODECS,
-             "--record-dir", str(record_dir), "--sip-log-level", "2",
+             "--backend", "cpu", "--record-dir", str(record_dir), "--sip-log-level", "2",
              "--on-synthetic", f"echo \"$LOCAL $P_FAKE\" >> '{record_dir}/hook.log'"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
@@ -88,7 +93,14 @@ class Callee:
         out: List[dict] = []
         deadline = time.monotonic() + timeout
         while len(out) < n:
-            e = self.events.get(timeout=max(0.1, deadline - time.monotonic()))
+            try:
+                e = self.events.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                state = "running" if self.proc.poll() is None else f"exited with {self.proc.returncode}"
+                raise AssertionError(
+                    f"{len(out)} of {n} call ends within {timeout} s; the callee is {state}; "
+                    "its log ends with:\n" + "".join(self.log[-40:])
+                ) from None
             self.all.append(e)
             if e["event"] in ("end", "call_failed", "error"):
                 out.append(e)
@@ -112,7 +124,7 @@ def place(callee: Callee, codec: str, clips: List[Tuple[str, Path]]) -> Tuple[su
 
 
 def dfd_scan(wav: str, model: Optional[Path]) -> dict:
-    cmd = [os.environ["DFD_CLI"], "scan", "--json", wav]
+    cmd = [os.environ["DFD_CLI"], "scan", "--json", "--backend", "cpu", wav]
     if model:
         cmd += ["--model", str(model)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
@@ -205,7 +217,6 @@ def test_bonafide_caller_is_not_accused(single_calls: dict, codec: str) -> None:
 def test_four_concurrent_calls_score_as_one_at_a_time(callee: Callee, single_calls: dict) -> None:
     """Two callers at once, two calls each: the agent's limit of 4 calls."""
     clips = [("bonafide", BONAFIDE), ("synthetic", SYNTHETIC)]
-    results: Dict[str, List[dict]] = {}
 
     def run(codec: str) -> None:
         cmd = [sys.executable, str(SOFTPHONE), "--listen", "127.0.0.1:0", "--score", "none", "--codecs", codec, "--sip-log-level", "1"]
