@@ -92,10 +92,46 @@ fn clean(cmd: &mut Command) -> &mut Command {
         "DFD_MODEL",
         "PYTHONPATH",
         "LD_LIBRARY_PATH",
+        "ORT_DYLIB_PATH",
     ] {
         cmd.env_remove(var);
     }
     cmd
+}
+
+/// `python -m dfd scan ARGS` with the installed package, in the repository.
+fn python_scan(python: &Path, args: &[&str]) -> String {
+    ok(
+        clean(&mut Command::new(python))
+            .args(["-I", "-m", "dfd", "scan"])
+            .args(args)
+            .current_dir(repo())
+            .output()
+            .unwrap(),
+        &format!("python -m dfd scan {}", args.join(" ")),
+    )
+}
+
+/// `dfd scan ARGS` with this test run's plugins, in the repository.
+fn dfd_scan(args: &[&str]) -> String {
+    ok(
+        clean(&mut Command::new(env!("CARGO_BIN_EXE_dfd")))
+            .args(["scan", "--plugin-dir"])
+            .arg(plugin_dir())
+            .args(args)
+            .current_dir(repo())
+            .output()
+            .unwrap(),
+        "dfd scan",
+    )
+}
+
+/// The JSON objects of `--json` output, one per line.
+fn parse(lines: &str) -> Vec<Value> {
+    lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// The highest `GLIBC_x.y` version among the symbols `lib` imports.
@@ -221,36 +257,13 @@ fn wheel_installs_into_a_fresh_venv_and_scans_like_dfd() {
 
     // The same scan from the installed package and from the dfd tool.
     for mode in [&["--json"][..], &[]] {
-        let from_python = ok(
-            clean(&mut Command::new(python))
-                .args(["-I", "-m", "dfd", "scan", "--backend", "cpu"])
-                .args(mode)
-                .arg("samples")
-                .current_dir(repo())
-                .output()
-                .unwrap(),
-            "python -m dfd scan",
-        );
-        let from_dfd = ok(
-            clean(&mut Command::new(env!("CARGO_BIN_EXE_dfd")))
-                .args(["scan", "--backend", "cpu", "--plugin-dir"])
-                .arg(plugin_dir())
-                .args(mode)
-                .arg("samples")
-                .current_dir(repo())
-                .output()
-                .unwrap(),
-            "dfd scan",
-        );
+        let args = [&["--backend", "cpu"][..], mode, &["samples"]].concat();
+        let from_python = python_scan(python, &args);
+        let from_dfd = dfd_scan(&args);
         assert_eq!(from_dfd.lines().count(), 2, "{from_dfd}");
         if mode.is_empty() {
             assert_eq!(from_python, from_dfd);
         } else {
-            let parse = |s: &str| -> Vec<Value> {
-                s.lines()
-                    .map(|l| serde_json::from_str(l).unwrap())
-                    .collect()
-            };
             assert_eq!(parse(&from_python), parse(&from_dfd));
         }
     }
@@ -270,20 +283,11 @@ fn wheel_runs_the_ort_backend_with_pip_onnxruntime() {
             .unwrap(),
         "importing onnxruntime (pip install onnxruntime==1.32.0; .ci/run does)",
     );
-    let scan = |backend: &str| -> Vec<Value> {
-        ok(
-            clean(&mut Command::new(python))
-                .env_remove("ORT_DYLIB_PATH")
-                .args(["-I", "-m", "dfd", "scan", "--json", "--backend", backend])
-                .arg("samples")
-                .current_dir(repo())
-                .output()
-                .unwrap(),
-            &format!("python -m dfd scan --backend {backend}"),
-        )
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    let scan = |backend: &str| {
+        parse(&python_scan(
+            python,
+            &["--json", "--backend", backend, "samples"],
+        ))
     };
     let (ort, cpu) = (scan("ort"), scan("cpu"));
     assert_eq!(ort.len(), cpu.len());
@@ -307,29 +311,9 @@ fn wheel_scans_compressed_formats_like_dfd() {
         cli_fixture("speech_48k_stereo.opus"),
         cli_fixture("speech_44k1_stereo.m4a"),
     ];
-    let from_python = ok(
-        clean(&mut Command::new(python))
-            .args(["-I", "-m", "dfd", "scan", "--json", "--backend", "cpu"])
-            .args(&files)
-            .output()
-            .unwrap(),
-        "python -m dfd scan",
-    );
-    let from_dfd = ok(
-        clean(&mut Command::new(env!("CARGO_BIN_EXE_dfd")))
-            .args(["scan", "--json", "--backend", "cpu", "--plugin-dir"])
-            .arg(plugin_dir())
-            .args(&files)
-            .output()
-            .unwrap(),
-        "dfd scan",
-    );
-    let parse = |s: &str| -> Vec<Value> {
-        s.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
-    assert_eq!(parse(&from_python), parse(&from_dfd));
+    let mut args = vec!["--json", "--backend", "cpu"];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    assert_eq!(parse(&python_scan(python, &args)), parse(&dfd_scan(&args)));
 }
 
 /// examples/ray/test_scan_archive.py with the installed wheel: a real

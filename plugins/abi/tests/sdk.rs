@@ -63,6 +63,16 @@ fn msg(buf: &[c_char]) -> String {
 }
 
 fn create(onnx: &[u8]) -> (i32, *mut c_void, String) {
+    create_with(onnx, 4, dfd_backend_abi::NO_TIME_AXIS, 0)
+}
+
+/// `create` on an item of shape [2, 3] with one output value.
+fn create_with(
+    onnx: &[u8],
+    max_batch: u32,
+    time_axis: u32,
+    max_frames: u64,
+) -> (i32, *mut c_void, String) {
     let shape = [2u64, 3];
     let desc = ModelDesc {
         struct_size: std::mem::size_of::<ModelDesc>() as u32,
@@ -72,12 +82,12 @@ fn create(onnx: &[u8]) -> (i32, *mut c_void, String) {
         input_shape: shape.as_ptr(),
         input_rank: 2,
         output_len: 1,
-        max_batch: 4,
-        time_axis: dfd_backend_abi::NO_TIME_AXIS,
-        max_frames: 0,
+        max_batch,
+        time_axis,
+        max_frames,
     };
     let mut out = std::ptr::null_mut();
-    let mut err = [0 as c_char; 256];
+    let mut err = [0 as c_char; 512];
     let rc = unsafe { (t().create)(&desc, &mut out, err.as_mut_ptr(), err.len()) };
     (rc, out, msg(&err))
 }
@@ -164,26 +174,9 @@ fn create_errors_keep_out_untouched() {
 #[test]
 fn utterance_models_need_runs_utterances() {
     assert!(t().run_frames.is_none());
-    let shape = [2u64, 3];
-    let onnx = b"model";
-    let desc = ModelDesc {
-        struct_size: std::mem::size_of::<ModelDesc>() as u32,
-        threads: 0,
-        onnx: onnx.as_ptr(),
-        onnx_len: onnx.len(),
-        input_shape: shape.as_ptr(),
-        input_rank: 2,
-        output_len: 1,
-        max_batch: 1,
-        time_axis: 1,
-        max_frames: 100,
-    };
-    let mut out = std::ptr::null_mut();
-    let mut err = [0 as c_char; 512];
-    let rc = unsafe { (t().create)(&desc, &mut out, err.as_mut_ptr(), err.len()) };
+    let (rc, out, m) = create_with(b"model", 1, 1, 100);
     assert_eq!(BackendStatus::from_raw(rc), BackendStatus::UnsupportedOp);
     assert!(out.is_null());
-    let m = msg(&err);
     assert!(
         m.contains("sum backend")
             && m.contains("input axis 1 follows the audio")
