@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """dfd-softphone: a SIP user agent (PJSIP's pjsua2) that scores the remote
-party of every call for synthetic speech, live, in its media path.
+party of every call (``--score local``/``both``: its own side too) for
+synthetic speech, live, in its media path.
 
-One libdfd stream per call, fed from an ``AudioMediaPort`` on the call's
-conference slot at the negotiated codec's clock rate; JSON lines on stdout
+One libdfd stream per call and scored party, fed from an
+``AudioMediaPort`` at the negotiated codec's clock rate; JSON lines on stdout
 when a call's verdict changes and when it ends. It answers calls and, with
 ``--call URI``, places them (``--play WAV`` sends a file into the call).
 See README.md beside this file.
@@ -96,6 +97,7 @@ class Scorer:
     only queues the frame and this worker pushes, scores and reports."""
 
     call_id: int
+    party: str
     remote: str
     local: str
     codec: str
@@ -120,13 +122,14 @@ class Scorer:
             self.record.setsampwidth(2)
             self.record.setframerate(self.rate)
             self.record_path = str(path)
-        self.thread = threading.Thread(target=self._run, name=f"dfd-call-{self.call_id}", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=f"dfd-call-{self.call_id}-{self.party}", daemon=True)
         self.thread.start()
 
     def _event(self, kind: str, r: dfd.Result) -> dict:
         e = {
             "event": kind,
             "call": self.call_id,
+            "party": self.party,
             "remote": self.remote,
             "local": self.local,
             "codec": self.codec,
@@ -157,8 +160,8 @@ class Scorer:
                 end["recording"] = self.record_path
             emit(end)
         except dfd.Error as e:
-            log(f"call {self.call_id}: scoring failed: {e}")
-            emit({"event": "error", "call": self.call_id, "error": str(e)})
+            log(f"call {self.call_id} ({self.party} party): scoring failed: {e}")
+            emit({"event": "error", "call": self.call_id, "party": self.party, "error": str(e)})
         finally:
             self.stream.close()
 
@@ -183,6 +186,7 @@ class Scorer:
             env = dict(
                 os.environ,
                 CALL_ID=str(self.call_id),
+                PARTY=self.party,
                 REMOTE=self.remote,
                 LOCAL=self.local,
                 P_FAKE=f"{r.p_fake:.6f}",
@@ -205,7 +209,7 @@ class DetectorPort(pj.AudioMediaPort):
         self.scorer = scorer
         fmt = pj.MediaFormatAudio()
         fmt.init(pj.PJMEDIA_FORMAT_PCM, scorer.rate, 1, FRAME_USEC, 16, 0, 0)
-        self.createPort(f"dfd-{scorer.call_id}", fmt)
+        self.createPort(f"dfd-{scorer.call_id}-{scorer.party}", fmt)
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:
         # The clock thread can deliver one more frame while Python is
@@ -234,10 +238,13 @@ class Call(pj.Call):
         self.agent = agent
         self.play = play
         self.player: Optional[EofPlayer] = None
-        self.port: Optional[DetectorPort] = None
-        self.scorer: Optional[Scorer] = None
+        # One scorer and port per scored party ("remote", "local").
+        self.ports: Dict[str, DetectorPort] = {}
+        self.scorers: Dict[str, Scorer] = {}
         self.remote = ""
         self.media_up = False
+        self.media_at: Optional[float] = None
+        self.reinvited = False
         self.ended = False
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
@@ -251,30 +258,39 @@ class Call(pj.Call):
         for mi in ci.media:
             if mi.type != pj.PJMEDIA_TYPE_AUDIO or mi.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
                 continue
-            self.media_up = True
+            if not self.media_up:
+                self.media_up = True
+                self.media_at = time.monotonic()
             aud = self.getAudioMedia(mi.index)
             si = self.getStreamInfo(mi.index)
             codec = f"{si.codecName}/{si.codecClockRate}"
-            if self.agent.args.score == "remote":
-                self._attach(ci, aud, codec, si.codecClockRate)
             if self.play and self.player is None:
                 self.player = EofPlayer()
                 self.player.createPlayer(self.play, pj.PJMEDIA_FILE_NO_LOOP)
-                self.player.startTransmit(aud)
+            # A re-INVITE that re-creates the media gives the call a new
+            # conference slot: every connection is made again.
+            local = self.player if self.player is not None else self.agent.ep.audDevManager().getCaptureDevMedia()
+            local.startTransmit(aud)
+            if self.agent.args.score in ("remote", "both"):
+                self._attach("remote", ci, aud, codec, si.codecClockRate)
+            if self.agent.args.score in ("local", "both"):
+                self._attach("local", ci, local, codec, si.codecClockRate)
 
-    def _attach(self, ci: pj.CallInfo, aud: pj.AudioMedia, codec: str, rate: int) -> None:
+    def _attach(self, party: str, ci: pj.CallInfo, source: pj.AudioMedia, codec: str, rate: int) -> None:
         """First media: a new stream at the codec's rate. A re-INVITE (new
         media, maybe a new codec) keeps the call's stream and timeline: the
         port stays at its rate, the bridge resamples the new codec to it."""
-        if self.scorer is None:
+        scorer = self.scorers.get(party)
+        if scorer is None:
             model = self.agent.models.for_rate(rate)
-            self.scorer = Scorer(ci.id, ci.remoteUri, ci.localUri, codec, rate, model, self.agent.args)
-            self.port = DetectorPort(self.scorer)
-            log(f"call {ci.id} from {ci.remoteUri}: {codec}, scoring at {rate} Hz with {model.info.name}")
-        elif codec not in self.scorer.codecs:
-            self.scorer.codecs.append(codec)
-            log(f"call {ci.id}: re-INVITE to {codec}, same stream")
-        aud.startTransmit(self.port)
+            scorer = Scorer(ci.id, party, ci.remoteUri, ci.localUri, codec, rate, model, self.agent.args)
+            self.scorers[party] = scorer
+            self.ports[party] = DetectorPort(scorer)
+            log(f"call {ci.id} with {ci.remoteUri}: {codec}, scoring the {party} party at {rate} Hz with {model.info.name}")
+        elif codec not in scorer.codecs:
+            scorer.codecs.append(codec)
+            log(f"call {ci.id}: re-INVITE to {codec}, same {party} stream")
+        source.startTransmit(self.ports[party])
 
 
 class Account(pj.Account):
@@ -393,20 +409,21 @@ class Agent:
         so no frame arrives after the worker's end marker."""
         call.ended = True
         self.ended_calls += 1
-        call.port = None  # destroying the port removes it from the bridge
+        call.ports.clear()  # destroying a port removes it from the bridge
         call.player = None
         if not call.media_up:
             log(f"call {ci.id} with {ci.remoteUri} failed: {ci.lastStatusCode} {ci.lastReason}")
             emit({"event": "call_failed", "call": ci.id, "remote": ci.remoteUri, "status": ci.lastStatusCode, "reason": ci.lastReason})
-        if call.scorer is not None:
-            call.scorer.finish("hangup" if ci.lastStatusCode < 300 else f"{ci.lastStatusCode} {ci.lastReason}")
+        for scorer in call.scorers.values():
+            scorer.finish("hangup" if ci.lastStatusCode < 300 else f"{ci.lastStatusCode} {ci.lastReason}")
 
     def step(self) -> None:
-        """Main loop work: hang up calls whose file has been played, and
-        forget calls that have ended (pjsua2 objects are freed here, never
-        inside their own callbacks)."""
+        """Main loop work: re-INVITE calls due for it, hang up calls whose
+        file has been played, and forget calls that have ended (pjsua2
+        objects are freed here, never inside their own callbacks)."""
         now = time.monotonic()
         for call in self.calls:
+            self._maybe_reinvite(call, now)
             p = call.player
             if not call.ended and p is not None and p.done_at is not None and now - p.done_at >= self.args.hangup_after:
                 p.done_at = float("inf")
@@ -416,9 +433,27 @@ class Agent:
                     log(f"hangup failed: {e.info()}")
         done = [c for c in self.calls if c.ended]
         for c in done:
-            if c.scorer is not None:
-                c.scorer.thread.join()
+            for scorer in c.scorers.values():
+                scorer.thread.join()
         self.calls = [c for c in self.calls if not c.ended]
+
+    def _maybe_reinvite(self, call: Call, now: float) -> None:
+        """--reinvite-after S: S seconds into a placed call's media, offer
+        --reinvite-codecs instead (new local SDP), once per call."""
+        a = self.args
+        if a.reinvite_after is None or call.reinvited or call.ended or call.media_at is None:
+            return
+        if now - call.media_at < a.reinvite_after:
+            return
+        call.reinvited = True
+        self._codecs(a.reinvite_codecs)
+        prm = pj.CallOpParam(True)
+        prm.opt.flag = pj.PJSUA_CALL_REINIT_MEDIA
+        try:
+            call.reinvite(prm)
+            log(f"re-INVITE offering {a.reinvite_codecs}")
+        except pj.Error as e:
+            log(f"re-INVITE failed: {e.info()}")
 
     def shutdown(self) -> None:
         self.ep.hangupAllCalls()
@@ -439,12 +474,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--call", action="append", default=[], metavar="URI", help="place a call (repeatable, up to 4)")
     p.add_argument("--play", action="append", default=[], metavar="WAV", help="file played into the n-th --call, then hung up")
     p.add_argument("--hangup-after", type=float, default=0.5, metavar="S", help="seconds after --play ends before hanging up")
-    p.add_argument("--score", choices=["remote", "none"], default="remote", help="score the remote party (default) or nothing")
+    p.add_argument("--score", choices=["remote", "local", "both", "none"], default="remote",
+                   help="score the remote party (default), the local one (what this agent sends: the --play file or "
+                        "the capture device), both (one stream each), or nothing")
+    p.add_argument("--reinvite-after", type=float, metavar="S",
+                   help="re-INVITE each placed call S seconds after its media is up, offering --reinvite-codecs")
+    p.add_argument("--reinvite-codecs", metavar="LIST", help="the codecs the re-INVITE offers, in order (as --codecs)")
     p.add_argument("--model", help="model file or package for wideband calls (default: the built-in model)")
     p.add_argument("--model-8k", help="model for calls whose codec runs at 8 kHz (default: the telephone model once shipped, else --model)")
     p.add_argument("--backend", default="auto")
     p.add_argument("--precision", default="auto")
-    p.add_argument("--on-synthetic", metavar="CMD", help="sh -c CMD when a call turns synthetic; CALL_ID, REMOTE, LOCAL, P_FAKE, CODEC set")
+    p.add_argument("--on-synthetic", metavar="CMD",
+                   help="sh -c CMD when a call's party turns synthetic; CALL_ID, PARTY, REMOTE, LOCAL, P_FAKE, CODEC set")
     p.add_argument("--record-dir", help="write each call's scored audio to DIR/leg-N.wav")
     p.add_argument("--max-calls", type=int, help="exit after this many calls have ended")
     p.add_argument("--duration", type=float, help="exit after this many seconds")
@@ -454,6 +495,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         p.error(f"at most {MAX_CALLS} calls at once (pjsua2-python's limit)")
     if len(args.play) > len(args.call):
         p.error("--play pairs with a --call")
+    if (args.reinvite_after is None) != (args.reinvite_codecs is None):
+        p.error("--reinvite-after and --reinvite-codecs go together")
     if args.model_8k is None and args.model is None:
         tel = telephone_model()
         args.model_8k = str(tel) if tel else None

@@ -252,6 +252,42 @@ def test_four_concurrent_calls_score_as_one_at_a_time(callee: Callee, single_cal
         assert scan["p_fake"] == pytest.approx(e["p_fake"], abs=1e-5), (scan, e)
 
 
+def test_reinvite_to_a_new_codec_keeps_the_stream_and_the_caller_scores_its_own_side(
+        callee: Callee, tmp_path: Path) -> None:
+    """The caller starts on PCMU and re-INVITEs to G.722 one second into the
+    media; it scores its own (local) party, the file it plays."""
+    cmd = [sys.executable, str(SOFTPHONE), "--listen", "127.0.0.1:0", "--score", "local", "--backend", "cpu",
+           "--codecs", "PCMU", "--reinvite-after", "1.0", "--reinvite-codecs", "G722",
+           "--record-dir", str(tmp_path), "--sip-log-level", "1",
+           "--call", callee.uri("reinvite"), "--play", str(SYNTHETIC)]
+    caller = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert caller.returncode == 0, caller.stderr
+    assert "re-INVITE offering G722" in caller.stderr, caller.stderr
+    (end,) = callee.ends(1)
+    print(f"re-INVITE: {end['codecs']}, p_fake {end['p_fake']:.4f}, {end['seconds']:.2f} s, {end['windows']} windows")
+    assert end["event"] == "end" and end["party"] == "remote", end
+    # One stream for the whole call, at the first codec's rate.
+    assert end["codecs"] == ["PCMU/8000", "G722/16000"], end
+    assert end["rate"] == 8000, end
+    assert abs(end["seconds"] - clip_seconds(SYNTHETIC)) <= WINDOW_S, end
+    assert end["seconds"] >= clip_seconds(SYNTHETIC) - 0.1, end
+    scan = dfd_scan(end["recording"], TELEPHONE)
+    assert scan["windows"] == end["windows"], (scan, end)
+    assert scan["p_fake"] == pytest.approx(end["p_fake"], abs=1e-5), (scan, end)
+    assert end["verdict"] == "synthetic", end
+
+    # The caller's own side: what it sent (the file, before any codec).
+    events = [json.loads(l) for l in caller.stdout.splitlines()]
+    ends = [e for e in events if e["event"] == "end"]
+    assert len(ends) == 1 and ends[0]["party"] == "local", events
+    mine = ends[0]
+    assert mine["codecs"] == ["PCMU/8000", "G722/16000"], mine
+    assert abs(mine["seconds"] - clip_seconds(SYNTHETIC)) <= WINDOW_S, mine
+    scan = dfd_scan(mine["recording"], TELEPHONE)
+    assert scan["p_fake"] == pytest.approx(mine["p_fake"], abs=1e-5), (scan, mine)
+    assert mine["verdict"] == "synthetic", mine
+
+
 def test_malformed_sip_and_a_failed_call_leave_the_agent_serving(callee: Callee, single_calls: dict) -> None:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.sendto(b"\x00\xffnot sip at all\r\n\r\n", ("127.0.0.1", callee.port))
