@@ -201,8 +201,9 @@ class Scorer:
 
 
 class DetectorPort(pj.AudioMediaPort):
-    """A passive port on the conference bridge: receives the call's decoded
-    audio (the bridge resamples it to the port's rate) and plays nothing."""
+    """A passive port on the conference bridge: receives one party's audio
+    (the call's decoded audio, or what this agent sends into it), resampled
+    by the bridge to the port's rate, and plays nothing."""
 
     def __init__(self, scorer: Scorer) -> None:
         super().__init__()
@@ -244,6 +245,7 @@ class Call(pj.Call):
         self.remote = ""
         self.media_up = False
         self.media_at: Optional[float] = None
+        self.placed = False
         self.reinvited = False
         self.ended = False
 
@@ -268,12 +270,17 @@ class Call(pj.Call):
                 self.player = EofPlayer()
                 self.player.createPlayer(self.play, pj.PJMEDIA_FILE_NO_LOOP)
             # A re-INVITE that re-creates the media gives the call a new
-            # conference slot: every connection is made again.
-            local = self.player if self.player is not None else self.agent.ep.audDevManager().getCaptureDevMedia()
-            local.startTransmit(aud)
-            if self.agent.args.score in ("remote", "both"):
+            # conference slot: every connection is made again (pjmedia
+            # ignores a connection that already exists).
+            score = self.agent.args.score
+            local: Optional[pj.AudioMedia] = self.player
+            if local is None and (score in ("local", "both") or self.agent.args.sound_device):
+                local = self.agent.ep.audDevManager().getCaptureDevMedia()
+            if local is not None:
+                local.startTransmit(aud)
+            if score in ("remote", "both"):
                 self._attach("remote", ci, aud, codec, si.codecClockRate)
-            if self.agent.args.score in ("local", "both"):
+            if score in ("local", "both") and local is not None:
                 self._attach("local", ci, local, codec, si.codecClockRate)
 
     def _attach(self, party: str, ci: pj.CallInfo, source: pj.AudioMedia, codec: str, rate: int) -> None:
@@ -358,8 +365,12 @@ class Agent:
         tc.port = int(port)
         tid = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tc)
         self.ep.libStart()
-        self.ep.audDevManager().setNullDev()
-        self._codecs(args.codecs)
+        if not args.sound_device:
+            self.ep.audDevManager().setNullDev()
+        # Both lists are resolved now, so a bad name fails at start, not mid-call.
+        self.codec_priorities = self._priorities(args.codecs)
+        self.reinvite_priorities = self._priorities(args.reinvite_codecs)
+        self._apply(self.codec_priorities)
         self.local = self.ep.transportGetInfo(tid).localName
         acfg = pj.AccountConfig()
         acfg.idUri = f"sip:dfd@{self.local}"
@@ -373,13 +384,14 @@ class Agent:
         self.account.create(acfg)
         log(f"listening on sip:{self.local} (udp)")
 
-    def _codecs(self, wanted: Optional[str]) -> None:
-        """--codecs PCMU,G722: only these, in this order (pjsua's codec
-        priorities; 0 disables)."""
+    def _priorities(self, wanted: Optional[str]) -> Optional[Dict[str, int]]:
+        """--codecs PCMU,G722: only these, in this order, as pjsua codec
+        priorities (0 disables); None for no list."""
         if not wanted:
-            return
+            return None
         names = [w.strip().lower() for w in wanted.split(",") if w.strip()]
         found = set()
+        out: Dict[str, int] = {}
         for c in self.ep.codecEnum2():
             base = c.codecId.split("/")[0].lower()
             ident = c.codecId.lower()
@@ -389,13 +401,19 @@ class Agent:
                     prio = 254 - i
                     found.add(n)
                     break
-            self.ep.codecSetPriority(c.codecId, prio)
+            out[c.codecId] = prio
         missing = [n for n in names if n not in found]
         if missing:
             raise SystemExit(f"softphone: no codec {', '.join(missing)} in this PJSIP build")
+        return out
+
+    def _apply(self, priorities: Optional[Dict[str, int]]) -> None:
+        for codec, prio in (priorities or {}).items():
+            self.ep.codecSetPriority(codec, prio)
 
     def place(self, uri: str, play: Optional[str]) -> None:
         call = Call(self, self.account, play=play)
+        call.placed = True
         self.calls.append(call)
         try:
             call.makeCall(uri, pj.CallOpParam(True))
@@ -439,16 +457,17 @@ class Agent:
 
     def _maybe_reinvite(self, call: Call, now: float) -> None:
         """--reinvite-after S: S seconds into a placed call's media, offer
-        --reinvite-codecs instead (new local SDP), once per call."""
+        --reinvite-codecs instead (new local SDP), once per call. The codec
+        priorities are the endpoint's: later offers and answers use them."""
         a = self.args
-        if a.reinvite_after is None or call.reinvited or call.ended or call.media_at is None:
+        if a.reinvite_after is None or not call.placed or call.reinvited or call.ended or call.media_at is None:
             return
         if now - call.media_at < a.reinvite_after:
             return
         call.reinvited = True
-        self._codecs(a.reinvite_codecs)
+        self._apply(self.reinvite_priorities)
         prm = pj.CallOpParam(True)
-        prm.opt.flag = pj.PJSUA_CALL_REINIT_MEDIA
+        prm.opt.flag |= pj.PJSUA_CALL_REINIT_MEDIA
         try:
             call.reinvite(prm)
             log(f"re-INVITE offering {a.reinvite_codecs}")
@@ -475,8 +494,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--play", action="append", default=[], metavar="WAV", help="file played into the n-th --call, then hung up")
     p.add_argument("--hangup-after", type=float, default=0.5, metavar="S", help="seconds after --play ends before hanging up")
     p.add_argument("--score", choices=["remote", "local", "both", "none"], default="remote",
-                   help="score the remote party (default), the local one (what this agent sends: the --play file or "
-                        "the capture device), both (one stream each), or nothing")
+                   help="score the remote party (default), the local one (what this agent sends: the --play file, or "
+                        "the microphone with --sound-device), both (one stream each), or nothing")
+    p.add_argument("--sound-device", action="store_true",
+                   help="use the system's default sound devices (microphone into the call, the call to the speaker) "
+                        "instead of PJSIP's null device")
     p.add_argument("--reinvite-after", type=float, metavar="S",
                    help="re-INVITE each placed call S seconds after its media is up, offering --reinvite-codecs")
     p.add_argument("--reinvite-codecs", metavar="LIST", help="the codecs the re-INVITE offers, in order (as --codecs)")
@@ -497,6 +519,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         p.error("--play pairs with a --call")
     if (args.reinvite_after is None) != (args.reinvite_codecs is None):
         p.error("--reinvite-after and --reinvite-codecs go together")
+    if args.score in ("local", "both") and not args.sound_device and not args.play:
+        p.error("--score local/both scores what this agent sends: give --play or --sound-device")
     if args.model_8k is None and args.model is None:
         tel = telephone_model()
         args.model_8k = str(tel) if tel else None

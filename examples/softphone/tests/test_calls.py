@@ -284,6 +284,7 @@ def test_reinvite_to_a_new_codec_keeps_the_stream_and_the_caller_scores_its_own_
     assert mine["codecs"] == ["PCMU/8000", "G722/16000"], mine
     assert abs(mine["seconds"] - clip_seconds(SYNTHETIC)) <= WINDOW_S, mine
     scan = dfd_scan(mine["recording"], TELEPHONE)
+    assert scan["windows"] == mine["windows"], (scan, mine)
     assert scan["p_fake"] == pytest.approx(mine["p_fake"], abs=1e-5), (scan, mine)
     assert mine["verdict"] == "synthetic", mine
 

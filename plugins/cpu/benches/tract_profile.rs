@@ -8,13 +8,16 @@
 //! Default model: the shipped `models/dfd-lfb-cnn/model.fp32.onnx`, batch 1,
 //! one thread. Prints, for each plan variant, the median time per window
 //! over interleaved runs; then the per-node profile of the plugin's own
-//! plan (the batch fixed at 1, `plan_batch` in src/model.rs): time per node,
+//! plan (the batch fixed at 1, `model::optimize`): time per node,
 //! its share, and for the matrix products the achieved multiply-accumulates
 //! per second. Not a criterion bench: the answer is a table, not a
 //! regression check.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use dfd_backend_abi::sdk::Batching;
+use dfd_backend_cpu::model::optimize;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::{Cost, OpState};
 use tract_onnx::tract_core::plan::{eval, EvalContext};
@@ -42,22 +45,24 @@ fn item_shape(model: &InferenceModel) -> Vec<usize> {
         .collect()
 }
 
-/// A plan with the given batch dimension (a symbol, as the plugin keeps it,
-/// or a fixed 1).
-fn plan(symbolic: bool) -> (Arc<TypedSimplePlan>, Vec<usize>) {
+/// The graph typed with a symbolic batch axis, then optimised the plugin's
+/// way (`model::optimize`: the batch fixed at one call's size) or with the
+/// batch left symbolic.
+fn plan(plugins_way: bool) -> (Arc<TypedSimplePlan>, Vec<usize>) {
     let mut model = tract_onnx::onnx().model_for_path(model_path()).unwrap();
     let item = item_shape(&model);
-    let batch: TDim = if symbolic {
-        model.symbols.new_with_prefix("N").into()
-    } else {
-        1.into()
-    };
-    let shape: TVec<TDim> = std::iter::once(batch)
+    let batch: TDim = model.symbols.new_with_prefix("N").into();
+    let shape: TVec<TDim> = std::iter::once(batch.clone())
         .chain(item.iter().map(|d| d.to_dim()))
         .collect();
     model.set_input_fact(0, f32::fact(shape).into()).unwrap();
-    let typed = model.into_typed().unwrap().into_optimized().unwrap();
-    (typed.into_runnable().unwrap(), item)
+    let typed = model.into_typed().unwrap();
+    let optimized = if plugins_way {
+        optimize(typed, Batching::Symbolic, &batch, &HashMap::new()).unwrap()
+    } else {
+        typed.into_optimized().unwrap()
+    };
+    (optimized.into_runnable().unwrap(), item)
 }
 
 fn input(item: &[usize]) -> Tensor {
@@ -96,8 +101,8 @@ fn main() {
         .unwrap_or(300);
     println!("model {}", model_path().display());
     let variants = [
-        ("batch fixed at 1 (the plugin's plan)", plan(false)),
-        ("batch left symbolic", plan(true)),
+        ("batch fixed at 1 (the plugin's plan)", plan(true)),
+        ("batch left symbolic", plan(false)),
     ];
     let x = input(&variants[0].1 .1);
     let mut states: Vec<_> = variants.iter().map(|(_, (p, _))| p.spawn().unwrap()).collect();

@@ -13,7 +13,8 @@
 //!    one zero-padded). Any disagreement with the host's `input_shape` or
 //!    `output_len` is `ShapeMismatch` ("model input is [1,40,101] but the
 //!    manifest says [1,40,100]");
-//! 4. typing, `into_optimized`, plan (`UnsupportedOp` naming the operator
+//! 4. typing, the batch fixed at one call's size ([`optimize`]),
+//!    `into_optimized`, plan (`UnsupportedOp` naming the operator
 //!    and node when tract cannot translate one; `InvalidModel`, still naming
 //!    the node, when shapes or types contradict each other, e.g. a Conv whose
 //!    weights do not match its input channels).
@@ -55,7 +56,7 @@ pub fn chain(e: &TractError) -> String {
 }
 
 /// Items per tract call when the batch axis is symbolic; the plan fixes the
-/// batch at this size (see [`plan_batch`]).
+/// batch at this size (see [`optimize`]).
 ///
 /// Measured with tract 0.23.9 (AMD EPYC, AVX2+FMA, single thread, ms per
 /// window at batch 1 / 2 / 4 / 8 in one call):
@@ -63,7 +64,8 @@ pub fn chain(e: &TractError) -> String {
 /// a 42M-MAC 4-block CNN on [1,60,200] 4.7 / 8.0 / 7.4 / 7.7.
 /// Batched calls are up to 2x *slower* per window (convolutions run per
 /// batch item anyway, and the larger activations fall out of cache), and a
-/// plan concretised at N=8 is no better (0.48 ms/window on tiny-mel). So a
+/// plan concretised at N=8 is no better (0.48 ms/window on tiny-mel; these
+/// figures predate fixing the plan's batch, see [`optimize`]). So a
 /// host batch runs as a loop of single-item calls; raising this is a
 /// one-line change for models where batching pays (large matrix-vector
 /// heads).
@@ -182,9 +184,7 @@ impl CpuModel {
             .into_typed()
             .map_err(|e| translate_error("translate", &e, &ops))?;
         check_output(&typed, &batch_dim, spec.output_len)?;
-        let optimized = plan_batch(typed, batching, &batch_dim)?
-            .into_optimized()
-            .map_err(|e| translate_error("optimise", &e, &ops))?;
+        let optimized = optimize(typed, batching, &batch_dim, &ops)?;
         let options = RunOptions {
             executor: executor(spec.threads),
             ..RunOptions::default()
@@ -297,8 +297,8 @@ impl sdk::Model for CpuModel {
     }
 
     /// Runs one item whose time axis has `frames` entries (the SDK checked
-    /// `frames` against `max_frames` and the input's length) on the same
-    /// symbolic plan; a fixed-batch graph gets it zero-padded.
+    /// `frames` against `max_frames` and the input's length), zero-padded to
+    /// a call of [`CpuModel::chunk`] items.
     fn run_frames(&self, input: &[f32], frames: usize) -> Result<Vec<f32>> {
         let Some(axis) = self.time_axis else {
             return Err(Error::arg(
@@ -307,13 +307,13 @@ impl sdk::Model for CpuModel {
         };
         let mut item = self.item_shape.clone();
         item[axis] = frames;
-        let mut out = match self.batching {
-            Batching::Fixed(b) if b > 1 => {
-                let mut padded = input.to_vec();
-                padded.resize(b * input.len(), 0.0);
-                self.run_chunk(&padded, b, &item)?
-            }
-            _ => self.run_chunk(input, 1, &item)?,
+        let chunk = self.chunk();
+        let mut out = if chunk > 1 {
+            let mut padded = input.to_vec();
+            padded.resize(chunk * input.len(), 0.0);
+            self.run_chunk(&padded, chunk, &item)?
+        } else {
+            self.run_chunk(input, 1, &item)?
         };
         out.truncate(self.output_len);
         Ok(out)
@@ -398,19 +398,30 @@ fn translate_error(stage: &str, e: &TractError, ops: &HashMap<String, (String, S
     }
 }
 
-/// A symbolic batch axis planned at [`SYMBOLIC_CHUNK`] items, the size of
-/// every call on it: tract plans a concrete shape far better than a symbolic
-/// one (the shipped detector: 3.2 ms per window against 7.0 with the batch
-/// left symbolic, `cargo bench --bench tract_profile`; the symbolic plan
-/// spent a third of its time in im2col and max-pooling). A fixed batch, or a
-/// batch that is an expression rather than one symbol, is planned as is.
-fn plan_batch(typed: TypedModel, batching: Batching, batch: &TDim) -> Result<TypedModel> {
-    match (batching, batch) {
-        (Batching::Symbolic, TDim::Sym(n)) => typed
-            .set_symbols(&HashMap::from([(n.clone(), TDim::from(SYMBOLIC_CHUNK as i64))]))
-            .map_err(|e| Error::internal(format!("fixing the batch axis: {}", chain(&e)))),
-        _ => Ok(typed),
+/// Optimises the typed graph; a symbolic batch axis is first fixed at
+/// [`SYMBOLIC_CHUNK`] items, the size of every call on it, because tract
+/// plans a concrete shape far better than a symbolic one (the shipped
+/// detector: 2.4x faster per window, `cargo bench --bench tract_profile`;
+/// the symbolic plan spent a third of its time in im2col and max-pooling).
+/// Where fixing it fails (an op tract cannot re-type with the batch bound,
+/// e.g. a `Range` over the batch size), the symbolic graph is optimised
+/// instead: slower, but it loads as before. A fixed batch, or a batch that
+/// is an expression rather than one symbol, is optimised as is.
+pub fn optimize(
+    typed: TypedModel,
+    batching: Batching,
+    batch: &TDim,
+    ops: &HashMap<String, (String, String)>,
+) -> Result<TypedModel> {
+    if let (Batching::Symbolic, TDim::Sym(n)) = (batching, batch) {
+        let chunk = HashMap::from([(n.clone(), TDim::from(SYMBOLIC_CHUNK as i64))]);
+        if let Ok(fixed) = typed.set_symbols(&chunk).and_then(|m| m.into_optimized()) {
+            return Ok(fixed);
+        }
     }
+    typed
+        .into_optimized()
+        .map_err(|e| translate_error("optimise", &e, ops))
 }
 
 /// The executor for `threads` (None: single-threaded on the caller's thread).
