@@ -34,8 +34,13 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 case ${1:-} in
-  aarch64) triple=aarch64-unknown-linux-gnu; gnu=aarch64-linux-gnu; deb=arm64; qemu=qemu-aarch64 ;;
-  armv7) triple=armv7-unknown-linux-gnueabihf; gnu=arm-linux-gnueabihf; deb=armhf; qemu=qemu-arm ;;
+  aarch64) triple=aarch64-unknown-linux-gnu; gnu=aarch64-linux-gnu; deb=arm64; qemu=qemu-aarch64
+           isas=("") ;;
+  # qemu-user shows the host's /proc/cpuinfo, where tract finds no NEON:
+  # the NEON kernels (every armeabi-v7a phone's) are also run, asked for
+  # with TRACT_CPU_ISA.
+  armv7) triple=armv7-unknown-linux-gnueabihf; gnu=arm-linux-gnueabihf; deb=armhf; qemu=qemu-arm
+         isas=("" "+neon") ;;
   *) sed -n '2,25p' "$0" >&2; exit 2 ;;
 esac
 shift
@@ -163,8 +168,12 @@ step_test() {
   echo "$shared" | grep -q ' on cpu' || { echo "not on the CPU plugin" >&2; exit 1; }
 
   say "C example, static libdfd.a with builtin-cpu, no plugin anywhere"
+  # tract's armv7 NEON objects carry no .note.GNU-stack, which would give
+  # the program an executable stack: an app linking libdfd.a says no.
   "${cc[@]}" examples/c/stream_wav.c "$dist/builtin-cpu/libdfd.a" -lm -ldl -lpthread \
-    -o "$tmp/stream_wav_static"
+    -Wl,-z,noexecstack -o "$tmp/stream_wav_static"
+  readelf -lW "$tmp/stream_wav_static" | awk '$1 == "GNU_STACK" && $7 != "RW" { exit 1 }' \
+    || { echo "the static program has an executable stack" >&2; exit 1; }
   static=$(env -u DFD_PLUGIN_PATH "$qemu" -L "$sysroot" "$tmp/stream_wav_static" "$model" "$wav")
   echo "$static" | tail -1
   [ "$(echo "$static" | tail -1)" = "$(echo "$shared" | tail -1)" ] \
@@ -188,12 +197,28 @@ step_test() {
     env -u RUSTC -u CARGO_TARGET_DIR cargo build -p dfd-cli -p dfd-backend-cpu
     hostplugins=target/debug
   fi
-  local p
+  local p isa
   for p in fp32 fp16 int8; do
     "$host/dfd" scan --json -p "$p" --backend cpu --plugin-dir "$hostplugins" samples/ >"$tmp/x86.$p.jsonl"
-    emu "$out/dfd" scan --json -p "$p" --backend cpu --plugin-dir "$out" samples/ >"$tmp/arm.$p.jsonl"
   done
-  python3 - "$tmp" "$triple" <<'PY'
+  for isa in "${isas[@]}"; do
+    for p in fp32 fp16 int8; do
+      TRACT_CPU_ISA=$isa emu "$out/dfd" scan --json -p "$p" --backend cpu --plugin-dir "$out" samples/ \
+        >"$tmp/arm.$p.jsonl"
+    done
+    compare_scores "$tmp" "$triple${isa:+ (TRACT_CPU_ISA=$isa)}"
+  done
+
+  say "dfd backends (the CPU probe on $triple), --measure"
+  local probe
+  probe=$(emu "$out/dfd" backends --plugin-dir "$out" --measure --measure-seconds 1)
+  echo "$probe"
+  echo "$probe" | grep -q "^cpu: auto picks " || { echo "no measurement" >&2; exit 1; }
+}
+
+# x86-64 against the target's `dfd scan` scores, per precision.
+compare_scores() {
+  python3 - "$1" "$2" <<'PY'
 import json, os, sys
 tmp, triple = sys.argv[1:]
 tolerance = {"fp32": 1e-5, "fp16": 1e-3, "int8": 1e-3}
@@ -210,13 +235,6 @@ for p, tol in tolerance.items():
               f"|diff| {d:.1e} (tolerance {tol:g}){'  FAIL' if d > tol else ''}")
 sys.exit(1 if bad else 0)
 PY
-
-  say "dfd backends (the CPU probe on $triple), --measure"
-  local probe
-  probe=$(emu "$out/dfd" backends --plugin-dir "$out" --measure --measure-seconds 1)
-  echo "$probe"
-  echo "$probe" | grep -q "^cpu: auto picks " || { echo "no measurement" >&2; exit 1; }
-
 }
 
 # Not part of `test`: Rust test binaries hang under qemu-user here (seen
