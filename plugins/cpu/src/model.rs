@@ -400,9 +400,10 @@ fn translate_error(stage: &str, e: &TractError, ops: &HashMap<String, (String, S
 
 /// Optimises the typed graph; a symbolic batch axis is first fixed at
 /// [`SYMBOLIC_CHUNK`] items, the size of every call on it, because tract
-/// plans a concrete shape far better than a symbolic one (the shipped
-/// detector: 2.4x faster per window, `cargo bench --bench tract_profile`;
-/// the symbolic plan spent a third of its time in im2col and max-pooling).
+/// plans a concrete shape better than a symbolic one (the shipped detector,
+/// `cargo bench --bench tract_profile`: 2.41 against 2.98 ms per window on
+/// a quiet machine, 2.8 against 7.0 ms on a loaded one, where the symbolic
+/// plan's separate im2col and pooling passes suffer most).
 /// Where fixing it fails (an op tract cannot re-type with the batch bound,
 /// e.g. a `Range` over the batch size), the symbolic graph is optimised
 /// instead: slower, but it loads as before. A fixed batch, or a batch that
