@@ -92,6 +92,9 @@
 // Judged synthetic (TTS, voice clone, vocoder).
 #define DFD_VERDICT_SYNTHETIC 2
 
+// A model compiled into libdfd, named by its role.
+typedef struct Builtin Builtin;
+
 // A loaded model. Immutable: one model may be used by any number of
 // streams on any number of threads at once. Free with `dfd_model_free`
 // after every stream opened on it is closed.
@@ -266,6 +269,8 @@ typedef struct {
 // in a build without the `builtin-model` cargo feature).
 #define DFD_ERR_NOT_BUILT 18
 
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -328,6 +333,17 @@ dfd_status dfd_model_load_from_memory(const void *data,
 // Returns `DFD_ERR_NOT_BUILT` when libdfd was built without the
 // `builtin-model` cargo feature.
 dfd_status dfd_model_load_builtin(const dfd_model_options *options, dfd_model **out);
+
+// Loads one of the models compiled into libdfd by name: its role,
+// `"default"` (16 kHz, what `dfd_model_load_builtin` loads) or
+// `"telephone"` (8 kHz, for G.711 / GSM / iLBC / AMR-NB calls), or its
+// model name (`"dfd-lfb-cnn-tel-v1"`); NULL is the default model.
+// `options` may be NULL. An unknown
+// name is `DFD_ERR_INVALID_ARG` (the message lists the names);
+// `DFD_ERR_NOT_BUILT` without the `builtin-model` cargo feature.
+dfd_status dfd_model_load_builtin_named(const char *name,
+                                        const dfd_model_options *options,
+                                        dfd_model **out);
 
 // Describes a loaded model.
 dfd_status dfd_model_get_info(const dfd_model *model, dfd_model_info *out);

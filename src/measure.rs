@@ -13,11 +13,11 @@
 //! variant). The variants run interleaved, round by round, so a change of
 //! load or clock speed hits them all alike.
 
-use std::path::Path;
+
 use std::time::{Duration, Instant};
 
 use crate::error::{bail, Result};
-use crate::model::StoredModel;
+use crate::model::{Source, StoredModel};
 use crate::{Model, ModelOptions, Precision, PrecisionChoice, Stream};
 
 /// Windows per round.
@@ -74,23 +74,16 @@ pub fn fastest(times: &[VariantTime]) -> Precision {
         .precision
 }
 
-/// Loads every variant of `model` (a file or package directory; `None`: the
-/// built-in model) with `options` (its precision is ignored) and times them
-/// for about `budget` in all, within [`MIN_ROUNDS`]..=[`MAX_ROUNDS`] rounds.
-pub fn measure(
-    model: Option<&Path>,
-    options: &ModelOptions,
-    budget: Duration,
-) -> Result<Measurement> {
+/// Loads every variant of `model` with `options` (its precision is
+/// ignored) and times them for about `budget` in all, within
+/// [`MIN_ROUNDS`]..=[`MAX_ROUNDS`] rounds.
+pub fn measure(model: Source, options: &ModelOptions, budget: Duration) -> Result<Measurement> {
     let load = |precision: Option<Precision>| {
         let options = ModelOptions {
             precision: precision.map_or(PrecisionChoice::Auto, PrecisionChoice::Exact),
             ..options.clone()
         };
-        match model {
-            Some(path) => Model::load(path, &options),
-            None => Model::load_builtin(&options),
-        }
+        Model::open(model, &options)
     };
     let auto = load(None)?;
     let mut variants = StoredModel::read(model, PrecisionChoice::Auto)?.variants;

@@ -1,5 +1,6 @@
-//! The shipped default model `models/dfd-lfb-cnn`: every variant loads, the
-//! built-in copy is the committed package, the smaller variants track fp32
+//! The shipped models, `models/dfd-lfb-cnn` (default, 16 kHz) and
+//! `models/dfd-lfb-cnn-tel` (telephone, 8 kHz): every variant loads, each
+//! built-in copy is its committed package, the smaller variants track fp32
 //! on fixed real and synthetic clips, and the sample clips get the right
 //! verdicts.
 
@@ -7,9 +8,14 @@ mod common;
 
 use std::path::PathBuf;
 
+use dfd::model::Builtin;
 use dfd::{Model, ModelOptions, Stream, Verdict};
 
-const PACKAGE: &str = "models/dfd-lfb-cnn";
+/// Each built-in model, its package and its sample rate.
+const SHIPPED: [(Builtin, &str, u32); 2] = [
+    (Builtin::Default, "models/dfd-lfb-cnn", 16000),
+    (Builtin::Telephone, "models/dfd-lfb-cnn-tel", 8000),
+];
 const PRECISIONS: [&str; 3] = ["fp32", "fp16", "int8"];
 
 fn options(precision: &str) -> ModelOptions {
@@ -52,40 +58,55 @@ fn score(model: &Model, path: &std::path::Path) -> (Vec<f32>, dfd::Score) {
 
 #[test]
 fn every_variant_loads_from_the_package() {
-    for p in PRECISIONS {
-        let m = Model::load(common::root().join(PACKAGE), &options(p)).unwrap();
-        assert_eq!(m.precision().as_str(), p);
-        assert_eq!(m.backend_name(), "cpu");
-        let man = m.manifest();
-        assert_eq!(
-            (man.sample_rate, man.window, man.hop),
-            (16000, 32000, 16000)
-        );
-        assert!(man.threshold > 0.0 && man.threshold < 1.0);
+    for (which, package, rate) in SHIPPED {
+        for p in PRECISIONS {
+            let m = Model::load(common::root().join(package), &options(p)).unwrap();
+            assert_eq!(m.precision().as_str(), p);
+            assert_eq!(m.backend_name(), "cpu");
+            let man = m.manifest();
+            assert_eq!(man.name, which.model_name());
+            // 2 s windows, hop 1 s.
+            assert_eq!((man.sample_rate, man.window, man.hop), (rate, 2 * rate as usize, rate as usize));
+            assert!(man.threshold > 0.0 && man.threshold < 1.0);
+        }
     }
 }
 
 #[test]
 fn builtin_is_the_committed_package() {
-    assert!(Model::has_builtin(), "default features embed the model");
-    for p in PRECISIONS {
-        let disk = Model::load(common::root().join(PACKAGE), &options(p)).unwrap();
-        let builtin = Model::load_builtin(&options(p)).unwrap();
-        assert_eq!(builtin.precision().as_str(), p);
-        assert_eq!(builtin.manifest(), disk.manifest());
-        let clip = &clips()[1];
-        assert_eq!(score(&builtin, clip).0, score(&disk, clip).0, "{p}");
+    assert!(Model::has_builtin(), "default features embed the models");
+    for (which, package, _) in SHIPPED {
+        assert_eq!(Builtin::from_name(which.role()).unwrap(), which);
+        assert_eq!(Builtin::from_name(which.model_name()).unwrap(), which);
+        for p in PRECISIONS {
+            let disk = Model::load(common::root().join(package), &options(p)).unwrap();
+            let builtin = Model::load_builtin_named(which, &options(p)).unwrap();
+            assert_eq!(builtin.precision().as_str(), p);
+            assert_eq!(builtin.manifest(), disk.manifest());
+            let clip = &clips()[1];
+            assert_eq!(score(&builtin, clip).0, score(&disk, clip).0, "{which:?} {p}");
+        }
+        // "auto" takes the backend's first choice among the three.
+        let auto = Model::load_builtin_named(which, &common::cpu_options()).unwrap();
+        assert_eq!(auto.precision().as_str(), "fp32");
     }
-    // "auto" takes the backend's first choice among the three.
-    let auto = Model::load_builtin(&common::cpu_options()).unwrap();
-    assert_eq!(auto.precision().as_str(), "fp32");
+    let e = Builtin::from_name("wideband").unwrap_err();
+    assert_eq!(e.status, dfd::Status::InvalidArg);
+    assert_eq!(Builtin::for_rate(8000), Builtin::Telephone);
+    assert_eq!(Builtin::for_rate(16000), Builtin::Default);
 }
 
 #[test]
 fn fp16_and_int8_track_fp32() {
+    for (which, _, _) in SHIPPED {
+        fp16_and_int8_track_fp32_on(which);
+    }
+}
+
+fn fp16_and_int8_track_fp32_on(which: Builtin) {
     let models: Vec<Model> = PRECISIONS
         .iter()
-        .map(|p| Model::load_builtin(&options(p)).unwrap())
+        .map(|p| Model::load_builtin_named(which, &options(p)).unwrap())
         .collect();
     for clip in clips() {
         let (ref_windows, ref_score) = score(&models[0], &clip);
@@ -111,8 +132,10 @@ fn fp16_and_int8_track_fp32() {
 
 #[test]
 fn samples_get_the_right_verdicts() {
-    let model = Model::load_builtin(&common::cpu_options()).unwrap();
     let clips = clips();
-    assert_eq!(score(&model, &clips[0]).1.verdict, Verdict::Bonafide);
-    assert_eq!(score(&model, &clips[1]).1.verdict, Verdict::Synthetic);
+    for (which, _, _) in SHIPPED {
+        let model = Model::load_builtin_named(which, &common::cpu_options()).unwrap();
+        assert_eq!(score(&model, &clips[0]).1.verdict, Verdict::Bonafide, "{which:?}");
+        assert_eq!(score(&model, &clips[1]).1.verdict, Verdict::Synthetic, "{which:?}");
+    }
 }

@@ -8,16 +8,20 @@ use dfd::model::{GraphOutput, Output, StoredModel};
 use dfd::{Manifest, Model};
 
 use crate::exit;
-use crate::scan::model_path;
+use crate::model_ref::ModelRef;
 use crate::InspectArgs;
 
 pub fn run(args: &InspectArgs) -> u8 {
-    let path = model_path(args.model.as_deref());
+    let model = match ModelRef::resolve(args.model.as_ref()) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("dfd: {e}");
+            return exit::USAGE;
+        }
+    };
     let options = args.run.options();
-    let origin = path
-        .as_ref()
-        .map_or("built-in model".to_string(), |p| p.display().to_string());
-    let stored = match StoredModel::read(path.as_deref(), options.precision) {
+    let origin = model.describe();
+    let stored = match StoredModel::read(model.source(), options.precision) {
         Ok(stored) => stored,
         Err(e) => {
             eprintln!("dfd: cannot read model {origin}: {e}");
@@ -108,10 +112,7 @@ pub fn run(args: &InspectArgs) -> u8 {
         warnings.insert(0, format!("the front end cannot be built: {e}"));
     }
 
-    let loaded = match &path {
-        Some(p) => Model::load(p, &options),
-        None => Model::load_builtin(&options),
-    };
+    let loaded = Model::open(model.source(), &options);
     let code = match loaded {
         Ok(model) => {
             let at = match model.backend_origin() {

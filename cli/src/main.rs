@@ -11,6 +11,7 @@ mod eval;
 mod inspect;
 mod measure;
 mod metrics;
+mod model_ref;
 mod outputs;
 mod plot;
 mod report;
@@ -25,6 +26,7 @@ use std::sync::{Arc, LazyLock};
 
 use clap::{Args, Parser, Subcommand};
 use dfd::model::{BackendChoice, PrecisionChoice};
+use model_ref::ModelRef;
 
 /// Exit codes, documented in `--help`.
 pub mod exit {
@@ -217,9 +219,9 @@ pub struct BackendsArgs {
     #[arg(long)]
     pub measure: bool,
 
-    /// Model to time [default: $DFD_MODEL, else the built-in default model].
-    #[arg(short, long, value_name = "PATH", requires = "measure")]
-    pub model: Option<PathBuf>,
+    /// Model to time: a path or builtin:NAME [default: $DFD_MODEL, else the built-in default model].
+    #[arg(short, long, value_name = "PATH", requires = "measure", value_parser = ModelRef::parse)]
+    pub model: Option<ModelRef>,
 
     /// Time budget per backend, in seconds (at least 3 rounds are run).
     #[arg(long, value_name = "S", default_value_t = 2.0, requires = "measure",
@@ -304,9 +306,9 @@ pub struct ServeArgs {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// Model package directory or .onnx model file [default: $DFD_MODEL, else the built-in default model].
-    #[arg(value_name = "MODEL")]
-    pub model: Option<PathBuf>,
+    /// Model package directory, .onnx model file, or builtin:NAME (default, telephone) [default: $DFD_MODEL, else the built-in default model].
+    #[arg(value_name = "MODEL", value_parser = ModelRef::parse)]
+    pub model: Option<ModelRef>,
 
     #[command(flatten)]
     pub run: RunArgs,
@@ -341,12 +343,14 @@ pub struct EvalArgs {
 /// Which model to load and how to run it (`scan` and `eval`).
 #[derive(Args, Debug)]
 pub struct ModelArgs {
-    /// Model package directory or .onnx model file [default: $DFD_MODEL, else the built-in default model].
+    /// Model package directory, .onnx model file, or builtin:NAME [default: $DFD_MODEL, else the built-in default model].
     ///
     /// A package directory holds manifest.json and its precision variants; a
     /// .onnx file carries its manifest inside or in a sidecar <name>.json.
-    #[arg(short, long, value_name = "PATH")]
-    pub model: Option<PathBuf>,
+    /// builtin:default (16 kHz) and builtin:telephone (8 kHz calls) name the
+    /// models compiled into libdfd.
+    #[arg(short, long, value_name = "PATH", value_parser = ModelRef::parse)]
+    pub model: Option<ModelRef>,
 
     #[command(flatten)]
     pub run: RunArgs,

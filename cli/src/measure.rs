@@ -8,11 +8,17 @@ use dfd::backend;
 use dfd::measure::{self, TIE_MARGIN};
 use dfd::{BackendChoice, ModelOptions};
 
-use crate::scan::model_path;
+use crate::model_ref::ModelRef;
 use crate::{exit, BackendsArgs};
 
 pub fn run(args: &BackendsArgs) -> u8 {
-    let model = model_path(args.model.as_deref());
+    let model = match ModelRef::resolve(args.model.as_ref()) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("dfd: {e}");
+            return exit::USAGE;
+        }
+    };
     let budget = Duration::from_secs_f64(args.measure_seconds);
     let mut code = exit::OK;
     for b in backend::list(args.plugin_dir.as_deref()) {
@@ -25,7 +31,7 @@ pub fn run(args: &BackendsArgs) -> u8 {
             ..Default::default()
         };
         println!();
-        match measure::measure(model.as_deref(), &options, budget) {
+        match measure::measure(model.source(), &options, budget) {
             Ok(m) => {
                 let times: Vec<String> = m
                     .times

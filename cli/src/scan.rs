@@ -1,7 +1,7 @@
 //! `dfd scan`: load the model once, then stream every file through a fresh
 //! [`Stream`], one decoded packet at a time.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use dfd::{Model, ModelOptions, Score, Stream, WindowScore, MAX_CHANNELS};
@@ -13,6 +13,7 @@ use crate::plot;
 use crate::report::Reporter;
 use crate::results::{Envelope, FileScore};
 use crate::walk::{self, Entry};
+use crate::model_ref::ModelRef;
 use crate::{ModelArgs, RunArgs, ScanArgs};
 
 /// Frames pushed per call. Results are drained after each push, so the
@@ -87,21 +88,9 @@ pub fn run(args: &ScanArgs) -> u8 {
 
 /// The model: `--model`, else `$DFD_MODEL`, else the built-in default.
 pub fn load_model(args: &ModelArgs) -> Result<Model, String> {
-    let options = &args.run.options();
-    match model_path(args.model.as_deref()) {
-        Some(path) => Model::load(&path, options)
-            .map_err(|e| format!("cannot load model {}: {e}", path.display())),
-        None => Model::load_builtin(options)
-            .map_err(|e| format!("cannot load the built-in default model: {e}")),
-    }
-}
-
-/// `arg`, else `$DFD_MODEL`; `None` means the built-in default model.
-pub fn model_path(arg: Option<&Path>) -> Option<PathBuf> {
-    let env = std::env::var_os("DFD_MODEL")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    arg.map(Path::to_path_buf).or(env)
+    let model = ModelRef::resolve(args.model.as_ref())?;
+    Model::open(model.source(), &args.run.options())
+        .map_err(|e| format!("cannot load model {}: {e}", model.describe()))
 }
 
 impl RunArgs {

@@ -474,3 +474,38 @@ fn a_model_that_does_not_load_is_a_usage_error() {
     ]);
     assert_exit(&out, 2);
 }
+
+/// `--model builtin:NAME` picks a model compiled into libdfd; an unknown
+/// name is a usage error that lists the names.
+#[test]
+fn builtin_models_by_name() {
+    let june = repo().join("samples/bonafide_fr_june.wav");
+    let run = |model: &str| {
+        dfd([
+            "scan".as_ref(),
+            "--json".as_ref(),
+            "--backend".as_ref(),
+            "cpu".as_ref(),
+            "--plugin-dir".as_ref(),
+            plugin_dir().as_os_str(),
+            "--model".as_ref(),
+            OsStr::new(model),
+            june.as_os_str(),
+        ])
+    };
+    for (name, want) in [
+        ("builtin:telephone", "dfd-lfb-cnn-tel-v1"),
+        ("builtin:default", "dfd-lfb-cnn-v1"),
+        ("builtin:dfd-lfb-cnn-tel-v1", "dfd-lfb-cnn-tel-v1"),
+    ] {
+        let out = run(name);
+        assert_exit(&out, 0);
+        let v = &json_lines(&out)[0];
+        assert_eq!(v["model"], want, "{name}: {v}");
+        assert_eq!(v["verdict"], "bonafide", "{name}: {v}");
+    }
+    let bad = run("builtin:wideband");
+    assert_exit(&bad, 2);
+    let err = text(&bad.stderr);
+    assert!(err.contains("telephone") && err.contains("wideband"), "{err}");
+}

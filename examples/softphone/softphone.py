@@ -40,7 +40,6 @@ MAX_CALLS = 4
 LEG_NUMBERS = itertools.count()
 # A codec whose clock runs at this rate gets the telephone model.
 NARROWBAND_HZ = 8000
-REPO = Path(__file__).resolve().parents[2]
 
 
 def emit(event: dict) -> None:
@@ -54,18 +53,8 @@ def log(msg: str) -> None:
     sys.stderr.flush()
 
 
-def telephone_model() -> Optional[Path]:
-    """The shipped telephone (8 kHz) model package, if the repository has
-    one: a models/ directory whose manifest runs at 8 kHz or is named for
-    the telephone. None until the detector issue ships it."""
-    for manifest in sorted(REPO.glob("models/*/manifest.json")):
-        try:
-            m = json.loads(manifest.read_text())
-        except (OSError, ValueError):
-            continue
-        if m.get("sample_rate") == NARROWBAND_HZ or "telephone" in str(m.get("name", "")):
-            return manifest.parent
-    return None
+# `--model` / `--model-8k` values naming a model compiled into libdfd.
+BUILTIN = "builtin:"
 
 
 class Models:
@@ -75,12 +64,15 @@ class Models:
         self.args = args
         self.loaded: Dict[str, dfd.Model] = {}
 
-    def _load(self, path: Optional[str]) -> dfd.Model:
-        key = path or "<built-in>"
-        if key not in self.loaded:
+    def _load(self, ref: str) -> dfd.Model:
+        """A path, or builtin:NAME (default, telephone)."""
+        if ref not in self.loaded:
             opts = dict(backend=self.args.backend, precision=self.args.precision)
-            self.loaded[key] = dfd.Model.load(path, **opts) if path else dfd.Model.builtin(**opts)
-        return self.loaded[key]
+            if ref.startswith(BUILTIN):
+                self.loaded[ref] = dfd.Model.builtin(ref[len(BUILTIN):], **opts)
+            else:
+                self.loaded[ref] = dfd.Model.load(ref, **opts)
+        return self.loaded[ref]
 
     def for_rate(self, clock_rate: int) -> dfd.Model:
         narrow = self.args.model_8k if clock_rate <= NARROWBAND_HZ else None
@@ -502,8 +494,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--reinvite-after", type=float, metavar="S",
                    help="re-INVITE each placed call S seconds after its media is up, offering --reinvite-codecs")
     p.add_argument("--reinvite-codecs", metavar="LIST", help="the codecs the re-INVITE offers, in order (as --codecs)")
-    p.add_argument("--model", help="model file or package for wideband calls (default: the built-in model)")
-    p.add_argument("--model-8k", help="model for calls whose codec runs at 8 kHz (default: the telephone model once shipped, else --model)")
+    p.add_argument("--model", default=None,
+                   help="model file, package or builtin:NAME for every call (default: builtin:default above "
+                        "8 kHz, builtin:telephone at 8 kHz)")
+    p.add_argument("--model-8k", help="model for calls whose codec runs at 8 kHz (default: --model if given, "
+                                      "else builtin:telephone)")
     p.add_argument("--backend", default="auto")
     p.add_argument("--precision", default="auto")
     p.add_argument("--on-synthetic", metavar="CMD",
@@ -521,9 +516,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         p.error("--reinvite-after and --reinvite-codecs go together")
     if args.score in ("local", "both") and not args.sound_device and not args.play:
         p.error("--score local/both scores what this agent sends: give --play or --sound-device")
-    if args.model_8k is None and args.model is None:
-        tel = telephone_model()
-        args.model_8k = str(tel) if tel else None
+    if args.model_8k is None:
+        args.model_8k = args.model or BUILTIN + "telephone"
+    if args.model is None:
+        args.model = BUILTIN + "default"
     return args
 
 

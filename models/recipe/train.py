@@ -113,6 +113,49 @@ def window_logits(model, feats, idx, mean, std, batch=256):
     return out
 
 
+def init_from_package(model, package):
+    """Warm start from a shipped package's fp32 ONNX (export.py's graph: BN
+    folded into convN.w/convN.b, fcN.w stored as [in, out]). Each BN becomes
+    the identity plus the folded bias (running mean 0, variance 1 - eps), so
+    the network starts as exactly the shipped function; train with
+    `set_train` so BN keeps those statistics (an affine layer) instead of
+    renormalising by batch statistics. Returns the package's front-end
+    mean/std, which the folded weights expect."""
+    import onnx
+    from onnx import numpy_helper
+
+    package = Path(package)
+    manifest = json.loads((package / "manifest.json").read_text())
+    w = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy())
+         for i in onnx.load(str(package / "model.fp32.onnx")).graph.initializer}
+    with torch.no_grad():
+        for n, b in enumerate(model.blocks, 1):
+            if b.conv.weight.shape != w[f"conv{n}.w"].shape:
+                raise SystemExit(f"--init {package}: conv{n} is {list(w[f'conv{n}.w'].shape)}, "
+                                 f"this net's {list(b.conv.weight.shape)}")
+            b.conv.weight.copy_(w[f"conv{n}.w"])
+            b.bn.weight.fill_(1.0)
+            b.bn.bias.copy_(w[f"conv{n}.b"])
+            b.bn.running_mean.zero_()
+            b.bn.running_var.fill_(1.0 - b.bn.eps)
+        for name in ("fc1", "fc2"):
+            layer = getattr(model, name)
+            layer.weight.copy_(w[f"{name}.w"].T)
+            layer.bias.copy_(w[f"{name}.b"])
+    fe = manifest["frontend"]
+    return float(fe["mean"]), float(fe["std"])
+
+
+def set_train(model, frozen_bn):
+    """Training mode; with frozen_bn, BN layers stay in eval mode (their
+    running statistics fixed, gamma/beta still learned)."""
+    model.train()
+    if frozen_bn:
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
+
+
 def file_eer(logits, meta, idx):
     n_files = len(meta["label"])
     m, _, n = metrics.file_scores(logits, meta["win_file"][idx], n_files)
@@ -155,6 +198,11 @@ def main():
                     help="comma-separated bona fide source prefixes left out of training and "
                          "validation with their vocoded copies (leave-one-source-out)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--init", metavar="PACKAGE",
+                    help="warm start from this package's model.fp32.onnx (same arch; BN "
+                         "statistics frozen) and train with its front-end mean/std: e.g. the "
+                         "telephone model from the wideband one, whose 3x3 CNN runs on the "
+                         "telephone profile's 30 bands as is")
     ap.add_argument("--profile", default="wide", choices=["wide", "tel"],
                     help="feature profile (features.PROFILES): wide = 16 kHz, tel = 8 kHz")
     a = ap.parse_args()
@@ -186,7 +234,12 @@ def main():
         va_keep &= ~held_out(va_meta, ex_sys, ex_src)
         log(f"held out {ex_sys} {ex_src}: train windows left {int(tr_keep.sum())}, "
             f"val {int(va_keep.sum())}")
-    mean, std = norm_stats(tr_feats, tr_keep)
+    model = netmod.Net(a.arch, a.channels, a.k1, a.hidden)
+    if a.init:
+        mean, std = init_from_package(model, a.init)
+        log(f"warm start from {a.init}")
+    else:
+        mean, std = norm_stats(tr_feats, tr_keep)
     log(f"norm mean {mean:.4f} std {std:.4f}; gated out: train {int((~tr_keep).sum())}, "
         f"val {int((~va_keep).sum())} windows")
     tr_label = torch.from_numpy(tr_meta["label"][tr_meta["win_file"]].astype(np.float32))
@@ -198,7 +251,6 @@ def main():
         va_idx = va_idx[np.isin(va_meta["win_file"][va_idx], files)]
     va_x = np.ascontiguousarray(va_feats)
 
-    model = netmod.Net(a.arch, a.channels, a.k1, a.hidden)
     n_par = netmod.n_params(model)
     macs = netmod.macs_per_window(model, tr_feats.shape[1:])
     log(f"net {model.config()}: {n_par} parameters, {macs / 1e6:.2f} M MACs/window")
@@ -215,7 +267,7 @@ def main():
     bad_epochs = 0
     for epoch in range(1, a.epochs + 1):
         te = time.time()
-        model.train()
+        set_train(model, bool(a.init))
         draw = rng.choice(len(weights), a.samples_per_epoch, p=weights)
         losses = []
         for s in range(steps_per_epoch):

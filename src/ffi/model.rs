@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::{arg, arg_mut, dfd_status, guard, opt_str};
 use crate::error::{bail, Result};
-use crate::model::{Model, ModelOptions};
+use crate::model::{Builtin, Model, ModelOptions};
 
 /// A loaded model. Immutable: one model may be used by any number of
 /// streams on any number of threads at once. Free with `dfd_model_free`
@@ -168,6 +168,31 @@ pub unsafe extern "C" fn dfd_model_load_builtin(
     guard(|| {
         let out = arg_mut(out, "out")?;
         let model = Model::load_builtin(&options_from_c(options)?)?;
+        *out = wrap(model);
+        Ok(())
+    })
+}
+
+/// Loads one of the models compiled into libdfd by name: its role,
+/// `"default"` (16 kHz, what `dfd_model_load_builtin` loads) or
+/// `"telephone"` (8 kHz, for G.711 / GSM / iLBC / AMR-NB calls), or its
+/// model name (`"dfd-lfb-cnn-tel-v1"`); NULL is the default model.
+/// `options` may be NULL. An unknown
+/// name is `DFD_ERR_INVALID_ARG` (the message lists the names);
+/// `DFD_ERR_NOT_BUILT` without the `builtin-model` cargo feature.
+#[no_mangle]
+pub unsafe extern "C" fn dfd_model_load_builtin_named(
+    name: *const c_char,
+    options: *const dfd_model_options,
+    out: *mut *mut dfd_model,
+) -> dfd_status {
+    guard(|| {
+        let out = arg_mut(out, "out")?;
+        let which = match opt_str(name, "name")? {
+            Some(name) => Builtin::from_name(name)?,
+            None => Builtin::Default,
+        };
+        let model = Model::load_builtin_named(which, &options_from_c(options)?)?;
         *out = wrap(model);
         Ok(())
     })

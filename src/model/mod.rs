@@ -16,6 +16,7 @@ mod source;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use builtin::{Builtin, BUILTIN_PREFIX};
 pub use manifest::{
     Aggregate, Calibration, Gate, GraphOutput, Manifest, Output, Precision, Utterance,
 };

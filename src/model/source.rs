@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::manifest::{self, Manifest, Precision};
-use super::{builtin, onnx, PrecisionChoice};
+use super::{onnx, Builtin, PrecisionChoice};
 use crate::error::{bail, Error, Result, Status};
 use crate::log::log;
 
@@ -18,8 +18,8 @@ pub enum Source<'a> {
     Path(&'a Path),
     /// One ONNX file's bytes, manifest embedded; only borrowed while loading.
     Memory(&'a [u8]),
-    /// The model compiled into libdfd (cargo feature `builtin-model`).
-    Builtin,
+    /// A model compiled into libdfd (cargo feature `builtin-model`).
+    Builtin(Builtin),
 }
 
 /// How to choose a variant when the caller asked for none.
@@ -44,10 +44,9 @@ pub struct StoredModel {
 }
 
 impl StoredModel {
-    /// Reads a model file or package directory (`None`: the built-in model).
-    /// `precision` picks a variant; under auto, fp32 when present.
-    pub fn read(path: Option<&Path>, precision: PrecisionChoice) -> Result<StoredModel> {
-        let source = path.map_or(Source::Builtin, Source::Path);
+    /// Reads a stored model without loading it. `precision` picks a
+    /// variant; under auto, fp32 when present.
+    pub fn read(source: Source, precision: PrecisionChoice) -> Result<StoredModel> {
         source.read(precision, Pick::Reference)
     }
 }
@@ -58,7 +57,7 @@ impl Source<'_> {
         match self {
             Source::Path(p) => p.display().to_string(),
             Source::Memory(_) => "model in memory".into(),
-            Source::Builtin => "built-in model".into(),
+            Source::Builtin(b) => format!("built-in {} model", b.role()),
         }
     }
 
@@ -93,8 +92,8 @@ impl Source<'_> {
                 })?;
                 single(bytes.to_vec(), manifest, requested)
             }
-            Source::Builtin => {
-                let have = builtin::variants();
+            Source::Builtin(which) => {
+                let have = which.variants();
                 if have.is_empty() {
                     bail!(
                         NotBuilt,
@@ -102,7 +101,7 @@ impl Source<'_> {
                     );
                 }
                 let chosen = choose(requested, &have, &pick, &origin)?;
-                let bytes = builtin::bytes(chosen)?;
+                let bytes = which.bytes(chosen)?;
                 let Some(manifest) = embedded_manifest(bytes, &origin)? else {
                     bail!(
                         Internal,

@@ -159,6 +159,26 @@ int main(int argc, char **argv) {
   CHECK(info.sample_rate == 16000 && info.window == 32000 && info.hop == 16000);
   CHECK(strcmp(info.precision, "fp32") == 0 && strcmp(info.backend, "cpu") == 0);
   dfd_model_free(builtin);
+  /* The built-in models by name: the telephone model runs at 8 kHz. */
+  builtin = NULL;
+  EXPECT(dfd_model_load_builtin_named("telephone", &opts, &builtin), DFD_OK);
+  EXPECT(dfd_model_get_info(builtin, &info), DFD_OK);
+  CHECK(strcmp(info.name, "dfd-lfb-cnn-tel-v1") == 0);
+  CHECK(info.sample_rate == 8000 && info.window == 16000 && info.hop == 8000);
+  dfd_model_free(builtin);
+  builtin = NULL;
+  EXPECT(dfd_model_load_builtin_named(NULL, NULL, &builtin), DFD_OK);
+  EXPECT(dfd_model_get_info(builtin, &info), DFD_OK);
+  CHECK(strcmp(info.name, "dfd-lfb-cnn-v1") == 0);
+  dfd_model_free(builtin);
+  builtin = NULL;
+  EXPECT(dfd_model_load_builtin_named("dfd-lfb-cnn-tel-v1", &opts, &builtin), DFD_OK);
+  dfd_model_free(builtin);
+  builtin = NULL;
+  EXPECT(dfd_model_load_builtin_named("wideband", &opts, &builtin), DFD_ERR_INVALID_ARG);
+  CHECK(builtin == NULL);
+  ERROR_MENTIONS("telephone");
+  EXPECT(dfd_model_load_builtin_named("telephone", &opts, NULL), DFD_ERR_NULL_ARG);
   EXPECT(dfd_model_get_info(model, &info), DFD_OK);
 
   /* Stream argument errors. */

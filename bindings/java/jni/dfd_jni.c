@@ -135,15 +135,17 @@ JNIEXPORT jlong JNICALL Java_org_libdfd_Model_nLoadMemory(JNIEnv *env, jclass cl
   return (jlong)(intptr_t)m;
 }
 
-JNIEXPORT jlong JNICALL Java_org_libdfd_Model_nLoadBuiltin(JNIEnv *env, jclass cls, jstring backend,
+JNIEXPORT jlong JNICALL Java_org_libdfd_Model_nLoadBuiltin(JNIEnv *env, jclass cls, jstring name, jstring backend,
                                                            jstring precision, jstring plugin_dir, jint threads) {
   (void)cls;
   opts p;
   memset(&p, 0, sizeof p);
   dfd_model *m = NULL;
-  if (opts_get(env, &p, backend, precision, plugin_dir, threads) == 0)
-    check(env, dfd_model_load_builtin(&p.o, &m), "dfd_model_load_builtin");
+  const char *cname = name ? str(env, name) : NULL;
+  if ((!name || cname) && opts_get(env, &p, backend, precision, plugin_dir, threads) == 0)
+    check(env, dfd_model_load_builtin_named(cname, &p.o, &m), "dfd_model_load_builtin_named");
   opts_free(env, &p);
+  if (cname) unstr(env, name, cname);
   return (jlong)(intptr_t)m;
 }
 

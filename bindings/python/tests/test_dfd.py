@@ -208,6 +208,17 @@ def test_closed_handles(model: dfd.Model) -> None:
     assert e.value.status == dfd.Status.NULL_ARG
 
 
+def test_builtin_models_by_name() -> None:
+    tel = dfd.Model.builtin("telephone")
+    assert (tel.info.name, tel.info.sample_rate) == ("dfd-lfb-cnn-tel-v1", 8000)
+    assert dfd.Model.builtin("default").info.name == dfd.Model.builtin().info.name == "dfd-lfb-cnn-v1"
+    assert dfd.Model.builtin("dfd-lfb-cnn-tel-v1").info.sample_rate == 8000
+    with pytest.raises(dfd.Error) as e:
+        dfd.Model.builtin("wideband")
+    assert e.value.status == dfd.Status.INVALID_ARG
+    assert "telephone" in str(e.value)
+
+
 def test_model_freed_while_stream_open() -> None:
     m = dfd.Model.builtin()
     s = m.open(16000, 1)

@@ -141,8 +141,8 @@ fn num(m: &BTreeMap<String, String>, k: &str) -> f64 {
         .unwrap_or_else(|_| panic!("{k} = {:?} in {m:?}", m[k]))
 }
 
-/// `dfd scan --json FILE`: (p_fake, windows, verdict).
-fn dfd_scan(file: &Path) -> (f64, u64, String) {
+/// `dfd scan --json [--model MODEL] FILE`: (p_fake, windows, verdict).
+fn dfd_scan(file: &Path, model: Option<&str>) -> (f64, u64, String) {
     let cli = target_dir().join("dfd");
     assert!(
         cli.exists(),
@@ -151,6 +151,7 @@ fn dfd_scan(file: &Path) -> (f64, u64, String) {
     );
     let out = Command::new(&cli)
         .args(["scan", "--json"])
+        .args(model.map(|m| ["--model", m]).into_iter().flatten())
         .arg(file)
         .env(
             "DFD_PLUGIN_PATH",
@@ -175,8 +176,13 @@ fn dfd_scan(file: &Path) -> (f64, u64, String) {
 /// The element's messages against `dfd scan` of `audio`: equal score,
 /// equal window count, one message per window with increasing times.
 fn check_against_scan(msgs: &Messages, audio: &Path) -> String {
+    check_against_scan_with(msgs, audio, None)
+}
+
+/// As [`check_against_scan`], with the element and `dfd scan` on `model`.
+fn check_against_scan_with(msgs: &Messages, audio: &Path, model: Option<&str>) -> String {
     let last = msgs.last();
-    let (p_fake, windows, verdict) = dfd_scan(audio);
+    let (p_fake, windows, verdict) = dfd_scan(audio, model);
     eprintln!(
         "{}: element p_fake {} ({} windows, {}), dfd scan {p_fake} ({windows}, {verdict})",
         audio.display(),
@@ -251,6 +257,25 @@ fn samples_through_decodebin_score_as_dfd_scan() {
             .map(|r| r.duration() as f64 / r.spec().sample_rate as f64);
         assert!((seconds - len.unwrap()).abs() < 1e-3, "{last:?}");
         assert_eq!(num(last, "end"), (seconds * 1e9).round(), "{last:?}");
+    }
+}
+
+/// `model=builtin:telephone`: the 8 kHz model compiled into libdfd, as
+/// `dfd scan --model builtin:telephone` scores the same file.
+#[test]
+fn builtin_telephone_model_by_name() {
+    let gst = Gst::new();
+    for (name, want) in [
+        ("bonafide_fr_june.wav", "bonafide"),
+        ("synthetic_piper_joe.wav", "synthetic"),
+    ] {
+        let path = sample(name);
+        let msgs = gst.launch(&format!(
+            "filesrc location={} ! decodebin ! audioconvert ! dfddetect model=builtin:telephone ! fakesink",
+            path.display()
+        ));
+        let got = check_against_scan_with(&msgs, &path, Some("builtin:telephone"));
+        assert_eq!(got, want, "{name}");
     }
 }
 
@@ -388,6 +413,7 @@ fn bad_settings_are_gstreamer_errors() {
     let gst = Gst::new();
     for (props, want) in [
         ("model=/nonexistent/model.onnx", "cannot load the model"),
+        ("model=builtin:wideband", "no built-in model"),
         ("backend=nosuchbackend", "cannot load the model"),
         ("backend=Not-A-Name", "invalid backend name"),
         ("precision=fp8", "unknown precision"),

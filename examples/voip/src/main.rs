@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use dfd::model::{BackendChoice, PrecisionChoice};
+use dfd::model::{BackendChoice, Builtin, PrecisionChoice};
 use dfd::{Model, ModelOptions, Verdict};
-use dfd_voip_monitor::monitor::{Event, EventKind, Monitor, Options};
+use dfd_voip_monitor::monitor::{Event, EventKind, Models, Monitor, Options};
 use dfd_voip_monitor::payload::PayloadMap;
 
 /// Scores live RTP calls for synthetic speech: one libdfd stream per SSRC.
@@ -53,9 +53,15 @@ struct Args {
     /// Exit after this many seconds.
     #[arg(long)]
     duration: Option<f64>,
-    /// Model file or package directory (default: the built-in model).
+    /// Model file or package directory for every payload (default: the
+    /// built-in default model above 8 kHz, the built-in telephone model at
+    /// 8 kHz).
     #[arg(long)]
     model: Option<PathBuf>,
+    /// Model for payloads at 8 kHz or less (default: --model if given, else
+    /// the built-in telephone model).
+    #[arg(long, value_name = "PATH")]
+    model_8k: Option<PathBuf>,
     /// Precision variant: auto, fp32, fp16, int8.
     #[arg(long, default_value = "auto")]
     precision: PrecisionChoice,
@@ -95,11 +101,22 @@ fn run(args: Args) -> Result<(), String> {
         threads: 1,
         plugin_dir: args.plugin_dir.clone(),
     };
-    let model = match &args.model {
-        Some(path) => Model::load(path, &options),
-        None => Model::load_builtin(&options),
-    }
-    .map_err(|e| format!("cannot load the model: {e}"))?;
+    let load = |path: &Option<PathBuf>, builtin: Builtin| {
+        match path {
+            Some(path) => Model::load(path, &options),
+            None => Model::load_builtin_named(builtin, &options),
+        }
+        .map_err(|e| format!("cannot load the model: {e}"))
+    };
+    let wideband = load(&args.model, Builtin::Default)?;
+    let narrowband = match (&args.model_8k, &args.model) {
+        (None, Some(_)) => wideband.clone(),
+        (path, _) => load(path, Builtin::Telephone)?,
+    };
+    let models = Models {
+        narrowband,
+        wideband,
+    };
 
     let socket =
         UdpSocket::bind(&args.listen).map_err(|e| format!("cannot bind {}: {e}", args.listen))?;
@@ -114,13 +131,14 @@ fn run(args: Args) -> Result<(), String> {
         libc::signal(libc::SIGTERM, handler);
     }
     eprintln!(
-        "dfd-voip-monitor: listening on {local} (udp), model {:?} on {}",
-        model.manifest().name,
-        model.backend_name()
+        "dfd-voip-monitor: listening on {local} (udp), model {:?} (8 kHz payloads: {:?}) on {}",
+        models.wideband.manifest().name,
+        models.narrowband.manifest().name,
+        models.wideband.backend_name()
     );
 
     let mut monitor = Monitor::new(
-        model,
+        models,
         Options {
             payloads,
             idle: Duration::from_secs_f64(args.idle),

@@ -57,6 +57,8 @@ pub struct Event {
     pub other_format: u64,
     /// Why the call ended (`End` only): "idle" or "shutdown".
     pub reason: &'static str,
+    /// The name of the model scoring the call.
+    pub model: String,
 }
 
 pub fn verdict_name(v: Verdict) -> &'static str {
@@ -77,6 +79,7 @@ impl Event {
             "peer": self.peer.to_string(),
             "pt": self.pt,
             "codec": self.format.to_string(),
+            "model": self.model,
             "at": self.at,
             "verdict": verdict_name(s.verdict),
             "p_fake": s.p_fake,
@@ -124,6 +127,33 @@ impl Event {
     }
 }
 
+/// The models a monitor scores with: calls whose payload runs at 8 kHz or
+/// less get `narrowband` (by default the built-in telephone model), wider
+/// ones `wideband`.
+#[derive(Clone)]
+pub struct Models {
+    pub narrowband: Model,
+    pub wideband: Model,
+}
+
+impl Models {
+    /// One model for every payload.
+    pub fn single(model: Model) -> Models {
+        Models {
+            narrowband: model.clone(),
+            wideband: model,
+        }
+    }
+
+    pub fn for_rate(&self, rate: u32) -> &Model {
+        if rate <= 8000 {
+            &self.narrowband
+        } else {
+            &self.wideband
+        }
+    }
+}
+
 struct Call {
     peer: SocketAddr,
     pt: u8,
@@ -140,7 +170,7 @@ struct Call {
 }
 
 pub struct Monitor {
-    model: Model,
+    models: Models,
     opts: Options,
     calls: HashMap<u32, Call>,
     pub ignored: Ignored,
@@ -149,9 +179,9 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    pub fn new(model: Model, opts: Options) -> Monitor {
+    pub fn new(models: Models, opts: Options) -> Monitor {
         Monitor {
-            model,
+            models,
             opts,
             calls: HashMap::new(),
             ignored: Ignored::default(),
@@ -191,7 +221,7 @@ impl Monitor {
         };
         let ssrc = rtp.ssrc();
         if !self.calls.contains_key(&ssrc) {
-            let opened = Stream::new(&self.model, format.rate, format.channels)
+            let opened = Stream::new(self.models.for_rate(format.rate), format.rate, format.channels)
                 .map_err(|e| e.to_string())
                 .and_then(|s| Ok((s, PayloadDecoder::new(format)?)));
             let (stream, decoder) = match opened {
@@ -334,6 +364,7 @@ impl Call {
             jitter: self.jb.stats(),
             other_format: self.other_format,
             reason,
+            model: self.stream.model().manifest().name.clone(),
         }
     }
 }

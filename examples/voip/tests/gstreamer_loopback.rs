@@ -26,6 +26,17 @@ struct Codec {
     pt_map: Option<&'static str>,
 }
 
+impl Codec {
+    /// The model the monitor must pick: the telephone model at 8 kHz.
+    fn model(&self) -> &'static str {
+        if matches!(self.name, "PCMU" | "PCMA") {
+            "dfd-lfb-cnn-tel-v1"
+        } else {
+            "dfd-lfb-cnn-v1"
+        }
+    }
+}
+
 /// 20 ms packets, as VoIP endpoints send them (GStreamer's default is
 /// MTU-sized packets).
 const PTIME: &str = "min-ptime=20000000 max-ptime=20000000";
@@ -137,6 +148,7 @@ fn run_codec(codec: &Codec) {
             codec.name
         );
         assert_eq!(e["reason"], "idle");
+        assert_eq!(e["model"], codec.model(), "{}: {clip}: {e}", codec.name);
     }
     assert_eq!(b["verdict"], "bonafide", "{}: {b}", codec.name);
     assert_eq!(s["verdict"], "synthetic", "{}: {s}", codec.name);

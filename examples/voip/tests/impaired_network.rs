@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use dfd::{Model, ModelOptions, Verdict};
 use dfd_voip_monitor::jitter::Stats;
-use dfd_voip_monitor::monitor::{Event, EventKind, Monitor, Options};
+use dfd_voip_monitor::monitor::{Event, EventKind, Models, Monitor, Options};
 use dfd_voip_monitor::payload::PayloadMap;
 
 use common::*;
@@ -283,7 +283,7 @@ fn run(model: &Model, calls: &[Call], imp: Impairment, seed: u64) -> Vec<Event> 
         payloads.add(&c.rtpmap).unwrap();
     }
     let mut monitor = Monitor::new(
-        model.clone(),
+        Models::single(model.clone()),
         Options {
             payloads,
             idle: Duration::from_secs(2),

@@ -318,16 +318,24 @@ class Model(_Owned):
     @classmethod
     def builtin(
         cls,
+        name: Optional[str] = None,
         *,
         backend: Optional[str] = None,
         precision: Optional[str] = None,
         threads: int = 0,
         plugin_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
     ) -> "Model":
-        """The default detector compiled into libdfd."""
+        """A detector compiled into libdfd: ``None`` or ``"default"`` (16 kHz),
+        ``"telephone"`` (8 kHz calls: G.711, GSM, iLBC, AMR-NB), or a model
+        name such as ``"dfd-lfb-cnn-tel-v1"``."""
         o = cls._options(backend, precision, threads, plugin_dir)
         h = ctypes.c_void_p()
-        _check(_libdfd().dfd_model_load_builtin(ctypes.byref(o), ctypes.byref(h)), "dfd_model_load_builtin")
+        _check(
+            _libdfd().dfd_model_load_builtin_named(
+                name.encode() if name is not None else None, ctypes.byref(o), ctypes.byref(h)
+            ),
+            "dfd_model_load_builtin_named",
+        )
         return cls(h)
 
     @property

@@ -186,6 +186,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "dfd_model_load": (st, [ctypes.c_char_p, P(ModelOptions), P(vp)]),
         "dfd_model_load_from_memory": (st, [ctypes.c_char_p, ctypes.c_size_t, P(ModelOptions), P(vp)]),
         "dfd_model_load_builtin": (st, [P(ModelOptions), P(vp)]),
+        "dfd_model_load_builtin_named": (st, [ctypes.c_char_p, P(ModelOptions), P(vp)]),
         "dfd_model_get_info": (st, [vp, P(ModelInfoC)]),
         "dfd_model_free": (None, [vp]),
         "dfd_open": (st, [vp, ctypes.c_uint32, ctypes.c_uint32, P(vp)]),

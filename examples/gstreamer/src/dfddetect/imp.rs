@@ -217,7 +217,7 @@ impl ObjectImpl for DfdDetect {
             vec![
                 glib::ParamSpecString::builder("model")
                     .nick("Model")
-                    .blurb("Model file (.onnx) or package directory; unset: libdfd's built-in model")
+                    .blurb("Model file (.onnx), package directory, or builtin:telephone (8 kHz calls) / builtin:default; unset: libdfd's built-in default model")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecString::builder("backend")
@@ -307,8 +307,11 @@ impl BaseTransformImpl for DfdDetect {
             plugin_dir: s.plugin_dir.clone().map(Into::into),
             ..Default::default()
         };
-        let model = match &s.model {
-            Some(path) => dfd::Model::load(path, &options),
+        let model = match s.model.as_deref() {
+            Some(m) => match dfd::model::Builtin::from_ref(m) {
+                Some(b) => b.and_then(|b| dfd::Model::load_builtin_named(b, &options)),
+                None => dfd::Model::load(m, &options),
+            },
             None => dfd::Model::load_builtin(&options),
         }
         .map_err(|e| {

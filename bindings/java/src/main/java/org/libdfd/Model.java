@@ -30,9 +30,18 @@ public final class Model implements AutoCloseable {
     }
 
     /** The default detector compiled into libdfd. */
-    public static Model builtin(Options options) {
+    /**
+     * A model compiled into libdfd by name: {@code "default"} (16 kHz) or
+     * {@code "telephone"} (8 kHz calls), or a model name such as
+     * {@code "dfd-lfb-cnn-tel-v1"}; {@code null} is the default model.
+     */
+    public static Model builtin(String name, Options options) {
         Options o = options == null ? new Options() : options;
-        return new Model(nLoadBuiltin(o.backend, o.precision, o.pluginDir, o.threads));
+        return new Model(nLoadBuiltin(name, o.backend, o.precision, o.pluginDir, o.threads));
+    }
+
+    public static Model builtin(Options options) {
+        return builtin(null, options);
     }
 
     public static Model builtin() {
@@ -66,7 +75,7 @@ public final class Model implements AutoCloseable {
 
     private static native long nLoad(String path, String backend, String precision, String pluginDir, int threads);
     private static native long nLoadMemory(byte[] data, String backend, String precision, String pluginDir, int threads);
-    private static native long nLoadBuiltin(String backend, String precision, String pluginDir, int threads);
+    private static native long nLoadBuiltin(String name, String backend, String precision, String pluginDir, int threads);
     private static native void nInfo(long handle, double[] numbers, String[] strings);
     private static native void nFree(long handle);
 }

@@ -67,6 +67,11 @@ public final class BindingsTest {
 
     public static void main(String[] args) throws IOException {
         System.out.println("libdfd " + Dfd.version() + " abi " + Dfd.abiVersion());
+        try (Model tel = Model.builtin("telephone", null)) {
+            ModelInfo t = tel.info();
+            expect(t.sampleRate == 8000 && t.name.equals("dfd-lfb-cnn-tel-v1"), "builtin telephone: " + t.name + " " + t.sampleRate);
+        }
+        expectStatus(Status.INVALID_ARG, "builtin(\"wideband\")", () -> Model.builtin("wideband", null).close());
         try (Model model = Model.builtin()) {
             ModelInfo info = model.info();
             System.out.println("model " + info.name + " on " + info.backend + " (" + info.precision + ") " + info.sampleRate + " Hz");
