@@ -22,7 +22,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     scan = sub.add_parser("scan", help="scan audio files for synthetic speech")
     scan.add_argument("paths", nargs="+", metavar="FILE|DIR")
     scan.add_argument("--json", action="store_true", help="one JSON object per file and line")
-    scan.add_argument("--model", help="model file or package (default: the built-in model)")
+    scan.add_argument("--model", help="model file, package or builtin:NAME (default, telephone) (default: the built-in default model)")
     scan.add_argument("--backend", help="auto (default), cpu, cuda or a plugin name")
     scan.add_argument("--precision", help="auto (default), fp32, fp16 or int8")
     scan.add_argument("--threads", type=int, default=0, help="backend threads (0: default)")
@@ -30,7 +30,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     options = dict(backend=args.backend, precision=args.precision, threads=args.threads)
     try:
-        model = Model.load(args.model, **options) if args.model else Model.builtin(**options)
+        if args.model and args.model.startswith("builtin:"):
+            model = Model.builtin(args.model[len("builtin:"):], **options)
+        else:
+            model = Model.load(args.model, **options) if args.model else Model.builtin(**options)
     except Error as e:
         print(f"dfd: cannot load the model: {e.message}", file=sys.stderr)
         return USAGE
