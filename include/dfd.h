@@ -92,9 +92,6 @@
 // Judged synthetic (TTS, voice clone, vocoder).
 #define DFD_VERDICT_SYNTHETIC 2
 
-// A model compiled into libdfd, named by its role.
-typedef struct Builtin Builtin;
-
 // A loaded model. Immutable: one model may be used by any number of
 // streams on any number of threads at once. Free with `dfd_model_free`
 // after every stream opened on it is closed.

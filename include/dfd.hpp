@@ -120,6 +120,14 @@ class Model {
     detail::check(dfd_model_load_builtin(&o, &m), "dfd_model_load_builtin");
     return Model(m);
   }
+  /* A detector compiled into libdfd by name: "default" (16 kHz) or
+     "telephone" (8 kHz calls), or its model name. */
+  static Model builtin(const std::string &name, const Options &options = Options()) {
+    dfd_model_options o = c_options(options);
+    dfd_model *m = nullptr;
+    detail::check(dfd_model_load_builtin_named(name.c_str(), &o, &m), "dfd_model_load_builtin_named");
+    return Model(m);
+  }
 
   Model(Model &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
   Model &operator=(Model &&other) noexcept {

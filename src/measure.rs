@@ -13,7 +13,6 @@
 //! variant). The variants run interleaved, round by round, so a change of
 //! load or clock speed hits them all alike.
 
-
 use std::time::{Duration, Instant};
 
 use crate::error::{bail, Result};

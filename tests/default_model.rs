@@ -66,7 +66,10 @@ fn every_variant_loads_from_the_package() {
             let man = m.manifest();
             assert_eq!(man.name, which.model_name());
             // 2 s windows, hop 1 s.
-            assert_eq!((man.sample_rate, man.window, man.hop), (rate, 2 * rate as usize, rate as usize));
+            assert_eq!(
+                (man.sample_rate, man.window, man.hop),
+                (rate, 2 * rate as usize, rate as usize)
+            );
             assert!(man.threshold > 0.0 && man.threshold < 1.0);
         }
     }
@@ -84,7 +87,11 @@ fn builtin_is_the_committed_package() {
             assert_eq!(builtin.precision().as_str(), p);
             assert_eq!(builtin.manifest(), disk.manifest());
             let clip = &clips()[1];
-            assert_eq!(score(&builtin, clip).0, score(&disk, clip).0, "{which:?} {p}");
+            assert_eq!(
+                score(&builtin, clip).0,
+                score(&disk, clip).0,
+                "{which:?} {p}"
+            );
         }
         // "auto" takes the backend's first choice among the three.
         let auto = Model::load_builtin_named(which, &common::cpu_options()).unwrap();
@@ -135,7 +142,15 @@ fn samples_get_the_right_verdicts() {
     let clips = clips();
     for (which, _, _) in SHIPPED {
         let model = Model::load_builtin_named(which, &common::cpu_options()).unwrap();
-        assert_eq!(score(&model, &clips[0]).1.verdict, Verdict::Bonafide, "{which:?}");
-        assert_eq!(score(&model, &clips[1]).1.verdict, Verdict::Synthetic, "{which:?}");
+        assert_eq!(
+            score(&model, &clips[0]).1.verdict,
+            Verdict::Bonafide,
+            "{which:?}"
+        );
+        assert_eq!(
+            score(&model, &clips[1]).1.verdict,
+            Verdict::Synthetic,
+            "{which:?}"
+        );
     }
 }

@@ -49,7 +49,7 @@ Exit status:
   2  usage error, or the model or backend could not be loaded
 
 Environment:
-  DFD_MODEL        model used when --model is not given (else the built-in one)
+  DFD_MODEL        model used when --model is not given: a path or builtin:NAME (else builtin:default)
   DFD_PLUGIN_PATH  colon-separated directories searched for backend plugins
                    (after --plugin-dir, before the executable's directory)
 
@@ -69,7 +69,7 @@ Exit status:
      or fake/, or a class has no file that could be scored (no metrics)
 
 Environment:
-  DFD_MODEL        model used when --model is not given (else the built-in one)
+  DFD_MODEL        model used when --model is not given: a path or builtin:NAME (else builtin:default)
   DFD_PLUGIN_PATH  colon-separated directories searched for backend plugins
                    (after --plugin-dir, before the executable's directory)
 

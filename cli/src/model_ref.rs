@@ -27,11 +27,14 @@ impl ModelRef {
         if let Some(m) = arg {
             return Ok(m.clone());
         }
-        match std::env::var("DFD_MODEL") {
-            Ok(v) if !v.is_empty() => {
-                ModelRef::parse(&v).map_err(|e| format!("$DFD_MODEL: {e}"))
-            }
-            _ => Ok(ModelRef::Builtin(Builtin::Default)),
+        match std::env::var_os("DFD_MODEL") {
+            Some(v) if v.is_empty() => Ok(ModelRef::Builtin(Builtin::Default)),
+            // Not UTF-8: a path, never a built-in name.
+            Some(v) => match v.to_str() {
+                Some(s) => ModelRef::parse(s).map_err(|e| format!("$DFD_MODEL: {e}")),
+                None => Ok(ModelRef::Path(PathBuf::from(v))),
+            },
+            None => Ok(ModelRef::Builtin(Builtin::Default)),
         }
     }
 
@@ -57,9 +60,18 @@ mod tests {
 
     #[test]
     fn parses_builtin_names_and_paths() {
-        assert_eq!(ModelRef::parse("builtin:telephone"), Ok(ModelRef::Builtin(Builtin::Telephone)));
-        assert_eq!(ModelRef::parse("builtin:dfd-lfb-cnn-v1"), Ok(ModelRef::Builtin(Builtin::Default)));
-        assert_eq!(ModelRef::parse("models/x"), Ok(ModelRef::Path("models/x".into())));
+        assert_eq!(
+            ModelRef::parse("builtin:telephone"),
+            Ok(ModelRef::Builtin(Builtin::Telephone))
+        );
+        assert_eq!(
+            ModelRef::parse("builtin:dfd-lfb-cnn-v1"),
+            Ok(ModelRef::Builtin(Builtin::Default))
+        );
+        assert_eq!(
+            ModelRef::parse("models/x"),
+            Ok(ModelRef::Path("models/x".into()))
+        );
         let e = ModelRef::parse("builtin:nope").unwrap_err();
         assert!(e.contains("telephone") && e.contains("\"nope\""), "{e}");
     }

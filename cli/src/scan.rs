@@ -8,12 +8,12 @@ use dfd::{Model, ModelOptions, Score, Stream, WindowScore, MAX_CHANNELS};
 use dfd_decode::Decoder;
 
 use crate::exit;
+use crate::model_ref::ModelRef;
 use crate::outputs::check_writable;
 use crate::plot;
 use crate::report::Reporter;
 use crate::results::{Envelope, FileScore};
 use crate::walk::{self, Entry};
-use crate::model_ref::ModelRef;
 use crate::{ModelArgs, RunArgs, ScanArgs};
 
 /// Frames pushed per call. Results are drained after each push, so the

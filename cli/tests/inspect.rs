@@ -68,11 +68,25 @@ fn inspect_without_a_model_describes_the_built_in_one() {
     ]);
     assert_exit(&out, 0);
     let s = text(&out.stdout);
-    assert!(s.contains("(built-in model)"), "{s}");
+    assert!(s.contains("(the built-in default model)"), "{s}");
     assert!(
         s.contains("input      features: float32 [N, 1, 60, 201]"),
         "{s}"
     );
+    // The telephone model by name.
+    let out = dfd([
+        OsStr::new("inspect"),
+        OsStr::new("builtin:telephone"),
+        OsStr::new("--plugin-dir"),
+        plugin_dir().as_os_str(),
+    ]);
+    assert_exit(&out, 0);
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("dfd-lfb-cnn-tel-v1 (the built-in telephone model)"),
+        "{s}"
+    );
+    assert!(s.contains("audio        8000 Hz"), "{s}");
 }
 
 #[test]

@@ -507,5 +507,8 @@ fn builtin_models_by_name() {
     let bad = run("builtin:wideband");
     assert_exit(&bad, 2);
     let err = text(&bad.stderr);
-    assert!(err.contains("telephone") && err.contains("wideband"), "{err}");
+    assert!(
+        err.contains("telephone") && err.contains("wideband"),
+        "{err}"
+    );
 }

@@ -97,7 +97,7 @@ impl Source<'_> {
                 if have.is_empty() {
                     bail!(
                         NotBuilt,
-                        "this libdfd was built without the built-in model (cargo feature `builtin-model`); load a model file instead"
+                        "this libdfd was built without the built-in models (cargo feature `builtin-model`); load a model file instead"
                     );
                 }
                 let chosen = choose(requested, &have, &pick, &origin)?;

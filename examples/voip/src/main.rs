@@ -53,13 +53,12 @@ struct Args {
     /// Exit after this many seconds.
     #[arg(long)]
     duration: Option<f64>,
-    /// Model file or package directory for every payload (default: the
-    /// built-in default model above 8 kHz, the built-in telephone model at
-    /// 8 kHz).
+    /// Model file, package directory or builtin:NAME for every payload
+    /// (default: builtin:default above 8 kHz, builtin:telephone at 8 kHz).
     #[arg(long)]
     model: Option<PathBuf>,
     /// Model for payloads at 8 kHz or less (default: --model if given, else
-    /// the built-in telephone model).
+    /// builtin:telephone).
     #[arg(long, value_name = "PATH")]
     model_8k: Option<PathBuf>,
     /// Precision variant: auto, fp32, fp16, int8.
@@ -101,10 +100,16 @@ fn run(args: Args) -> Result<(), String> {
         threads: 1,
         plugin_dir: args.plugin_dir.clone(),
     };
-    let load = |path: &Option<PathBuf>, builtin: Builtin| {
-        match path {
-            Some(path) => Model::load(path, &options),
-            None => Model::load_builtin_named(builtin, &options),
+    // A path, builtin:NAME, or (None) the given built-in model.
+    let load = |arg: &Option<PathBuf>, default: Builtin| {
+        let builtin = match arg {
+            None => Some(Ok(default)),
+            Some(p) => p.to_str().and_then(Builtin::from_ref),
+        };
+        match (builtin, arg) {
+            (Some(b), _) => b.and_then(|b| Model::load_builtin_named(b, &options)),
+            (None, Some(path)) => Model::load(path, &options),
+            (None, None) => unreachable!("no argument means the default built-in"),
         }
         .map_err(|e| format!("cannot load the model: {e}"))
     };

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use dfd::model::Builtin;
 use dfd::{Model, Stream, Verdict};
 use rtp_types::RtpPacket;
 use serde_json::json;
@@ -146,10 +147,9 @@ impl Models {
     }
 
     pub fn for_rate(&self, rate: u32) -> &Model {
-        if rate <= 8000 {
-            &self.narrowband
-        } else {
-            &self.wideband
+        match Builtin::for_rate(rate) {
+            Builtin::Telephone => &self.narrowband,
+            Builtin::Default => &self.wideband,
         }
     }
 }
@@ -221,9 +221,13 @@ impl Monitor {
         };
         let ssrc = rtp.ssrc();
         if !self.calls.contains_key(&ssrc) {
-            let opened = Stream::new(self.models.for_rate(format.rate), format.rate, format.channels)
-                .map_err(|e| e.to_string())
-                .and_then(|s| Ok((s, PayloadDecoder::new(format)?)));
+            let opened = Stream::new(
+                self.models.for_rate(format.rate),
+                format.rate,
+                format.channels,
+            )
+            .map_err(|e| e.to_string())
+            .and_then(|s| Ok((s, PayloadDecoder::new(format)?)));
             let (stream, decoder) = match opened {
                 Ok(s) => s,
                 Err(e) => {

@@ -70,7 +70,9 @@ fn input(item: &[usize]) -> Tensor {
     let mut shape = vec![1];
     shape.extend_from_slice(item);
     // Deterministic, speech-like spread of normalised log energies.
-    let data: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0).collect();
+    let data: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0)
+        .collect();
     Tensor::from_shape(&shape, &data).unwrap()
 }
 
@@ -105,7 +107,10 @@ fn main() {
         ("batch left symbolic", plan(false)),
     ];
     let x = input(&variants[0].1 .1);
-    let mut states: Vec<_> = variants.iter().map(|(_, (p, _))| p.spawn().unwrap()).collect();
+    let mut states: Vec<_> = variants
+        .iter()
+        .map(|(_, (p, _))| p.spawn().unwrap())
+        .collect();
     let mut times = vec![Vec::with_capacity(runs); variants.len()];
     for _ in 0..20 {
         for s in &mut states {
@@ -124,11 +129,18 @@ fn main() {
         .iter_mut()
         .map(|s| {
             let o = s.run(tvec!(x.clone().into_tvalue())).unwrap();
-            o[0].try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec()
+            o[0].try_as_plain_ram()
+                .unwrap()
+                .as_slice::<f32>()
+                .unwrap()
+                .to_vec()
         })
         .collect();
     for ((name, _), t) in variants.iter().zip(times) {
-        println!("{name:40} {:8.3} ms per window (median of {runs})", median(t).as_secs_f64() * 1e3);
+        println!(
+            "{name:40} {:8.3} ms per window (median of {runs})",
+            median(t).as_secs_f64() * 1e3
+        );
     }
     println!("outputs {:?}", outputs);
 
@@ -141,7 +153,10 @@ fn main() {
         state
             .run_plan_with_eval(
                 tvec!(x.clone().into_tvalue()),
-                |ctx: &EvalContext, st: Option<&mut (dyn OpState + 'static)>, node: &TypedNode, inputs| {
+                |ctx: &EvalContext,
+                 st: Option<&mut (dyn OpState + 'static)>,
+                 node: &TypedNode,
+                 inputs| {
                     let t0 = Instant::now();
                     let r = eval(ctx, st, node, inputs);
                     spent[node.id] += t0.elapsed();
@@ -156,21 +171,31 @@ fn main() {
         nodes,
         total.as_secs_f64() * 1e3 / runs as f64
     );
-    println!("{:>8} {:>6} {:>10} {:>8}  node", "ms", "share", "MMAC", "GMAC/s");
+    println!(
+        "{:>8} {:>6} {:>10} {:>8}  node",
+        "ms", "share", "MMAC", "GMAC/s"
+    );
     let mut order: Vec<usize> = (0..nodes).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(spent[i]));
     for i in order.into_iter().filter(|&i| !spent[i].is_zero()) {
         let ms = spent[i].as_secs_f64() * 1e3 / runs as f64;
         let m = macs(plan, i);
         let node = plan.model().node(i);
-        let rate = if m > 0.0 { format!("{:8.2}", m / (ms * 1e-3) / 1e9) } else { format!("{:>8}", "") };
+        let rate = if m > 0.0 {
+            format!("{:8.2}", m / (ms * 1e-3) / 1e9)
+        } else {
+            format!("{:>8}", "")
+        };
         println!(
             "{ms:8.3} {:5.1}% {:10.2} {rate}  #{i} {} ({}) -> {}",
             100.0 * spent[i].as_secs_f64() / total.as_secs_f64(),
             m / 1e6,
             node.name,
             node.op.name(),
-            plan.model().outlet_fact(OutletId::new(i, 0)).map(|f| format!("{:?}", f.shape)).unwrap_or_default(),
+            plan.model()
+                .outlet_fact(OutletId::new(i, 0))
+                .map(|f| format!("{:?}", f.shape))
+                .unwrap_or_default(),
         );
     }
 }

@@ -85,6 +85,11 @@ int main(int argc, char **argv) {
     dfd::Model model = dfd::Model::builtin();
     dfd::ModelInfo info = model.info();
     std::cout << "model " << info.name << " on " << info.backend << " (" << info.precision << ")\n";
+    // The built-in telephone model by name.
+    if (dfd::Model::builtin("telephone").info().sample_rate != 8000) {
+      std::cerr << "the built-in telephone model is not 8 kHz\n";
+      return 1;
+    }
     std::vector<Wav> wavs;
     std::vector<float> alone;
     for (int i = 1; i < argc; i++) {

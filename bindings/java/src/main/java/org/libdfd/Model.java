@@ -29,7 +29,6 @@ public final class Model implements AutoCloseable {
         return new Model(nLoadMemory(onnx, o.backend, o.precision, o.pluginDir, o.threads));
     }
 
-    /** The default detector compiled into libdfd. */
     /**
      * A model compiled into libdfd by name: {@code "default"} (16 kHz) or
      * {@code "telephone"} (8 kHz calls), or a model name such as
@@ -40,6 +39,7 @@ public final class Model implements AutoCloseable {
         return new Model(nLoadBuiltin(name, o.backend, o.precision, o.pluginDir, o.threads));
     }
 
+    /** The default detector compiled into libdfd. */
     public static Model builtin(Options options) {
         return builtin(null, options);
     }
