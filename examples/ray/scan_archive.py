@@ -57,7 +57,7 @@ class Scorer:
 
     def __init__(self, model: Optional[str], backend: Optional[str], threads: int) -> None:
         options = dict(backend=backend, threads=threads)
-        self.model = dfd.Model.load(model, **options) if model else dfd.Model.builtin(**options)
+        self.model = dfd.Model.from_ref(model, **options)
         self.info = self.model.info
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -127,7 +127,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--actors", type=int, default=2, help="scoring actors in the pool (default 2)")
     ap.add_argument("--threads", type=int, default=1, help="CPUs and backend threads per actor (default 1)")
     ap.add_argument("--batch-size", type=int, default=16, help="files per batch given to an actor (default 16)")
-    ap.add_argument("--model", help="model file or package on every node (default: the built-in model)")
+    ap.add_argument("--model", help="model file or package on every node, or builtin:NAME (default: the built-in default model)")
     ap.add_argument("--backend", help="auto (default), cpu, ort, cuda or a plugin name, as for dfd scan")
     ap.add_argument("--wheel", help="the dfd wheel to install on the workers (runtime_env pip)")
     args = ap.parse_args(argv)

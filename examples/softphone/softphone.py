@@ -53,10 +53,6 @@ def log(msg: str) -> None:
     sys.stderr.flush()
 
 
-# `--model` / `--model-8k` values naming a model compiled into libdfd.
-BUILTIN = "builtin:"
-
-
 class Models:
     """Loads each model once (a model is shared by every call's stream)."""
 
@@ -67,11 +63,7 @@ class Models:
     def _load(self, ref: str) -> dfd.Model:
         """A path, or builtin:NAME (default, telephone)."""
         if ref not in self.loaded:
-            opts = dict(backend=self.args.backend, precision=self.args.precision)
-            if ref.startswith(BUILTIN):
-                self.loaded[ref] = dfd.Model.builtin(ref[len(BUILTIN):], **opts)
-            else:
-                self.loaded[ref] = dfd.Model.load(ref, **opts)
+            self.loaded[ref] = dfd.Model.from_ref(ref, backend=self.args.backend, precision=self.args.precision)
         return self.loaded[ref]
 
     def for_rate(self, clock_rate: int) -> dfd.Model:
@@ -517,9 +509,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.score in ("local", "both") and not args.sound_device and not args.play:
         p.error("--score local/both scores what this agent sends: give --play or --sound-device")
     if args.model_8k is None:
-        args.model_8k = args.model or BUILTIN + "telephone"
+        args.model_8k = args.model or dfd.BUILTIN_PREFIX + "telephone"
     if args.model is None:
-        args.model = BUILTIN + "default"
+        args.model = dfd.BUILTIN_PREFIX + "default"
     return args
 
 

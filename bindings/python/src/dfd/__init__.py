@@ -29,6 +29,7 @@ import numpy.typing as npt
 from . import _lib
 
 __all__ = [
+    "BUILTIN_PREFIX",
     "Backend",
     "Error",
     "Model",
@@ -50,6 +51,8 @@ _c_lock = threading.Lock()
 _decode: Optional[ctypes.CDLL] = None
 
 # Samples read from a file per call (interleaved).
+# How `dfd --model` and `Model.from_ref` name a built-in model: builtin:telephone.
+BUILTIN_PREFIX = "builtin:"
 _FILE_BLOCK = 16384
 # The most channels a stream takes (DFD_MAX_CHANNELS); more are averaged.
 _MAX_CHANNELS = 8
@@ -337,6 +340,26 @@ class Model(_Owned):
             "dfd_model_load_builtin_named",
         )
         return cls(h)
+
+    @classmethod
+    def from_ref(
+        cls,
+        ref: Optional[str] = None,
+        *,
+        backend: Optional[str] = None,
+        precision: Optional[str] = None,
+        threads: int = 0,
+        plugin_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
+    ) -> "Model":
+        """A model named as ``dfd --model`` names it: a file or package path,
+        ``builtin:NAME`` (``builtin:telephone``), or ``None`` for the
+        built-in default model."""
+        opts = dict(backend=backend, precision=precision, threads=threads, plugin_dir=plugin_dir)
+        if ref is None:
+            return cls.builtin(**opts)
+        if ref.startswith(BUILTIN_PREFIX):
+            return cls.builtin(ref[len(BUILTIN_PREFIX):], **opts)
+        return cls.load(ref, **opts)
 
     @property
     def info(self) -> ModelInfo:

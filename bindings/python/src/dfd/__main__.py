@@ -30,10 +30,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     options = dict(backend=args.backend, precision=args.precision, threads=args.threads)
     try:
-        if args.model and args.model.startswith("builtin:"):
-            model = Model.builtin(args.model[len("builtin:"):], **options)
-        else:
-            model = Model.load(args.model, **options) if args.model else Model.builtin(**options)
+        model = Model.from_ref(args.model, **options)
     except Error as e:
         print(f"dfd: cannot load the model: {e.message}", file=sys.stderr)
         return USAGE
