@@ -12,6 +12,7 @@ and `dfd eval` read them like `eval/test`:
   eval/test_gsm       8 kHz GSM 06.10 (200-3600 Hz band, ffmpeg libgsm)
   eval/test_mp3_32k   MP3 32 kbit/s (build_corpus.py makes it too)
   eval/test_opus_12k  Opus 12 kbit/s (libopus, 16 kHz in)
+  eval/test_g722      G.722 64 kbit/s at 16 kHz (ffmpeg's g722: wideband calls)
 
     python3 models/recipe/channels.py --corpus /work/corpus [--jobs 2]
 
@@ -31,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import build_corpus as bc  # noqa: E402
 
-CHANNELS = ("g711", "g711a", "gsm", "mp3_32k", "opus_12k")
+CHANNELS = ("g711", "g711a", "gsm", "mp3_32k", "opus_12k", "g722")
 
 
 def apply(x, channel):
@@ -47,6 +48,8 @@ def apply(x, channel):
         return bc.codec_roundtrip(x, ["-c:a", "libmp3lame", "-b:a", "32k"], "mp3")
     if channel == "opus_12k":
         return bc.codec_roundtrip(x, ["-c:a", "libopus", "-b:a", "12k"], "ogg")
+    if channel == "g722":
+        return bc.codec_roundtrip(x, ["-c:a", "g722"], "wav")
     raise ValueError(channel)
 
 

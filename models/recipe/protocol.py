@@ -26,6 +26,16 @@ schedule; resumable: a run with a train_log.json is not trained again):
                does for the shipped model), and the EER of S's files
                against the test split's synthetic files.
 
+The telephone model's protocol (`--profile tel`): --corpus is telephone.py's
+8 kHz copy (each clip through one random telephone channel) and its cache is
+prepared with the 8 kHz front end; the runs train with `train.py --profile
+tel`; "clean" is that copy's own channel mix, and the G.711 column sends
+the clip's 16 kHz original (--g711-source, the corpus telephone.py read)
+through 8 kHz G.711 mu-law alone:
+
+    python3 models/recipe/protocol.py --profile tel --corpus /work/corpus_tel \
+        --g711-source /work/corpus --cache <run>/cache --out /work/runs/protocol_tel
+
 Writes <out>/protocol.json and <out>/protocol.md (the card's tables).
 File scores are libdfd's: mean calibrated window logit over the gated 2 s
 windows (hop 1 s) of a clip.
@@ -62,17 +72,29 @@ def log(msg):
     print(time.strftime("%H:%M:%S"), msg, flush=True)
 
 
-def _g711_features(paths):
+def _g711_features(args):
+    """Worker: G.711 mu-law copies of clips and their features. `wide`:
+    build_corpus's 16 -> 8 -> 16 kHz round trip on the corpus clip; `tel`:
+    the clip's 16 kHz source (the same path under --g711-source, before
+    telephone.py's random channel) -> 8 kHz -> G.711, as a call carries it."""
     import build_corpus as bc
-    fe = F.Frontend(F.FRONTEND)
+    import soxr
+    import telephone
+    paths, profile = args
+    pr = F.PROFILES[profile]
+    fe = F.Frontend(pr["frontend"], pr["sample_rate"], pr["window"])
     out = []
     for p in paths:
         sr, x = F.read_wav(p)
-        y = bc.g711_roundtrip(x.astype(np.float64), "ulaw").astype(np.float32)
+        if profile == "wide":
+            y = bc.g711_roundtrip(x.astype(np.float64), "ulaw")
+        else:
+            y = telephone.g711_8k(soxr.resample(x.astype(np.float64), sr, pr["sample_rate"], "HQ"), "u")
+        y = y.astype(np.float32)
         y = np.round(np.clip(y, -1, 32767 / 32768) * 32768) / 32768  # PCM16, as a decoder hands it
-        w = F.frame_windows(y)
+        w = F.frame_windows(y, pr["window"], pr["hop"])
         out.append((fe.log_energies(w).astype(np.float16) if len(w) else
-                    np.zeros((0, 60, 201), np.float16), F.window_rms_dbfs(w)))
+                    np.zeros((0, *fe.shape), np.float16), F.window_rms_dbfs(w)))
     return out
 
 
@@ -90,9 +112,10 @@ class Pool3:
         return np.flatnonzero(pred(m))
 
 
-def g711_cache(pool, corpus, out, jobs):
+def g711_cache(pool, corpus, out, jobs, profile="wide"):
     """G.711 features of every spoof clip (all splits) and every test-split
-    bona fide clip, cached in <out>/g711.npz."""
+    bona fide clip of `corpus` (for `tel`: the 16 kHz corpus the telephone
+    corpus was made from), cached in <out>/g711.npz."""
     path = Path(out) / "g711.npz"
     if path.exists():
         d = np.load(path)
@@ -105,7 +128,7 @@ def g711_cache(pool, corpus, out, jobs):
             if m["label"][i] == 1 or s == "test":
                 keys.append((s, i))
                 paths.append(str(Path(corpus) / str(m["path"][i])))
-    chunks = [paths[i:i + 32] for i in range(0, len(paths), 32)]
+    chunks = [(paths[i:i + 32], profile) for i in range(0, len(paths), 32)]
     with Pool(jobs) as p:
         res = [r for c in p.map(_g711_features, chunks) for r in c]
     feats = np.concatenate([e for e, _ in res])
@@ -221,6 +244,7 @@ def train_run(a, name, systems=(), sources=()):
            "--cache", a.cache, "--arch", "cnn", "--epochs", str(a.epochs),
            "--samples-per-epoch", str(a.samples_per_epoch), "--patience", "100",
            "--ema", str(a.ema), "--seed", str(a.seed), "--val-files", str(a.val_files),
+           "--profile", a.profile,
            "--exclude-systems", ",".join(systems), "--exclude-sources", ",".join(sources)]
     t0 = time.time()
     with open(run / "train.log", "w") as f:
@@ -230,7 +254,7 @@ def train_run(a, name, systems=(), sources=()):
 
 
 def markdown(res, a):
-    L = [f"Schedule: {a.epochs} epochs x {a.samples_per_epoch} windows (the shipped model: "
+    L = [f"Profile: {a.profile}. Schedule: {a.epochs} epochs x {a.samples_per_epoch} windows (the shipped model: "
          "32 x 6000), otherwise the recipe's settings; one seed."
          + (f" Validation: {a.val_files} files per epoch." if a.val_files else "")
          + (f" Folds (held out together): {a.folds}." if a.folds else ""), "",
@@ -299,13 +323,21 @@ def main():
                          "several, FAMS/SRCS separated by ';', e.g. "
                          "'piper+world/fillets;espeak+lpc/asterisk' (cheaper on a busy machine)")
     ap.add_argument("--only", default="", help="comma-separated run names (default: all)")
+    ap.add_argument("--profile", default="wide", choices=sorted(F.PROFILES),
+                    help="feature profile: wide = the default model's 16 kHz corpus; tel = the "
+                         "telephone model's (--corpus: telephone.py's 8 kHz copy)")
+    ap.add_argument("--g711-source", default="",
+                    help="with --profile tel: the 16 kHz corpus telephone.py read (same paths); "
+                         "its clips are sent through G.711 alone for the G.711 column")
     a = ap.parse_args()
     torch.set_num_threads(2)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    prepare.prepare(a.corpus, a.cache, a.jobs)
+    if a.profile == "tel" and not a.g711_source:
+        ap.error("--profile tel needs --g711-source (the 16 kHz corpus)")
+    prepare.prepare(a.corpus, a.cache, a.jobs, profile=a.profile)
     pool = Pool3(a.cache)
-    g711 = g711_cache(pool, a.corpus, out, a.jobs)
+    g711 = g711_cache(pool, a.g711_source or a.corpus, out, a.jobs, a.profile)
     if a.folds:
         plan = [("all", (), ())]
         for i, fold in enumerate(a.folds.split(";"), 1):
