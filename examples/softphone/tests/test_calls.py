@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import socket
 import subprocess
 import sys
 import threading
-import time
 import wave
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Tuple
 
 import pytest
 
@@ -28,6 +26,7 @@ SOFTPHONE = HERE.parent / "softphone.py"
 REPO = HERE.parents[2]
 sys.path.insert(0, str(HERE.parent))
 import softphone  # noqa: E402
+from codec_eval import Callee, place, user_of  # noqa: E402
 
 BONAFIDE = REPO / "samples" / "bonafide_fr_june.wav"
 SYNTHETIC = REPO / "samples" / "synthetic_piper_joe.wav"
@@ -52,82 +51,6 @@ def clip_seconds(path: Path) -> float:
         return w.getnframes() / w.getframerate()
 
 
-class Callee:
-    """The softphone under test, answering every call; its JSON events are
-    read by a thread so the pipe never fills."""
-
-    def __init__(self, record_dir: Path) -> None:
-        self.record_dir = record_dir
-        self.proc = subprocess.Popen(
-            # The CPU backend by name: these tests are about SIP and the
-            # media path. With the onnxruntime wheel installed `auto` would
-            # pick ort, and one run of this suite (1 in 3, 2026-12-03) saw
-            # the callee stop answering after ~24 calls that way; not yet
-            # understood, see `ends` for what a timeout now reports.
-            [sys.executable, str(SOFTPHONE), "--listen", "127.0.0.1:0", "--codecs", CALLEE_CODECS,
-             "--backend", "cpu", "--record-dir", str(record_dir), "--sip-log-level", "2",
-             "--on-synthetic", f"echo \"$LOCAL $P_FAKE\" >> '{record_dir}/hook.log'"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        self.events: "queue.Queue[dict]" = queue.Queue()
-        self.all: List[dict] = []
-        self.log: List[str] = []
-        self.port = 0
-        started = threading.Event()
-
-        def read_err() -> None:
-            for line in self.proc.stderr:
-                self.log.append(line)
-                if "listening on sip:" in line and not self.port:
-                    self.port = int(line.split("sip:")[1].split()[0].rsplit(":", 1)[1])
-                    started.set()
-
-        def read_out() -> None:
-            for line in self.proc.stdout:
-                self.events.put(json.loads(line))
-
-        threading.Thread(target=read_err, daemon=True).start()
-        threading.Thread(target=read_out, daemon=True).start()
-        assert started.wait(20), "softphone did not start: " + "".join(self.log)
-
-    def uri(self, user: str) -> str:
-        return f"sip:{user}@127.0.0.1:{self.port}"
-
-    def ends(self, n: int, timeout: float = 30) -> List[dict]:
-        """The next n call-end events (verdict events are kept aside)."""
-        out: List[dict] = []
-        deadline = time.monotonic() + timeout
-        while len(out) < n:
-            try:
-                e = self.events.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                state = "running" if self.proc.poll() is None else f"exited with {self.proc.returncode}"
-                raise AssertionError(
-                    f"{len(out)} of {n} call ends within {timeout} s; the callee is {state}; "
-                    "its log ends with:\n" + "".join(self.log[-40:])
-                ) from None
-            self.all.append(e)
-            if e["event"] in ("end", "call_failed", "error"):
-                out.append(e)
-        return out
-
-    def stop(self) -> str:
-        self.proc.terminate()
-        self.proc.wait(10)
-        return "".join(self.log)
-
-
-def place(callee: Callee, codec: str, clips: List[Tuple[str, Path]]) -> Tuple[subprocess.CompletedProcess, List[dict]]:
-    """Runs a caller agent that offers only `codec` and plays each clip into
-    its own call (at once); returns it and the callee's end events by user."""
-    cmd = [sys.executable, str(SOFTPHONE), "--listen", "127.0.0.1:0", "--score", "none", "--codecs", codec, "--sip-log-level", "1"]
-    for user, clip in clips:
-        cmd += ["--call", callee.uri(user), "--play", str(clip)]
-    caller = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    assert caller.returncode == 0, caller.stderr
-    return caller, callee.ends(len(clips))
-
-
 def dfd_scan(wav: str, model: str) -> dict:
     cmd = [os.environ["DFD_CLI"], "scan", "--json", "--backend", "cpu", "--model", model, wav]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
@@ -137,7 +60,15 @@ def dfd_scan(wav: str, model: str) -> dict:
 
 @pytest.fixture(scope="module")
 def callee(tmp_path_factory: pytest.TempPathFactory):
-    c = Callee(tmp_path_factory.mktemp("calls"))
+    record_dir = tmp_path_factory.mktemp("calls")
+    # The CPU backend by name: these tests are about SIP and the media path.
+    # With the onnxruntime wheel installed `auto` would pick ort, and one run
+    # of this suite (1 in 3, 2026-12-03) saw the callee stop answering after
+    # ~24 calls that way; not yet understood, see `Callee.ends` for what a
+    # timeout reports.
+    c = Callee(record_dir, CALLEE_CODECS,
+               ["--backend", "cpu", "--sip-log-level", "2",
+                "--on-synthetic", f"echo \"$LOCAL $P_FAKE\" >> '{record_dir}/hook.log'"])
     yield c
     log = c.stop()
     # The agent served every call and was never taken down by one.
@@ -236,8 +167,7 @@ def test_four_concurrent_calls_score_as_one_at_a_time(callee: Callee, single_cal
     ends = callee.ends(4)
     assert all(e["event"] == "end" for e in ends), ends
     for e in ends:
-        user = e["local"].strip("<>").split(":")[1].split("@")[0]
-        name, codec = user.split("-")
+        name, codec = user_of(e).split("-")
         one = single_calls[(codec, name)]
         print(f"concurrent {codec} {name}: p_fake {e['p_fake']:.4f} (alone {one['p_fake']:.4f}), "
               f"{e['seconds']:.2f} s (alone {one['seconds']:.2f}), max push {e['max_push_ms']:.1f} ms")
