@@ -25,7 +25,7 @@ import time
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import pjsua2 as pj
@@ -40,6 +40,13 @@ MAX_CALLS = 4
 LEG_NUMBERS = itertools.count()
 # A codec whose clock runs at this rate gets the telephone model.
 NARROWBAND_HZ = 8000
+# pjmedia's conference bridge is asynchronous since PJSIP 2.15.1: a port
+# taken off it is removed by the clock thread on a later tick, which may
+# still call it until then (pjproject #3928, #4200, #4526). Freeing the
+# Python object at once crashed the agent (SIGSEGV after ~40 calls, 1 run in
+# 2 of 80 G.722 calls); ports and players are kept this long after their
+# call ends, then freed.
+RETIRE_S = 1.0
 
 
 def emit(event: dict) -> None:
@@ -197,9 +204,9 @@ class DetectorPort(pj.AudioMediaPort):
         self.createPort(f"dfd-{scorer.call_id}-{scorer.party}", fmt)
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:
-        # The clock thread can deliver one more frame while Python is
-        # tearing this object down (its attributes already gone).
-        scorer = getattr(self, "scorer", None)
+        # None once the call has ended (see Agent.ended); the clock thread
+        # may call a retired port until the bridge has removed it.
+        scorer = self.scorer
         if scorer is not None and frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
             scorer.frames.put(bytes(frame.buf))
 
@@ -313,6 +320,8 @@ class Agent:
         self.models = Models(args)
         self.calls: List[Call] = []
         self.ended_calls = 0
+        # (when, ports and player of an ended call), freed RETIRE_S later.
+        self.retired: List[Tuple[float, list]] = []
         self.ep = pj.Endpoint()
         # libCreate logs to stdout before any log config exists: keep
         # stdout for the JSON events.
@@ -407,11 +416,15 @@ class Agent:
             call.ended = True
 
     def ended(self, call: Call, ci: pj.CallInfo) -> None:
-        """Runs on the main thread (pjsua callbacks): detach the port first,
-        so no frame arrives after the worker's end marker."""
+        """Runs on the main thread (pjsua callbacks): detach the ports first,
+        so that no frame reaches a scorer after the worker's end marker, and
+        retire them (see RETIRE_S)."""
         call.ended = True
         self.ended_calls += 1
-        call.ports.clear()  # destroying a port removes it from the bridge
+        for port in call.ports.values():
+            port.scorer = None
+        self.retired.append((time.monotonic(), [*call.ports.values(), call.player]))
+        call.ports.clear()
         call.player = None
         if not call.media_up:
             log(f"call {ci.id} with {ci.remoteUri} failed: {ci.lastStatusCode} {ci.lastReason}")
@@ -433,6 +446,8 @@ class Agent:
                     call.hangup(pj.CallOpParam(True))
                 except pj.Error as e:
                     log(f"hangup failed: {e.info()}")
+        # Destroying a port or player removes it from the bridge.
+        self.retired = [r for r in self.retired if now - r[0] < RETIRE_S]
         done = [c for c in self.calls if c.ended]
         for c in done:
             for scorer in c.scorers.values():
@@ -464,8 +479,10 @@ class Agent:
         while self.calls and time.monotonic() < deadline:
             self.ep.libHandleEvents(20)
             self.step()
-        # pjsua2 objects must be gone before the library.
+        # pjsua2 objects must be gone before the library (libDestroy runs
+        # the bridge's pending removals).
         self.calls.clear()
+        self.retired.clear()
         del self.account
         self.ep.libDestroy()
 
