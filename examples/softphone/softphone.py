@@ -360,6 +360,11 @@ class Agent:
         self.ep.libStart()
         if not args.sound_device:
             self.ep.audDevManager().setNullDev()
+        elif self.ep.audDevManager().getDevCount() == 0:
+            # pjsua2-python's binary wheel is built without audio drivers.
+            self.ep.libDestroy()
+            raise SystemExit("softphone: --sound-device: this PJSIP build has no sound device (the pjsua2-python "
+                             "wheel has no audio driver); use a PJSIP built with ALSA or PortAudio")
         # Both lists are resolved now, so a bad name fails at start, not mid-call.
         self.codec_priorities = self._priorities(args.codecs)
         self.reinvite_priorities = self._priorities(args.reinvite_codecs)
@@ -499,7 +504,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         "the microphone with --sound-device), both (one stream each), or nothing")
     p.add_argument("--sound-device", action="store_true",
                    help="use the system's default sound devices (microphone into the call, the call to the speaker) "
-                        "instead of PJSIP's null device")
+                        "instead of PJSIP's null device; needs a PJSIP built with an audio driver (the "
+                        "pjsua2-python wheel has none)")
     p.add_argument("--reinvite-after", type=float, metavar="S",
                    help="re-INVITE each placed call S seconds after its media is up, offering --reinvite-codecs")
     p.add_argument("--reinvite-codecs", metavar="LIST", help="the codecs the re-INVITE offers, in order (as --codecs)")

@@ -283,3 +283,14 @@ def test_malformed_sip_and_a_failed_call_leave_the_agent_serving(callee: Callee,
     _, (end,) = place(callee, "PCMU", [("synthetic", SYNTHETIC)])
     assert end["event"] == "end" and end["verdict"] == "synthetic", end
     assert callee.proc.poll() is None
+
+
+def test_sound_device_without_one_is_refused_clearly() -> None:
+    """pjsua2-python's wheel has no audio driver: --sound-device says so and
+    exits instead of placing calls with no microphone."""
+    out = subprocess.run([sys.executable, str(SOFTPHONE), "--listen", "127.0.0.1:0", "--sound-device",
+                          "--sip-log-level", "0", "--duration", "5"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1, (out.returncode, out.stderr)
+    assert "--sound-device: this PJSIP build has no sound device" in out.stderr, out.stderr
+    assert out.stdout == "", out.stdout
