@@ -34,7 +34,8 @@ from typing import List, Tuple
 
 HERE = Path(__file__).resolve().parent
 SOFTPHONE = HERE / "softphone.py"
-MAX_CALLS = 4  # pjsua2-python keeps at most 4 calls per agent
+sys.path.insert(0, str(HERE))
+from softphone import MAX_CALLS  # noqa: E402
 
 
 class Callee:
@@ -117,6 +118,18 @@ def user_of(end: dict) -> str:
     return end["local"].strip("<>").split(":")[1].split("@")[0]
 
 
+def call_each(callee: Callee, codec: str, clips: List[Path]) -> List[dict]:
+    """Plays each clip into its own call over `codec`, MAX_CALLS calls at a
+    time; the callee's end events in the clips' order."""
+    ends: List[dict] = [{}] * len(clips)
+    for i in range(0, len(clips), MAX_CALLS):
+        batch = range(i, min(i + MAX_CALLS, len(clips)))
+        _, got = place(callee, codec, [(f"c{k}", clips[k]) for k in batch])
+        for e in got:
+            ends[int(user_of(e)[1:])] = e
+    return ends
+
+
 def draw(root: Path, per_class: int, seed: int) -> List[Tuple[Path, Path]]:
     """(clip, its path relative to the set) for per_class real and per_class
     synthetic clips of a `dfd eval` directory."""
@@ -159,17 +172,13 @@ def main(argv=None) -> int:
         callee = Callee(Path(rec), a.codec, ["--backend", "cpu", "--sip-log-level", "1"])
         try:
             codecs = set()
-            for i in range(0, len(clips), MAX_CALLS):
-                batch = clips[i:i + MAX_CALLS]
-                _, ends = place(callee, a.codec, [(f"c{i + k}", f) for k, (f, _) in enumerate(batch)])
-                for e in ends:
-                    if e["event"] != "end" or "recording" not in e:
-                        raise RuntimeError(f"call did not end with a recording: {e}")
-                    k = int(user_of(e)[1:])
-                    dst = a.out / clips[k][1]
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.move(e["recording"], dst)
-                    codecs.add(e["codec"])
+            for (_, rel), e in zip(clips, call_each(callee, a.codec, [f for f, _ in clips])):
+                if e["event"] != "end" or "recording" not in e:
+                    raise RuntimeError(f"call did not end with a recording: {e}")
+                dst = a.out / rel
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(e["recording"], dst)
+                codecs.add(e["codec"])
         finally:
             log = callee.stop()
     if "Traceback" in log:

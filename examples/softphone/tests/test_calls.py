@@ -10,6 +10,7 @@ DFD_SOFTPHONE_TABLE (where the measured per-codec table is written).
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import socket
@@ -27,13 +28,14 @@ SOFTPHONE = HERE.parent / "softphone.py"
 REPO = HERE.parents[2]
 sys.path.insert(0, str(HERE.parent))
 import softphone  # noqa: E402
-from codec_eval import Callee, place, user_of  # noqa: E402
+from codec_eval import Callee, call_each, place, user_of  # noqa: E402
 
 BONAFIDE = REPO / "samples" / "bonafide_fr_june.wav"
 SYNTHETIC = REPO / "samples" / "synthetic_piper_joe.wav"
 # Eight clips of the detector's test split (draw_clips.py: a seeded draw,
 # one per real package and synthetic system), 16 kHz, 3-4 s each.
 CLIPS = HERE / "clips"
+CLIP_ROWS = list(csv.DictReader(open(CLIPS / "clips.csv")))
 CLIP_CODECS = ["PCMU", "GSM", "G722"]
 # --codecs names (pjsua codec ids start with them) and the clock rate each runs at.
 CODECS = {"PCMU": 8000, "PCMA": 8000, "GSM": 8000, "iLBC": 8000, "speex/8000": 8000, "G722": 16000}
@@ -231,16 +233,18 @@ def test_reinvite_to_a_new_codec_keeps_the_stream_and_the_caller_scores_its_own_
 @pytest.fixture(scope="module")
 def clip_calls(callee: Callee) -> Dict[Tuple[str, str], dict]:
     """Each test-split clip over each of CLIP_CODECS, four calls at a time."""
-    rows = list(csv.DictReader(open(CLIPS / "clips.csv")))
     results: Dict[Tuple[str, str], dict] = {}
     for codec in CLIP_CODECS:
-        for i in range(0, len(rows), softphone.MAX_CALLS):
-            batch = rows[i:i + softphone.MAX_CALLS]
-            _, ends = place(callee, codec, [(f"clip{i + k}", CLIPS / r["path"]) for k, r in enumerate(batch)])
-            for e in ends:
-                assert e["event"] == "end", e
-                results[(codec, rows[int(user_of(e)[4:])]["path"])] = e
+        for r, e in zip(CLIP_ROWS, call_each(callee, codec, [CLIPS / r["path"] for r in CLIP_ROWS])):
+            assert e["event"] == "end", e
+            results[(codec, r["path"])] = e
     return results
+
+
+@functools.lru_cache(maxsize=None)
+def clip_p_fake(path: str, model: str) -> float:
+    """`dfd scan` of a clip itself, before any call (PCMU and GSM share a model)."""
+    return dfd_scan(str(CLIPS / path), model)["p_fake"]
 
 
 @pytest.mark.parametrize("codec", CLIP_CODECS)
@@ -250,12 +254,12 @@ def test_test_split_clips_keep_their_verdict_over_the_codec(clip_calls: dict, co
     the threshold by more than OFFSET_SPREAD before any call); the live
     score is `dfd scan`'s of the call's recording."""
     rate = CODECS[codec]
-    for r in csv.DictReader(open(CLIPS / "clips.csv")):
+    for r in CLIP_ROWS:
         e = clip_calls[(codec, r["path"])]
         assert e["rate"] == rate and e["model"] == MODEL_NAME[rate], e
         scan = dfd_scan(e["recording"], MODEL_REF[rate])
         assert scan["p_fake"] == pytest.approx(e["p_fake"], abs=1e-5), (scan, e)
-        before = dfd_scan(str(CLIPS / r["path"]), MODEL_REF[rate])["p_fake"]
+        before = clip_p_fake(r["path"], MODEL_REF[rate])
         label = "bonafide" if r["label"] == "bonafide" else "synthetic"
         print(f"{codec:5} {r['system']:9} {r['source']:24} p_fake {before:.3f} before the call, "
               f"{e['p_fake']:.3f} in it: {e['verdict']}")
