@@ -31,21 +31,42 @@ if [[ " ${targets[*]} " == *" push_path "* ]] &&
   cargo build -p dfd-backend-cpu
 fi
 
-for t in "${targets[@]}"; do
-  scratch=$(mktemp -d)
-  log=$(mktemp)
-  echo "fuzz: $t for ${seconds}s"
-  status=0
-  cargo fuzz run --fuzz-dir fuzz "$t" "$scratch" "fuzz/corpus/$t" -- \
+# One build of every target, then the targets side by side, as many at a
+# time as there are cores (libFuzzer runs one process on one core):
+# DFD_FUZZ_JOBS overrides.
+cargo fuzz build --fuzz-dir fuzz
+jobs=${DFD_FUZZ_JOBS:-$(nproc)}
+workdir=$(mktemp -d)
+trap 'rm -rf "$workdir"' EXIT
+
+fuzz_one() {
+  local t=$1
+  mkdir -p "$workdir/$t.corpus"
+  cargo fuzz run --fuzz-dir fuzz "$t" "$workdir/$t.corpus" "fuzz/corpus/$t" -- \
     -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
-    -print_final_stats=1 -seed="${DFD_FUZZ_SEED:-0}" >"$log" 2>&1 || status=$?
-  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done)' "$log" || true
-  rm -rf "$scratch"
-  if [ "$status" -ne 0 ]; then
-    tail -n 60 "$log" >&2
-    echo "fuzz: $t found a problem (exit $status); the input is in fuzz/artifacts/$t/" >&2
-    exit 1
-  fi
-  rm -f "$log"
+    -print_final_stats=1 -seed="${DFD_FUZZ_SEED:-0}" >"$workdir/$t.log" 2>&1
+}
+
+failed=()
+for ((i = 0; i < ${#targets[@]}; i += jobs)); do
+  batch=("${targets[@]:i:jobs}")
+  pids=()
+  for t in "${batch[@]}"; do
+    echo "fuzz: $t for ${seconds}s"
+    fuzz_one "$t" &
+    pids+=($!)
+  done
+  for k in "${!batch[@]}"; do
+    t=${batch[$k]}
+    status=0
+    wait "${pids[$k]}" || status=$?
+    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done)' "$workdir/$t.log" | sed "s/^/$t: /" || true
+    if [ "$status" -ne 0 ]; then
+      tail -n 60 "$workdir/$t.log" >&2
+      echo "fuzz: $t found a problem (exit $status); the input is in fuzz/artifacts/$t/" >&2
+      failed+=("$t")
+    fi
+  done
 done
-echo "fuzz: ${#targets[@]} targets, ${seconds}s each, no finding"
+[ ${#failed[@]} -eq 0 ] || exit 1
+echo "fuzz: ${#targets[@]} targets, ${seconds}s each, $jobs at a time, no finding"

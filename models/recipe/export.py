@@ -58,7 +58,7 @@ GATE_DBFS = -50.0
 # ---------------------------------------------------------------- graph
 
 def fold(model):
-    """[(W, b, kernel, pads, pool)] per block with BN folded in, and the head."""
+    """[(W, b, kernel, pads, pool, strides)] per block with BN folded in, and the head."""
     model.eval()
     blocks = []
     for b in model.blocks:
@@ -69,7 +69,8 @@ def fold(model):
         bf = (bn.bias.detach().double().numpy() - bn.running_mean.detach().double().numpy() * g)
         kh, kw = b.conv.kernel_size
         ph, pw = b.conv.padding
-        blocks.append((wf, bf.astype(F32), [kh, kw], [ph, pw, ph, pw], b.pool))
+        blocks.append((wf, bf.astype(F32), [kh, kw], [ph, pw, ph, pw], b.pool,
+                       list(b.conv.stride)))
     head = {
         "fc1.w": model.fc1.weight.detach().numpy().T.astype(F32).copy(),
         "fc1.b": model.fc1.bias.detach().numpy().astype(F32),
@@ -85,10 +86,10 @@ def build_graph(blocks, head, item=(1, 60, 201)):
                                   axes=[1, 2, 3], keepdims=1))
     nodes.append(helper.make_node("Sub", ["features", "mu"], ["x0"], name="sub_mean"))
     x = "x0"
-    for i, (w, b, k, pads, pool) in enumerate(blocks, 1):
+    for i, (w, b, k, pads, pool, strides) in enumerate(blocks, 1):
         inits += [numpy_helper.from_array(w, f"conv{i}.w"), numpy_helper.from_array(b, f"conv{i}.b")]
         nodes.append(helper.make_node("Conv", [x, f"conv{i}.w", f"conv{i}.b"], [f"c{i}"],
-                                      name=f"conv{i}", kernel_shape=k, pads=pads))
+                                      name=f"conv{i}", kernel_shape=k, pads=pads, strides=strides))
         nodes.append(helper.make_node("Relu", [f"c{i}"], [f"r{i}"], name=f"relu{i}"))
         x = f"r{i}"
         if pool is not None:

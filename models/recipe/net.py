@@ -15,6 +15,12 @@ by hand from the folded weights):
     x - mean(x), 4 x [Conv3x3 + BN + ReLU, MaxPool 2x2], Conv3x3 + BN + ReLU,
     GlobalAveragePool, the same head.
 
+``cnns``
+    ``cnn`` with each Conv3x3 + MaxPool 2x2 replaced by one Conv3x3 of
+    stride 2: the same receptive field in a quarter of the multiply-adds, and
+    no pooling pass (max-pooling took a third of tract's time per window,
+    issue 16).
+
 Output: one logit of "synthetic". The convolutional trunk is time-shift
 invariant and ends in a global average, so training may use time crops of
 the 201-frame windows while inference sees whole windows.
@@ -27,10 +33,10 @@ INPUT = (1, 60, 201)
 
 
 class Block(nn.Module):
-    def __init__(self, cin, cout, kernel, pool):
+    def __init__(self, cin, cout, kernel, pool, stride=(1, 1)):
         super().__init__()
         pad = (kernel[0] // 2 if kernel[0] % 2 else 0, kernel[1] // 2)
-        self.conv = nn.Conv2d(cin, cout, kernel, padding=pad, bias=False)
+        self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=pad, bias=False)
         self.bn = nn.BatchNorm2d(cout)
         self.pool = pool  # (kh, kw) or None
 
@@ -42,19 +48,22 @@ class Block(nn.Module):
 
 
 def layout(arch, channels, k1=5, n_bins=60):
-    """[(cin, cout, kernel, pool)] per block."""
+    """[(cin, cout, kernel, pool, stride)] per block."""
     if arch == "td":
         blocks, cin = [], 1
         for i, c in enumerate(channels):
             kernel = (n_bins, k1) if i == 0 else (1, 3)
-            blocks.append((cin, c, kernel, (1, 2)))
+            blocks.append((cin, c, kernel, (1, 2), (1, 1)))
             cin = c
         return blocks
-    if arch == "cnn":
-        pools = [(2, 2)] * (len(channels) - 1) + [None]
+    if arch in ("cnn", "cnns"):
+        halve = [True] * (len(channels) - 1) + [False]
         blocks, cin = [], 1
-        for c, p in zip(channels, pools):
-            blocks.append((cin, c, (3, 3), p))
+        for c, h in zip(channels, halve):
+            if arch == "cnn":
+                blocks.append((cin, c, (3, 3), (2, 2) if h else None, (1, 1)))
+            else:
+                blocks.append((cin, c, (3, 3), None, (2, 2) if h else (1, 1)))
             cin = c
         return blocks
     raise ValueError(arch)
@@ -63,6 +72,7 @@ def layout(arch, channels, k1=5, n_bins=60):
 DEFAULTS = {
     "td": {"channels": [128, 128, 128, 128], "k1": 5, "hidden": 64},
     "cnn": {"channels": [16, 24, 48, 96, 128], "k1": 3, "hidden": 64},
+    "cnns": {"channels": [16, 24, 48, 96, 128], "k1": 3, "hidden": 64},
 }
 
 
@@ -105,7 +115,8 @@ def macs_per_window(model, input_hw=INPUT[1:]):
         c = b.conv
         kh, kw = c.kernel_size
         ph, pw = c.padding
-        h, w = h + 2 * ph - kh + 1, w + 2 * pw - kw + 1
+        sh, sw = c.stride
+        h, w = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
         total += h * w * c.out_channels * c.in_channels * kh * kw
         if b.pool is not None:
             h, w = h // b.pool[0], w // b.pool[1]

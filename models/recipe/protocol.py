@@ -241,10 +241,11 @@ def train_run(a, name, systems=(), sources=()):
         return run
     run.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, str(HERE / "train.py"), "--corpus", a.corpus, "--out", str(run),
-           "--cache", a.cache, "--arch", "cnn", "--epochs", str(a.epochs),
+           "--cache", a.cache, "--arch", a.arch, *(["--channels", a.channels] if a.channels else []),
+           "--epochs", str(a.epochs),
            "--samples-per-epoch", str(a.samples_per_epoch), "--patience", "100",
            "--ema", str(a.ema), "--seed", str(a.seed), "--val-files", str(a.val_files),
-           "--profile", a.profile,
+           "--profile", a.profile, "--chan-aug", str(a.chan_aug),
            "--exclude-systems", ",".join(systems), "--exclude-sources", ",".join(sources)]
     t0 = time.time()
     with open(run / "train.log", "w") as f:
@@ -254,7 +255,7 @@ def train_run(a, name, systems=(), sources=()):
 
 
 def markdown(res, a):
-    L = [f"Profile: {a.profile}. Schedule: {a.epochs} epochs x {a.samples_per_epoch} windows (the shipped model: "
+    L = [f"Profile: {a.profile}. Architecture: {a.arch}{' ' + a.channels if a.channels else ''}. Channel augmentation: {a.chan_aug}. Schedule: {a.epochs} epochs x {a.samples_per_epoch} windows (the shipped model: "
          "32 x 6000), otherwise the recipe's settings; one seed."
          + (f" Validation: {a.val_files} files per epoch." if a.val_files else "")
          + (f" Folds (held out together): {a.folds}." if a.folds else ""), "",
@@ -311,6 +312,12 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--sources", default=",".join(SOURCES))
+    ap.add_argument("--arch", default="cnn", choices=("cnn", "cnns"),
+                    help="net.py architecture of every run (the shipped models: cnn)")
+    ap.add_argument("--channels", default="",
+                    help="train.py --channels of every run (default: net.py's for the arch)")
+    ap.add_argument("--chan-aug", type=float, default=0.0,
+                    help="train.py --chan-aug of every run (lever 2 of issue 14; 0 = off)")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--samples-per-epoch", type=int, default=3000)
     ap.add_argument("--ema", type=float, default=0.995)

@@ -101,6 +101,51 @@ def augment(x, rng, max_f=8, max_t=20):
     return x
 
 
+def channel_augment(x, rng, p, floor=1e-6):
+    """Lever 2 of issue 14, on the raw log energies [B,F,T] of both classes
+    alike (in place), each item with probability p: what a recording chain
+    does to a power spectrum, applied where the cache already is (the
+    features are ln(power + floor) per band, so a filter multiplies a band's
+    power and noise adds to it exactly):
+    - a random smooth equaliser (4 cosines over the bands, up to ~+-10 dB):
+      the microphone / room / codec colouring a real package carries;
+    - half the time, stationary coloured noise 5-35 dB below the item's mean
+      power, with the per-frame spread of a periodogram (Gamma, shape 4);
+    - a quarter of the time, a low-pass at a random band (3.2-7.6 kHz
+      wideband), 60 dB down above it.
+    Because both classes get the same draws, none of them can tell real from
+    synthetic: the net has to look past the channel (issue 14's LORSO: an
+    unseen real package was flagged ~50 % of the time)."""
+    B, F, T = x.shape
+    sel = np.flatnonzero(rng.random(B) < p)
+    if not len(sel):
+        return x
+    n = len(sel)
+    f = torch.arange(F, dtype=torch.float32) / F
+    k = torch.arange(1, 5, dtype=torch.float32)
+    amp = torch.from_numpy(rng.uniform(-0.6, 0.6, (n, 4)).astype(np.float32))
+    phase = torch.from_numpy(rng.uniform(0, 2 * np.pi, (n, 4)).astype(np.float32))
+    eq = (amp[:, :, None] * torch.cos(np.pi * k[None, :, None] * f[None, None, :]
+                                      + phase[:, :, None])).sum(1)          # [n, F]
+    power = (x[sel].exp() - floor).clamp_min(0) * eq.exp()[:, :, None]
+    noisy = rng.random(n) < 0.5
+    if noisy.any():
+        level = power.mean(dim=(1, 2))                                      # [n]
+        snr = torch.from_numpy(rng.uniform(5, 35, n).astype(np.float32))
+        tilt = torch.from_numpy(rng.uniform(-2.3, 2.3, n).astype(np.float32))
+        shape = torch.exp(tilt[:, None] * (f[None, :] - 0.5))               # [n, F]
+        shape = shape / shape.mean(1, keepdim=True)
+        spread = torch.from_numpy(rng.gamma(4.0, 0.25, (n, F, T)).astype(np.float32))
+        noise = (level * 10 ** (-snr / 10))[:, None, None] * shape[:, :, None] * spread
+        power = power + noise * torch.from_numpy(noisy.astype(np.float32))[:, None, None]
+    cut = rng.random(n) < 0.25
+    for i in np.flatnonzero(cut):
+        c = int(rng.integers(int(0.4 * F), int(0.95 * F)))
+        power[i, c:] *= 1e-6
+    x[sel] = torch.log(power + floor)
+    return x
+
+
 @torch.no_grad()
 def window_logits(model, feats, idx, mean, std, batch=256):
     model.eval()
@@ -203,6 +248,9 @@ def main():
                          "statistics frozen) and train with its front-end mean/std: e.g. the "
                          "telephone model from the wideband one, whose 3x3 CNN runs on the "
                          "telephone profile's 30 bands as is")
+    ap.add_argument("--chan-aug", type=float, default=0.0, metavar="P",
+                    help="probability per training window of channel_augment (random "
+                         "equaliser, noise, low-pass on both classes; 0 = off)")
     ap.add_argument("--profile", default="wide", choices=["wide", "tel"],
                     help="feature profile (features.PROFILES): wide = 16 kHz, tel = 8 kHz")
     a = ap.parse_args()
@@ -282,6 +330,8 @@ def main():
             if a.crop and a.crop < x.shape[-1]:
                 t0c = rng.integers(0, x.shape[-1] - a.crop + 1)
                 x = x[..., t0c:t0c + a.crop]
+            if a.chan_aug:
+                x = channel_augment(x.clone(), rng, a.chan_aug)
             x = ((x - mean) / std)[:, None]
             x = augment(x, rng)
             y = tr_label[j][:, None]
