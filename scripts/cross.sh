@@ -10,7 +10,8 @@
 #                    the GNU cross gcc, qemu-user (root or sudo; skipped
 #                    when all are there)
 #           build    libdfd.a + libdfd.so with builtin-cpu (dist/builtin-cpu),
-#                    then libdfd.so, the CPU plugin and dfd (release)
+#                    then libdfd.so, the CPU plugin and dfd (release, or the
+#                    profile named by DFD_CROSS_PROFILE)
 #           package  16 KB page alignment (readelf -l), the JNI glue
 #                    cross-compiled, stripped sizes (dist/sizes.txt)
 #           test     under qemu: the C example on the shared library + plugin,
@@ -26,7 +27,12 @@
 # Debian's rustc (/usr/bin/rustc) differs from the workspace's toolchain, so
 # the cross build has its own target directory, target/cross: sharing
 # target/ would make the two compilers rebuild each other's host crates.
-# Outputs: target/cross/TRIPLE/release/ (cargo's), target/cross/TRIPLE/dist/.
+# Outputs: target/cross/TRIPLE/PROFILE/ (cargo's), target/cross/TRIPLE/dist/.
+#
+# DFD_CROSS_PROFILE (default release) is the cargo profile built. CI sets
+# `cross-check` (Cargo.toml: release at opt-level 1), which checks the same
+# code on the target in a fraction of the build time; the sizes it prints
+# are then not the release sizes.
 # The x86-64 reference scores come from target/debug/dfd (built by
 # `cargo test --workspace`; built here when missing).
 set -euo pipefail
@@ -48,7 +54,8 @@ steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(install build package test)
 
 rustc_min=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
-out=target/cross/$triple/release
+profile=${DFD_CROSS_PROFILE:-release}
+out=target/cross/$triple/$profile
 dist=target/cross/$triple/dist
 sysroot=/usr/$gnu
 
@@ -61,7 +68,7 @@ export RUSTC=/usr/bin/rustc CARGO_TARGET_DIR=target/cross
 export "CARGO_TARGET_${T}_LINKER=$gnu-gcc" "CC_$t=$gnu-gcc" "AR_$t=$gnu-ar"
 export "CARGO_TARGET_${T}_RUNNER=$qemu -L $sysroot"
 export "CARGO_TARGET_${T}_RUSTFLAGS=-C link-arg=-Wl,-z,max-page-size=16384"
-cargo_x() { cargo "$1" --release --locked --target "$triple" "${@:2}"; }
+cargo_x() { cargo "$1" --profile "$profile" --locked --target "$triple" "${@:2}"; }
 emu() { "$qemu" -L "$sysroot" "$@"; }
 say() { printf '\n== cross %s: %s\n' "$triple" "$*"; }
 
@@ -125,7 +132,7 @@ step_package() {
   check_align "$dist/builtin-cpu/libdfd_jni.so"
   readelf -d "$dist/builtin-cpu/libdfd_jni.so" | grep -q 'NEEDED.*\[libdfd\.so' \
     || { echo "libdfd_jni.so does not record libdfd as NEEDED" >&2; exit 1; }
-  say "stripped sizes"
+  say "stripped sizes ($profile profile)"
   mkdir -p "$dist/stripped"
   local f
   : >"$dist/sizes.txt"
