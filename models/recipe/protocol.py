@@ -246,6 +246,7 @@ def train_run(a, name, systems=(), sources=()):
            "--samples-per-epoch", str(a.samples_per_epoch), "--patience", "100",
            "--ema", str(a.ema), "--seed", str(a.seed), "--val-files", str(a.val_files),
            "--profile", a.profile, "--chan-aug", str(a.chan_aug),
+           "--paired", str(a.paired),
            "--exclude-systems", ",".join(systems), "--exclude-sources", ",".join(sources)]
     t0 = time.time()
     with open(run / "train.log", "w") as f:
@@ -255,7 +256,7 @@ def train_run(a, name, systems=(), sources=()):
 
 
 def markdown(res, a):
-    L = [f"Profile: {a.profile}. Architecture: {a.arch}{' ' + a.channels if a.channels else ''}. Channel augmentation: {a.chan_aug}. Schedule: {a.epochs} epochs x {a.samples_per_epoch} windows (the shipped model: "
+    L = [f"Profile: {a.profile}. Architecture: {a.arch}{' ' + a.channels if a.channels else ''}. Channel augmentation: {a.chan_aug}. Copy pairs per batch: {a.paired}. Schedule: {a.epochs} epochs x {a.samples_per_epoch} windows (the shipped model: "
          "32 x 6000), otherwise the recipe's settings; one seed."
          + (f" Validation: {a.val_files} files per epoch." if a.val_files else "")
          + (f" Folds (held out together): {a.folds}." if a.folds else ""), "",
@@ -316,6 +317,8 @@ def main():
                     help="net.py architecture of every run (the shipped models: cnn)")
     ap.add_argument("--channels", default="",
                     help="train.py --channels of every run (default: net.py's for the arch)")
+    ap.add_argument("--paired", type=int, default=0,
+                    help="train.py --paired of every run (lever 1 of issue 14; 0 = off)")
     ap.add_argument("--chan-aug", type=float, default=0.0,
                     help="train.py --chan-aug of every run (lever 2 of issue 14; 0 = off)")
     ap.add_argument("--epochs", type=int, default=8)

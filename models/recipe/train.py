@@ -101,6 +101,31 @@ def augment(x, rng, max_f=8, max_t=20):
     return x
 
 
+def copy_pairs(meta, keep):
+    """Lever 1 of issue 14: [n, 2] window indices (bona fide, its vocoded
+    copy) for every copy-synthesised clip (world, lpc, phaserand,
+    griffinlim: "<clip>-<system>.wav" made from the bona fide "<clip>.wav"),
+    window k of the copy against window k of its source (copy-synthesis
+    keeps the timing). Both windows must be kept (gate, held-out sets)."""
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in meta["path"]]
+    bona = {st: f for f, st in enumerate(stems) if meta["label"][f] == 0}
+    wins = {}
+    for w, f in enumerate(meta["win_file"]):
+        wins.setdefault(int(f), []).append(w)
+    out = []
+    for f, st in enumerate(stems):
+        sysname = str(meta["system"][f])
+        if meta["label"][f] != 1 or not st.endswith("-" + sysname):
+            continue
+        src = bona.get(st[:-len(sysname) - 1])
+        if src is None:
+            continue
+        for wb, ws in zip(wins.get(src, []), wins.get(f, [])):
+            if keep[wb] and keep[ws]:
+                out.append((wb, ws))
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
 def channel_augment(x, rng, p, floor=1e-6):
     """Lever 2 of issue 14, on the raw log energies [B,F,T] of both classes
     alike (in place), each item with probability p: what a recording chain
@@ -248,6 +273,11 @@ def main():
                          "statistics frozen) and train with its front-end mean/std: e.g. the "
                          "telephone model from the wideband one, whose 3x3 CNN runs on the "
                          "telephone profile's 30 bands as is")
+    ap.add_argument("--paired", type=int, default=0, metavar="K",
+                    help="K (bona fide, vocoded copy) window pairs per batch (copy_pairs), "
+                         "with a ranking loss on each pair's logits; 0 = off")
+    ap.add_argument("--pair-weight", type=float, default=1.0,
+                    help="weight of the pair ranking loss (softplus of bona fide minus copy)")
     ap.add_argument("--chan-aug", type=float, default=0.0, metavar="P",
                     help="probability per training window of channel_augment (random "
                          "equaliser, noise, low-pass on both classes; 0 = off)")
@@ -292,6 +322,11 @@ def main():
         f"val {int((~va_keep).sum())} windows")
     tr_label = torch.from_numpy(tr_meta["label"][tr_meta["win_file"]].astype(np.float32))
     weights = group_weights(tr_meta, tr_keep)
+    pairs = copy_pairs(tr_meta, tr_keep) if a.paired else None
+    if pairs is not None:
+        log(f"{len(pairs)} (bona fide, vocoded copy) window pairs")
+        if not len(pairs):
+            raise SystemExit("--paired: no copy pairs left in training")
 
     va_idx = np.flatnonzero(va_keep)
     if a.val_files:
@@ -326,6 +361,9 @@ def main():
             for g in opt.param_groups:
                 g["lr"] = lr * warm
             j = np.sort(draw[s * a.batch:(s + 1) * a.batch])
+            if pairs is not None:
+                pk = pairs[rng.integers(0, len(pairs), a.paired)]
+                j = np.concatenate([j[:a.batch - 2 * a.paired], pk[:, 0], pk[:, 1]])
             x = tr_x[j].float()
             if a.crop and a.crop < x.shape[-1]:
                 t0c = rng.integers(0, x.shape[-1] - a.crop + 1)
@@ -335,7 +373,11 @@ def main():
             x = ((x - mean) / std)[:, None]
             x = augment(x, rng)
             y = tr_label[j][:, None]
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), y)
+            z = model(x)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)
+            if pairs is not None:
+                zb, zs = z[-2 * a.paired:-a.paired, 0], z[-a.paired:, 0]
+                loss = loss + a.pair_weight * torch.nn.functional.softplus(zb - zs).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
