@@ -138,7 +138,7 @@ def channel_augment(x, rng, p, floor=1e-6):
       power, with the per-frame spread of a periodogram (Gamma, shape 4);
     - a quarter of the time, a low-pass at a random band (3.2-7.6 kHz
       wideband), 60 dB down above it.
-    Because both classes get the same draws, none of them can tell real from
+    Both classes draw from the same distribution, so no draw tells real from
     synthetic: the net has to look past the channel (issue 14's LORSO: an
     unseen real package was flagged ~50 % of the time)."""
     B, F, T = x.shape
@@ -284,6 +284,8 @@ def main():
     ap.add_argument("--profile", default="wide", choices=["wide", "tel"],
                     help="feature profile (features.PROFILES): wide = 16 kHz, tel = 8 kHz")
     a = ap.parse_args()
+    if not 0 <= 2 * a.paired < a.batch:
+        ap.error(f"--paired {a.paired}: two windows per pair must leave room in a batch of {a.batch}")
 
     torch.set_num_threads(2)
     torch.manual_seed(a.seed)
