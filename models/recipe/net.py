@@ -72,8 +72,8 @@ def layout(arch, channels, k1=5, n_bins=60):
 DEFAULTS = {
     "td": {"channels": [128, 128, 128, 128], "k1": 5, "hidden": 64},
     "cnn": {"channels": [16, 24, 48, 96, 128], "k1": 3, "hidden": 64},
-    "cnns": {"channels": [16, 24, 48, 96, 128], "k1": 3, "hidden": 64},
 }
+DEFAULTS["cnns"] = DEFAULTS["cnn"]  # the same channels, strided instead of pooled
 
 
 class Net(nn.Module):

@@ -257,7 +257,7 @@ def train_run(a, name, systems=(), sources=()):
 
 def markdown(res, a):
     L = [f"Profile: {a.profile}. Architecture: {a.arch}{' ' + a.channels if a.channels else ''}. Channel augmentation: {a.chan_aug}. Copy pairs per batch: {a.paired}. Schedule: {a.epochs} epochs x {a.samples_per_epoch} windows (the shipped model: "
-         "32 x 6000), otherwise the recipe's settings; one seed."
+         f"32 x 6000), otherwise the recipe's settings; one seed ({a.seed})."
          + (f" Validation: {a.val_files} files per epoch." if a.val_files else "")
          + (f" Folds (held out together): {a.folds}." if a.folds else ""), "",
          "| held-out family | its files (all splits) | EER clean | EER after G.711 | "
@@ -313,7 +313,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--sources", default=",".join(SOURCES))
-    ap.add_argument("--arch", default="cnn", choices=("cnn", "cnns"),
+    ap.add_argument("--arch", default="cnn", choices=sorted(netmod.DEFAULTS),
                     help="net.py architecture of every run (the shipped models: cnn)")
     ap.add_argument("--channels", default="",
                     help="train.py --channels of every run (default: net.py's for the arch)")

@@ -371,7 +371,7 @@ def main():
                 t0c = rng.integers(0, x.shape[-1] - a.crop + 1)
                 x = x[..., t0c:t0c + a.crop]
             if a.chan_aug:
-                x = channel_augment(x.clone(), rng, a.chan_aug)
+                x = channel_augment(x, rng, a.chan_aug)  # x: a copy (indexed by j)
             x = ((x - mean) / std)[:, None]
             x = augment(x, rng)
             y = tr_label[j][:, None]
