@@ -801,9 +801,10 @@ def source_channel(x, kind):
     return np.pad(y, (0, max(0, len(x) - len(y))))[:len(x)]
 
 
-def finish_clip(x, clip_id, out, rel, split, want_clean):
-    """trim -> loudness -> (clean copy for test) -> random channel -> dither; returns (channel, seconds) or None"""
-    rng = rng_for("post", clip_id)
+def finish_clip(x, clip_id, out, rel, split, want_clean, chain_id=None):
+    """trim -> loudness -> (clean copy for test) -> random channel -> dither; returns (channel, seconds) or None.
+    The loudness, channel and dither draws are seeded by `chain_id` (default: the clip's own id)."""
+    rng = rng_for("post", chain_id or clip_id)
     x = trim(x)
     if len(x) < 3.0 * SR:
         return None
@@ -829,7 +830,7 @@ def run_job(args):
     global np
     import numpy
     np = numpy
-    job, out = args
+    job, out, copy_channel = args
     rows_path = os.path.join(out, "rows", job["id"] + ".json")
     if os.path.exists(rows_path):
         return job["id"], None, 0
@@ -872,7 +873,8 @@ def run_job(args):
                 if vsig is not None:
                     vid = f"{cid}-{job['vocoder']}"
                     rel = f"clips/{split}/spoof/{job['vocoder']}/{vid}.wav"
-                    r = finish_clip(vsig[pos:pos + len(w)], vid, out, rel, split, split == "test")
+                    r = finish_clip(vsig[pos:pos + len(w)], vid, out, rel, split, split == "test",
+                                    chain_id=cid if copy_channel == "source" else None)
                     if r:
                         rows.append(dict(path=rel, label="spoof", system=job["vocoder"], source=job["source"],
                                          speaker=job["speaker"], language=job["language"], split=split,
@@ -1004,6 +1006,10 @@ def main():
     ap.add_argument("--max-speaker-minutes", type=float, default=8.0)
     ap.add_argument("--vocoded-fraction", type=float, default=0.5,
                     help="fraction of bona fide segments that also get a vocoded copy")
+    ap.add_argument("--copy-channel", choices=("own", "source"), default="own",
+                    help="loudness and channel chain of a vocoded copy: its own random draw (the "
+                         "shipped corpus), or exactly its source clip's (same gain, codec, noise), "
+                         "so a copy and its source differ only by the vocoder (for train.py --paired)")
     ap.add_argument("--max-minutes", type=float, default=0,
                     help="wall-clock limit for the generation stage; unfinished jobs are skipped (rerun resumes)")
     ap.add_argument("--plan-only", action="store_true")
@@ -1033,7 +1039,7 @@ def main():
     errors = []
     deadline = t0 + a.max_minutes * 60 if a.max_minutes > 0 else None
     with Pool(a.jobs) as pool:
-        for jid, n, dt in pool.imap_unordered(run_job, [(j, out) for j in jobs], chunksize=4):
+        for jid, n, dt in pool.imap_unordered(run_job, [(j, out, a.copy_channel) for j in jobs], chunksize=4):
             done += 1
             if isinstance(n, str):
                 errors.append((jid, n))

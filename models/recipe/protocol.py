@@ -36,6 +36,11 @@ through 8 kHz G.711 mu-law alone:
     python3 models/recipe/protocol.py --profile tel --corpus /work/corpus_tel \
         --g711-source /work/corpus --cache <run>/cache --out /work/runs/protocol_tel
 
+An ensemble of earlier runs (e.g. seeds) is scored without training:
+
+    python3 models/recipe/protocol.py ... --out /work/runs/ens \
+        --members /work/runs/protocol_s1,/work/runs/protocol_s2
+
 Writes <out>/protocol.json and <out>/protocol.md (the card's tables).
 File scores are libdfd's: mean calibrated window logit over the gated 2 s
 windows (hop 1 s) of a clip.
@@ -141,15 +146,26 @@ def g711_cache(pool, corpus, out, jobs, profile="wide"):
     return d
 
 
-def load_run(run):
-    ck = torch.load(Path(run) / "checkpoint.pt", map_location="cpu", weights_only=False)
-    model = netmod.Net(**ck["net"])
-    model.load_state_dict(ck["state_dict"])
-    model.eval()
-    return model, ck["mean"], ck["std"]
+class Runs:
+    """The trained checkpoint of one run, or of several runs (e.g. seeds)
+    scored as one model whose window logit is the mean of theirs: the
+    ensemble of lever 4 of issue 14, before any distillation."""
+
+    def __init__(self, runs):
+        self.members = []
+        for run in runs:
+            ck = torch.load(Path(run) / "checkpoint.pt", map_location="cpu", weights_only=False)
+            model = netmod.Net(**ck["net"])
+            model.load_state_dict(ck["state_dict"])
+            model.eval()
+            self.members.append((model, ck["mean"], ck["std"]))
+
+    def logits(self, feats, idx):
+        return np.mean([train.window_logits(m, feats, idx, mean, std)
+                        for m, mean, std in self.members], axis=0)
 
 
-def split_scores(model, mean, std, pool, split, keep_win=None):
+def split_scores(net, pool, split, keep_win=None):
     """Calibration-free file scores of one split: (mean window logit per
     file, windows per file)."""
     m = pool.meta[split]
@@ -157,8 +173,7 @@ def split_scores(model, mean, std, pool, split, keep_win=None):
     if keep_win is not None:
         keep &= keep_win
     idx = np.flatnonzero(keep)
-    z = train.window_logits(model, pool.feats[split], idx, mean, std)
-    return z, m["win_file"][idx]
+    return net.logits(pool.feats[split], idx), m["win_file"][idx]
 
 
 def file_mean(z, wfile, n_files, cal):
@@ -166,18 +181,18 @@ def file_mean(z, wfile, n_files, cal):
     return p, n > 0
 
 
-def score_run(run, pool, g711, hold_sys, hold_src):
+def score_run(runs, pool, g711, hold_sys, hold_src):
     """File p_fake (the run's calibration) of the val and test splits, and of
     the held-out family/source files of the train split; the same for the
     G.711 copies (test split + held-out files). Files not scored are nan."""
-    model, mean, std = load_run(run)
+    net = Runs(runs)
     ex = {s: train.held_out(pool.meta[s], hold_sys, hold_src) for s in SPLITS}
     # the run's own calibration and threshold, as export.py: val minus held out
-    zv, fv = split_scores(model, mean, std, pool, "val", ~ex["val"])
+    zv, fv = split_scores(net, pool, "val", ~ex["val"])
     cal = metrics.calibrate(zv, fv, pool.meta["val"]["label"])
     p, ok = {}, {}
     for s in SPLITS:
-        z, f = split_scores(model, mean, std, pool, s, ex[s] if s == "train" else None)
+        z, f = split_scores(net, pool, s, ex[s] if s == "train" else None)
         p[s], ok[s] = file_mean(z, f, len(pool.meta[s]["label"]), cal)
     # G.711 copies
     held_file = {s: np.bincount(pool.meta[s]["win_file"][ex[s]],
@@ -185,7 +200,7 @@ def score_run(run, pool, g711, hold_sys, hold_src):
     want = np.array([str(sp) == "test" or held_file[str(sp)][i]
                      for sp, i in zip(g711["key_split"], g711["key_file"])])
     gi = np.flatnonzero((g711["rms"] >= train.GATE_DBFS) & want[g711["win_key"]])
-    zg = train.window_logits(model, g711["feats"], gi, mean, std)
+    zg = net.logits(g711["feats"], gi)
     pg_key, okg = file_mean(zg, g711["win_key"][gi], len(g711["key_file"]), cal)
     pg = {s: np.full(len(pool.meta[s]["label"]), np.nan) for s in SPLITS}
     for k in np.flatnonzero(okg):
@@ -256,8 +271,15 @@ def train_run(a, name, systems=(), sources=()):
 
 
 def markdown(res, a):
-    L = [f"Profile: {a.profile}. Architecture: {a.arch}{' ' + a.channels if a.channels else ''}. Channel augmentation: {a.chan_aug}. Copy pairs per batch: {a.paired}. Schedule: {a.epochs} epochs x {a.samples_per_epoch} windows (the shipped model: "
-         f"32 x 6000), otherwise the recipe's settings; one seed ({a.seed})."
+    if a.members:
+        head = (f"Profile: {a.profile}. Each run is the ensemble (mean window logit) of the "
+                f"same run in {a.members}; their protocol.md files give how each was trained.")
+    else:
+        head = (f"Profile: {a.profile}. Architecture: {a.arch}{' ' + a.channels if a.channels else ''}. "
+                f"Channel augmentation: {a.chan_aug}. Copy pairs per batch: {a.paired}. Schedule: "
+                f"{a.epochs} epochs x {a.samples_per_epoch} windows (the shipped model: 32 x 6000), "
+                f"otherwise the recipe's settings; one seed ({a.seed}).")
+    L = [head
          + (f" Validation: {a.val_files} files per epoch." if a.val_files else "")
          + (f" Folds (held out together): {a.folds}." if a.folds else ""), "",
          "| held-out family | its files (all splits) | EER clean | EER after G.711 | "
@@ -332,6 +354,10 @@ def main():
                     help="instead of one run per family and source: runs that each hold out "
                          "several, FAMS/SRCS separated by ';', e.g. "
                          "'piper+world/fillets;espeak+lpc/asterisk' (cheaper on a busy machine)")
+    ap.add_argument("--members", default="",
+                    help="no training: score each run as the ensemble (mean window logit) of "
+                         "the same run in these earlier --out directories, comma-separated "
+                         "(e.g. three seeds); a run fewer than two of them have is skipped")
     ap.add_argument("--only", default="", help="comma-separated run names (default: all)")
     ap.add_argument("--profile", default="wide", choices=sorted(F.PROFILES),
                     help="feature profile: wide = the default model's 16 kHz corpus; tel = the "
@@ -379,15 +405,23 @@ def main():
                          "train_min": 0.0}
             log(f"{name}: never in training, taken from the all run")
             continue
-        run = train_run(a, name, systems, sources)
-        tlog = json.loads((run / "train_log.json").read_text())
-        cal, p, ok, pg = score_run(run, pool, g711, systems, sources)
+        if a.members:
+            runs = [Path(d) / name for d in a.members.split(",")]
+            runs = [r for r in runs if (r / "train_log.json").exists()]  # finished
+            if len(runs) < 2:
+                log(f"{name}: fewer than two members have it, skipped")
+                continue
+        else:
+            runs = [train_run(a, name, systems, sources)]
+        tlogs = [json.loads((r / "train_log.json").read_text()) for r in runs]
+        cal, p, ok, pg = score_run(runs, pool, g711, systems, sources)
         bt = (pool.meta["test"]["label"] == 0) & ok["test"]
         st = (pool.meta["test"]["label"] == 1) & ok["test"]
         bg = pg["test"][pool.meta["test"]["label"] == 0]
         sg = pg["test"][pool.meta["test"]["label"] == 1]
-        r = {"calibration": cal, "train_min": tlog["wall_s"]["training"] / 60,
-             "best_epoch": tlog["best"]["epoch"],
+        r = {"calibration": cal, "train_min": sum(t["wall_s"]["training"] for t in tlogs) / 60,
+             "best_epoch": [t["best"]["epoch"] for t in tlogs],
+             "members": [str(x) for x in runs],
              "test_eer": metrics.eer(p["test"][st], p["test"][bt])[0],
              "test_eer_g711": metrics.eer(sg[np.isfinite(sg)], bg[np.isfinite(bg)])[0],
              "test_bonafide_flagged": float((p["test"][bt] >= cal["threshold"]).mean())}
