@@ -48,10 +48,18 @@ FRONTEND = {
 TEL_FRONTEND = dict(FRONTEND, n_fft=256, win_length=256, hop_length=80, n_filters=30,
                     fmax=4000.0)
 
-# Feature profiles: one per shipped model (prepare.py --profile).
+# Issue 14's lever 3: the full-resolution log power spectrum, as `lfb` with
+# 255 filters over 0..8000 Hz. Their edges fall on the 31.25 Hz bins of the
+# 512-point FFT, so filter k is bin k alone (bins 1..255): the harmonic fine
+# structure that vocoders and Griffin-Lim disturb, which 60 bands average.
+FINE_FRONTEND = dict(FRONTEND, n_filters=255)
+
+# Feature profiles: one per shipped model (prepare.py --profile), and "fine",
+# the lever-3 candidate (net.py arch cnnf).
 PROFILES = {
     "wide": {"sample_rate": SAMPLE_RATE, "window": WINDOW, "hop": HOP, "frontend": FRONTEND},
     "tel": {"sample_rate": 8000, "window": 16000, "hop": 8000, "frontend": TEL_FRONTEND},
+    "fine": {"sample_rate": SAMPLE_RATE, "window": WINDOW, "hop": HOP, "frontend": FINE_FRONTEND},
 }
 
 

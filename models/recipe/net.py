@@ -15,6 +15,13 @@ by hand from the folded weights):
     x - mean(x), 4 x [Conv3x3 + BN + ReLU, MaxPool 2x2], Conv3x3 + BN + ReLU,
     GlobalAveragePool, the same head.
 
+``cnnf`` (for the ``fine`` feature profile: 255 one-bin bands, the full
+    resolution of the 512-point FFT, issue 14's lever 3)
+    ``cnn`` whose first max-pooling is 8 bands x 2 frames instead of 2 x 2:
+    the first Conv3x3 sees the harmonic fine structure (31.25 Hz bins) that
+    60 bands average away, then the rest runs on 31 x 100 maps, as ``cnn``
+    does on 30 x 100.
+
 ``cnns``
     ``cnn`` with each Conv3x3 + MaxPool 2x2 replaced by one Conv3x3 of
     stride 2: the same receptive field in a quarter of the multiply-adds, and
@@ -56,11 +63,13 @@ def layout(arch, channels, k1=5, n_bins=60):
             blocks.append((cin, c, kernel, (1, 2), (1, 1)))
             cin = c
         return blocks
-    if arch in ("cnn", "cnns"):
+    if arch in ("cnn", "cnnf", "cnns"):
         halve = [True] * (len(channels) - 1) + [False]
         blocks, cin = [], 1
-        for c, h in zip(channels, halve):
-            if arch == "cnn":
+        for i, (c, h) in enumerate(zip(channels, halve)):
+            if arch == "cnnf" and i == 0:
+                blocks.append((cin, c, (3, 3), (8, 2), (1, 1)))
+            elif arch in ("cnn", "cnnf"):
                 blocks.append((cin, c, (3, 3), (2, 2) if h else None, (1, 1)))
             else:
                 blocks.append((cin, c, (3, 3), None, (2, 2) if h else (1, 1)))
@@ -74,6 +83,7 @@ DEFAULTS = {
     "cnn": {"channels": [16, 24, 48, 96, 128], "k1": 3, "hidden": 64},
 }
 DEFAULTS["cnns"] = DEFAULTS["cnn"]  # the same channels, strided instead of pooled
+DEFAULTS["cnnf"] = DEFAULTS["cnn"]  # the same channels on the fine profile
 
 
 class Net(nn.Module):

@@ -91,7 +91,7 @@ def _g711_features(args):
     out = []
     for p in paths:
         sr, x = F.read_wav(p)
-        if profile == "wide":
+        if pr["sample_rate"] == bc.SR:  # a 16 kHz profile: G.711 on top of the clip's channel
             y = bc.g711_roundtrip(x.astype(np.float64), "ulaw")
         else:
             y = telephone.g711_8k(soxr.resample(x.astype(np.float64), sr, pr["sample_rate"], "HQ"), "u")
@@ -361,7 +361,8 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated run names (default: all)")
     ap.add_argument("--profile", default="wide", choices=sorted(F.PROFILES),
                     help="feature profile: wide = the default model's 16 kHz corpus; tel = the "
-                         "telephone model's (--corpus: telephone.py's 8 kHz copy)")
+                         "telephone model's (--corpus: telephone.py's 8 kHz copy); fine = the "
+                         "16 kHz corpus as a full-resolution spectrum (with --arch cnnf)")
     ap.add_argument("--g711-source", default="",
                     help="with --profile tel: the 16 kHz corpus telephone.py read (same paths); "
                          "its clips are sent through G.711 alone for the G.711 column")

@@ -31,6 +31,7 @@ import torch  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import features as F  # noqa: E402
 import metrics  # noqa: E402
 import net as netmod  # noqa: E402
 import prepare  # noqa: E402
@@ -83,11 +84,14 @@ def norm_stats(feats, keep, n=4000, seed=0):
     return float(x.mean()), float(x.std())
 
 
-def augment(x, rng, max_f=8, max_t=20):
+def augment(x, rng, max_t=20):
     """SpecAugment on a normalised batch [B,1,F,T] (in place): one frequency
     and one time mask per item, filled with the item's mean (which the
-    network subtracts, so a mask reads as 'average level')."""
+    network subtracts, so a mask reads as 'average level'). The frequency
+    mask spans up to 8 bands, or the same share of the spectrum (8/60) on a
+    finer profile."""
     B, _, F, T = x.shape
+    max_f = max(8, F * 8 // 60)
     mean = x.mean(dim=(1, 2, 3))
     fw = rng.integers(0, max_f + 1, B)
     f0 = rng.integers(0, F, B)
@@ -281,8 +285,9 @@ def main():
     ap.add_argument("--chan-aug", type=float, default=0.0, metavar="P",
                     help="probability per training window of channel_augment (random "
                          "equaliser, noise, low-pass on both classes; 0 = off)")
-    ap.add_argument("--profile", default="wide", choices=["wide", "tel"],
-                    help="feature profile (features.PROFILES): wide = 16 kHz, tel = 8 kHz")
+    ap.add_argument("--profile", default="wide", choices=sorted(F.PROFILES),
+                    help="feature profile (features.PROFILES): wide = 16 kHz, tel = 8 kHz, "
+                         "fine = 16 kHz full-resolution spectrum (arch cnnf)")
     a = ap.parse_args()
     if not 0 <= 2 * a.paired < a.batch:
         ap.error(f"--paired {a.paired}: two windows per pair must leave room in a batch of {a.batch}")
