@@ -280,10 +280,20 @@ TTS_MIX = {  # fraction of the TTS budget per generator
     "test": [("piper", 0.25), ("espeak", 0.35), ("flite", 0.40)],
 }
 SPLIT_FRAC = {"train": 0.68, "val": 0.10, "test": 0.22}   # of bona fide minutes
+# Where the shipped models' corpus was built (--out /work/corpus). A piece's
+# place in its speaker's hash order is computed from its path as if it lay
+# there, so that every --out gives the same clips and splits (hashing the real
+# path made the corpus depend on --out).
+HASH_ROOT = "/work/corpus/.cache/x"
 FORCE_SPLIT = {"queen-npc": "train"}
 
 
-def plan(spk, texts, target_min, max_spk_min, voc_frac):
+def piece_order(speaker, ref, root):
+    """Hash-order key of a piece whose files were unpacked under `root`."""
+    return h32("piece", speaker, os.path.join(HASH_ROOT, os.path.relpath(ref[1], root)), *ref[2:])
+
+
+def plan(spk, texts, target_min, max_spk_min, voc_frac, root):
     # 1. water-fill a per-speaker cap so total bona fide ~= target (cap <= max_spk_min)
     avail = {k: sum(p["est"] for p in v["pieces"]) / 60 for k, v in spk.items()}
 
@@ -304,7 +314,7 @@ def plan(spk, texts, target_min, max_spk_min, voc_frac):
     sel = {}
     for k, v in spk.items():
         c = cap * v["mult"] * 60
-        ps = sorted(v["pieces"], key=lambda p: h32("piece", k, *p["ref"][1:]))
+        ps = sorted(v["pieces"], key=lambda p: piece_order(k, p["ref"], root))
         acc, out = 0.0, []
         for p in ps:
             if acc >= c:
@@ -1025,7 +1035,7 @@ def main():
     log(f"{len(spk)} speakers, {sum(len(v['pieces']) for v in spk.values())} files, "
         f"{sum(p['est'] for v in spk.values() for p in v['pieces']) / 60:.0f} min raw; "
         f"text languages: {len(texts)}")
-    jobs, info = plan(spk, texts, a.bonafide_minutes * a.scale, a.max_speaker_minutes, a.vocoded_fraction)
+    jobs, info = plan(spk, texts, a.bonafide_minutes * a.scale, a.max_speaker_minutes, a.vocoded_fraction, x)
     log(f"plan: per-speaker cap {info['cap_min']:.2f} min, bona fide est {info['bona_fide_est_min']}, "
         f"{len(jobs)} jobs")
     with open(os.path.join(out, "plan.json"), "w") as f:
