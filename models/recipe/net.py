@@ -67,12 +67,11 @@ def layout(arch, channels, k1=5, n_bins=60):
         halve = [True] * (len(channels) - 1) + [False]
         blocks, cin = [], 1
         for i, (c, h) in enumerate(zip(channels, halve)):
-            if arch == "cnnf" and i == 0:
-                blocks.append((cin, c, (3, 3), (8, 2), (1, 1)))
-            elif arch in ("cnn", "cnnf"):
-                blocks.append((cin, c, (3, 3), (2, 2) if h else None, (1, 1)))
-            else:
+            if arch == "cnns":
                 blocks.append((cin, c, (3, 3), None, (2, 2) if h else (1, 1)))
+            else:
+                pool = (8, 2) if arch == "cnnf" and i == 0 else (2, 2)
+                blocks.append((cin, c, (3, 3), pool if h else None, (1, 1)))
             cin = c
         return blocks
     raise ValueError(arch)

@@ -31,7 +31,7 @@ import torch  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import features as F  # noqa: E402
+import features  # noqa: E402
 import metrics  # noqa: E402
 import net as netmod  # noqa: E402
 import prepare  # noqa: E402
@@ -285,7 +285,7 @@ def main():
     ap.add_argument("--chan-aug", type=float, default=0.0, metavar="P",
                     help="probability per training window of channel_augment (random "
                          "equaliser, noise, low-pass on both classes; 0 = off)")
-    ap.add_argument("--profile", default="wide", choices=sorted(F.PROFILES),
+    ap.add_argument("--profile", default="wide", choices=sorted(features.PROFILES),
                     help="feature profile (features.PROFILES): wide = 16 kHz, tel = 8 kHz, "
                          "fine = 16 kHz full-resolution spectrum (arch cnnf)")
     a = ap.parse_args()
