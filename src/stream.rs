@@ -425,7 +425,8 @@ impl Stream {
                 )));
             }
         } else {
-            self.frontend.compute(w, dst);
+            self.frontend
+                .compute_at(w, self.at.buf_start + at as u64, dst);
         }
         let start = self.at.buf_start + at as u64;
         self.pending.push((start, start + len as u64));
@@ -682,6 +683,7 @@ impl Stream {
         self.pending.clear();
         self.queue.clear();
         self.at = Progress::default();
+        self.frontend.forget();
     }
 }
 

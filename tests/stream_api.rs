@@ -269,6 +269,21 @@ fn reset_forgets_everything() {
     s.flush().unwrap();
     let (fresh, _) = run(&m, 16000, 1, &speech, &[speech.len()]);
     assert_eq!(s.score(), fresh);
+    // Nothing of the old audio is reused at the same positions (the front
+    // end keeps the last window's frames for the next, overlapping one):
+    // one window of it, then other audio whose first window is gated out,
+    // so that its first scored window overlaps the old one.
+    let window = m.manifest().window;
+    let mut other = vec![0.0; window];
+    other.extend(speech.iter().rev().map(|v| v * 0.5));
+    s.reset();
+    s.push(&speech[..window]).unwrap();
+    s.reset();
+    s.push(&other).unwrap();
+    s.flush().unwrap();
+    let windows: Vec<_> = std::iter::from_fn(|| s.next_window()).collect();
+    let (fresh, fresh_windows) = run(&m, 16000, 1, &other, &[other.len()]);
+    assert_eq!((s.score(), windows), (fresh, fresh_windows));
 }
 
 #[test]

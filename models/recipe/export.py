@@ -215,6 +215,9 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     ck = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
     tlog = json.loads((run / "train_log.json").read_text())
+    if ck["net"].get("head", "linear") != "linear":
+        raise SystemExit(f"export.py: the {ck['net']['head']!r} head has no ONNX export; "
+                         "only the linear head ships (net.py)")
     model = netmod.Net(**ck["net"])
     model.load_state_dict(ck["state_dict"])
     model.eval()

@@ -28,6 +28,16 @@ by hand from the folded weights):
     no pooling pass (max-pooling took a third of tract's time per window,
     issue 16).
 
+Heads (``head``): ``linear`` (the shipped one), ``fc2`` of the hidden
+layer; ``oc`` (one-class softmax, Zhang et al. 2021, issue 14's lever 4):
+the score is the cosine between the hidden embedding (before its ReLU) and
+a learnt bona fide direction, trained so bona fide speech sits within
+cos 0.9 of it and synthetic speech beyond cos 0.2: bona fide speech is
+made compact, synthetic speech is only pushed away, so an unseen
+generator need not resemble a seen one to fall outside. It returns
+``-OC_ALPHA * (cos - (m_real + m_fake) / 2)``, a logit of "synthetic" like
+the linear head's.
+
 Output: one logit of "synthetic". The convolutional trunk is time-shift
 invariant and ends in a global average, so training may use time crops of
 the 201-frame windows while inference sees whole windows.
@@ -85,8 +95,20 @@ DEFAULTS["cnns"] = DEFAULTS["cnn"]  # the same channels, strided instead of pool
 DEFAULTS["cnnf"] = DEFAULTS["cnn"]  # the same channels on the fine profile
 
 
+OC_ALPHA, OC_M_REAL, OC_M_FAKE = 20.0, 0.9, 0.2
+
+
+def oc_loss(z, y):
+    """One-class softmax loss from the ``oc`` head's logit ``z`` (label
+    ``y``: 1 = synthetic): softplus(alpha * (m_real - cos)) for bona fide,
+    softplus(alpha * (cos - m_fake)) for synthetic, written in ``z``."""
+    margin = OC_ALPHA * (OC_M_REAL - OC_M_FAKE) / 2
+    return torch.nn.functional.softplus(margin + (1 - 2 * y) * z).mean()
+
+
 class Net(nn.Module):
-    def __init__(self, arch="td", channels=None, k1=None, hidden=None, dropout=0.3):
+    def __init__(self, arch="td", channels=None, k1=None, hidden=None, dropout=0.3,
+                 head="linear"):
         super().__init__()
         d = DEFAULTS[arch]
         self.arch = arch
@@ -97,16 +119,23 @@ class Net(nn.Module):
         self.fc1 = nn.Linear(self.channels[-1], self.hidden)
         self.drop = nn.Dropout(dropout)
         self.fc2 = nn.Linear(self.hidden, 1)
+        if head not in ("linear", "oc"):
+            raise ValueError(head)
+        self.head = head
 
     def config(self):
         return {"arch": self.arch, "channels": self.channels, "k1": self.k1,
-                "hidden": self.hidden}
+                "hidden": self.hidden, "head": self.head}
 
     def forward(self, x):
         x = x - x.mean(dim=(1, 2, 3), keepdim=True)
         for b in self.blocks:
             x = b(x)
         x = x.mean(dim=(2, 3))
+        if self.head == "oc":
+            e = self.drop(self.fc1(x))
+            cos = torch.nn.functional.cosine_similarity(e, self.fc2.weight, dim=1, eps=1e-6)
+            return -OC_ALPHA * (cos[:, None] - (OC_M_REAL + OC_M_FAKE) / 2)
         x = self.drop(torch.relu(self.fc1(x)))
         return self.fc2(x)
 

@@ -261,7 +261,7 @@ def train_run(a, name, systems=(), sources=()):
            "--samples-per-epoch", str(a.samples_per_epoch), "--patience", "100",
            "--ema", str(a.ema), "--seed", str(a.seed), "--val-files", str(a.val_files),
            "--profile", a.profile, "--chan-aug", str(a.chan_aug),
-           "--paired", str(a.paired),
+           "--paired", str(a.paired), "--head", a.head,
            "--exclude-systems", ",".join(systems), "--exclude-sources", ",".join(sources)]
     t0 = time.time()
     with open(run / "train.log", "w") as f:
@@ -276,7 +276,7 @@ def markdown(res, a):
                 f"same run in {a.members}; their protocol.md files give how each was trained.")
     else:
         head = (f"Profile: {a.profile}. Architecture: {a.arch}{' ' + a.channels if a.channels else ''}. "
-                f"Channel augmentation: {a.chan_aug}. Copy pairs per batch: {a.paired}. Schedule: "
+                f"Channel augmentation: {a.chan_aug}. Copy pairs per batch: {a.paired}. Head: {a.head}. Schedule: "
                 f"{a.epochs} epochs x {a.samples_per_epoch} windows (the shipped model: 32 x 6000), "
                 f"otherwise the recipe's settings; one seed ({a.seed}).")
     L = [head
@@ -341,6 +341,8 @@ def main():
                     help="train.py --channels of every run (default: net.py's for the arch)")
     ap.add_argument("--paired", type=int, default=0,
                     help="train.py --paired of every run (lever 1 of issue 14; 0 = off)")
+    ap.add_argument("--head", default="linear", choices=["linear", "oc"],
+                    help="train.py --head of every run (oc: one-class softmax, lever 4)")
     ap.add_argument("--chan-aug", type=float, default=0.0,
                     help="train.py --chan-aug of every run (lever 2 of issue 14; 0 = off)")
     ap.add_argument("--epochs", type=int, default=8)

@@ -288,6 +288,8 @@ def main():
     ap.add_argument("--profile", default="wide", choices=sorted(features.PROFILES),
                     help="feature profile (features.PROFILES): wide = 16 kHz, tel = 8 kHz, "
                          "fine = 16 kHz full-resolution spectrum (arch cnnf)")
+    ap.add_argument("--head", default="linear", choices=["linear", "oc"],
+                    help="linear, or oc: one-class softmax on the hidden embedding (net.py)")
     a = ap.parse_args()
     if not 0 <= 2 * a.paired < a.batch:
         ap.error(f"--paired {a.paired}: two windows per pair must leave room in a batch of {a.batch}")
@@ -319,7 +321,7 @@ def main():
         va_keep &= ~held_out(va_meta, ex_sys, ex_src)
         log(f"held out {ex_sys} {ex_src}: train windows left {int(tr_keep.sum())}, "
             f"val {int(va_keep.sum())}")
-    model = netmod.Net(a.arch, a.channels, a.k1, a.hidden)
+    model = netmod.Net(a.arch, a.channels, a.k1, a.hidden, head=a.head)
     if a.init:
         mean, std = init_from_package(model, a.init)
         log(f"warm start from {a.init}")
@@ -347,7 +349,7 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
     ema = None
     if a.ema:
-        ema = netmod.Net(a.arch, a.channels, a.k1, a.hidden)
+        ema = netmod.Net(a.arch, a.channels, a.k1, a.hidden, head=a.head)
         ema.load_state_dict(model.state_dict())
         ema.eval()
     budget = a.budget_min * 60 if a.budget_min > 0 else math.inf
@@ -381,7 +383,10 @@ def main():
             x = augment(x, rng)
             y = tr_label[j][:, None]
             z = model(x)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)
+            if a.head == "oc":
+                loss = netmod.oc_loss(z, y)
+            else:
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)
             if pairs is not None:
                 zb, zs = z[-2 * a.paired:-a.paired, 0], z[-a.paired:, 0]
                 loss = loss + a.pair_weight * torch.nn.functional.softplus(zb - zs).mean()

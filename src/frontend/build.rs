@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::filterbank::Filterbank;
 use super::post::{Dct, Deltas};
 use super::scale::Scale;
-use super::spectral::{Scratch, Spectral};
+use super::spectral::{Reuse, Scratch, Spectral};
 use super::stft::Stft;
 use super::{
     DbRef, DeltaMethod, Fill, Frontend, FrontendConfig, FrontendError, Layout, LogKind, MelNorm,
@@ -283,8 +283,13 @@ impl Frontend {
                 }
             }
         }
+        let shared = {
+            let inner = stft.interior(plan.window_samples);
+            inner.start..inner.end.min(frames)
+        };
         let spectral = Spectral {
             stft,
+            shared,
             bank: plan.bank,
             scale: Scale::new(c, plan.db_of_power),
             input_len: plan.input_len,
@@ -311,6 +316,18 @@ impl Frontend {
                 vec![0.0; base_rows * frames]
             },
             energy: vec![0.0; if spectral.energy { frames } else { 0 }],
+            reuse: Reuse::new(
+                if spectral.shared.is_empty() {
+                    0
+                } else {
+                    base_rows * frames
+                },
+                if spectral.shared.is_empty() || !spectral.energy {
+                    0
+                } else {
+                    frames
+                },
+            ),
             transpose: if spectral.layout == Layout::TimeMajor {
                 vec![0.0; out_rows * frames]
             } else {

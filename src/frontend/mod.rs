@@ -141,6 +141,26 @@ impl Frontend {
     /// given to [`new`](Self::new) and `out.len()` must be
     /// [`output_len`](Self::output_len). Does not allocate.
     pub fn compute(&mut self, window: &[f32], out: &mut [f32]) {
+        self.run(window, None, out);
+    }
+
+    /// [`compute`](Self::compute) for the window that starts `start` samples
+    /// into a stream: the frames it shares with the previous window given
+    /// this way (a whole number of hops earlier, away from both windows'
+    /// edges) are copied rather than recomputed, with the same values. The
+    /// default model's windows overlap by half, so its front end does half
+    /// the work. The audio at a position must not change between calls:
+    /// call [`forget`](Self::forget) when a stream starts over.
+    pub fn compute_at(&mut self, window: &[f32], start: u64, out: &mut [f32]) {
+        self.run(window, Some(start), out);
+    }
+
+    /// Drops what [`compute_at`](Self::compute_at) keeps of the last window.
+    pub fn forget(&mut self) {
+        self.scratch.reuse.clear();
+    }
+
+    fn run(&mut self, window: &[f32], start: Option<u64>, out: &mut [f32]) {
         let shared = &*self.shared;
         assert_eq!(
             window.len(),
@@ -150,7 +170,7 @@ impl Frontend {
         assert_eq!(out.len(), shared.len, "frontend: output length");
         match &shared.stage {
             Stage::Raw(normalize) => scale::normalize_raw(*normalize, window, out),
-            Stage::Spectral(s) => s.compute(window, &mut self.scratch, out),
+            Stage::Spectral(s) => s.compute(window, start, &mut self.scratch, out),
         }
     }
 }
@@ -299,6 +319,39 @@ mod tests {
         // Reusing scratch gives the same result again.
         a.compute(&x, &mut yb);
         assert_eq!(ya, yb);
+    }
+
+    /// `compute_at` along a stream gives exactly what `compute` gives each
+    /// window alone: overlapping by half and by a few hops, after a gap, at
+    /// a position off the hop grid, moving back, and after `forget` with
+    /// other audio at the same positions.
+    #[test]
+    fn reused_frames_equal_recomputed_ones() {
+        let stream: Vec<f32> = (0..40000)
+            .map(|i| ((i as f32 * 0.013).sin() + (i as f32 * 0.41).cos() * 0.3) * 0.2)
+            .collect();
+        let other: Vec<f32> = stream.iter().map(|v| v * -0.5 + 0.01).collect();
+        for cfg in [
+            r#"{"type":"lfb","n_fft":512,"hop_length":160,"n_filters":60,"log":"ln","mean":-5.8,"std":4.0}"#,
+            r#"{"type":"logmel","n_fft":400,"hop_length":100,"n_mels":40,"pad_mode":"reflect","pre_emphasis":0.97,"top_db":80}"#,
+            r#"{"type":"lfcc","n_fft":256,"hop_length":100,"n_filters":12,"with_energy":true,"deltas":2,"log":"ln","layout":"time_major"}"#,
+            r#"{"type":"spectrogram","n_fft":256,"hop_length":128,"center":false}"#,
+            r#"{"type":"whisper","pad_to":16000}"#,
+        ] {
+            let mut streamed = make(cfg, 16000, 8000).unwrap();
+            let mut alone = streamed.clone();
+            let (mut a, mut b) = (vec![0.0; alone.output_len()], vec![0.0; alone.output_len()]);
+            let moves = [0, 4000, 8000, 8800, 9600, 20000, 20001, 24001, 1000, 5000];
+            for (audio, starts) in [(&stream, &moves[..]), (&other, &[0, 4000][..])] {
+                for &at in starts {
+                    let w = &audio[at..at + 8000];
+                    alone.compute(w, &mut a);
+                    streamed.compute_at(w, at as u64, &mut b);
+                    assert_eq!(a, b, "{cfg} at {at}");
+                }
+                streamed.forget();
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The compute path of a spectral front end: one window in, features out,
 //! without allocating (the tables are built once by `build.rs`).
 
+use std::ops::Range;
+
 use super::filterbank::Filterbank;
 use super::post::{Dct, Deltas};
 use super::scale::Scale;
@@ -10,6 +12,10 @@ use super::Layout;
 /// Everything a spectral front end runs, in order.
 pub(super) struct Spectral {
     pub(super) stft: Stft,
+    /// Frames that a window shares with an earlier window of the same
+    /// stream when the two overlap ([`Stft::interior`], less a dropped last
+    /// frame): only these may be copied from it.
+    pub(super) shared: Range<usize>,
     pub(super) bank: Option<Filterbank>,
     pub(super) scale: Scale,
     /// Samples the STFT sees: the window, zero-padded to `pad_to` (whisper).
@@ -53,17 +59,81 @@ pub(super) struct Scratch {
     /// Filterbank output, `[base_rows, frames]`.
     pub(super) base: Vec<f32>,
     pub(super) energy: Vec<f32>,
+    pub(super) reuse: Reuse,
     /// Frequency-major output before transposing to time-major.
     pub(super) transpose: Vec<f32>,
 }
 
+/// The last window's frames before the log: windows of a stream overlap
+/// (the default model's by half), and a frame away from the window's edges
+/// depends only on the stream's samples under it, so the next window copies
+/// the frames it shares instead of recomputing them. A clone starts empty:
+/// it serves another stream.
+#[derive(Default)]
+pub(super) struct Reuse {
+    /// Stream position of the window `base` holds; `None`: nothing to reuse.
+    start: Option<u64>,
+    /// `[base_rows, frames]`, as the filterbank (or the STFT) gave them.
+    base: Vec<f32>,
+    /// The frame energies (`with_energy`).
+    energy: Vec<f32>,
+}
+
+impl Reuse {
+    /// Room for `base` and `energy` values; none when no frame can be shared.
+    pub(super) fn new(base: usize, energy: usize) -> Reuse {
+        Reuse {
+            start: None,
+            base: vec![0.0; base],
+            energy: vec![0.0; energy],
+        }
+    }
+}
+
+impl Reuse {
+    pub(super) fn clear(&mut self) {
+        self.start = None;
+    }
+}
+
+impl Clone for Reuse {
+    fn clone(&self) -> Reuse {
+        Reuse::new(self.base.len(), self.energy.len())
+    }
+}
+
 impl Spectral {
-    pub(super) fn compute(&self, window: &[f32], scratch: &mut Scratch, out: &mut [f32]) {
+    /// Frames `t` in the returned range equal frames `t + shift` of the
+    /// window kept in `reuse`, when the window now at stream position `at`
+    /// overlaps it by a whole number of hops.
+    fn reusable(&self, at: Option<u64>, reuse: &Reuse) -> (Range<usize>, usize) {
+        let (Some(now), Some(before)) = (at, reuse.start) else {
+            return (0..0, 0);
+        };
+        let hop = self.stft.hop() as u64;
+        if now <= before || (now - before) % hop != 0 {
+            return (0..0, 0);
+        }
+        let shift = usize::try_from((now - before) / hop).unwrap_or(usize::MAX);
+        let (start, end) = (self.shared.start, self.shared.end.saturating_sub(shift));
+        (start..end.max(start), shift)
+    }
+
+    /// Features of `window`, which starts at stream position `at` (`None`:
+    /// not part of a stream, nothing is reused or kept).
+    pub(super) fn compute(
+        &self,
+        window: &[f32],
+        at: Option<u64>,
+        scratch: &mut Scratch,
+        out: &mut [f32],
+    ) {
         let Scratch {
             stft: stft_scratch,
             input,
             base,
             energy,
+            reuse,
             transpose,
         } = scratch;
         let x: &[f32] = if self.input_len > window.len() {
@@ -76,7 +146,20 @@ impl Spectral {
         let direct = self.direct();
         let target: &mut [f32] = if direct { &mut *out } else { &mut base[..] };
         let frames = self.frames;
-        self.stft.run(x, stft_scratch, |t, spectrum| {
+        let (copied, shift) = self.reusable(at, reuse);
+        if !copied.is_empty() {
+            let from = copied.start + shift..copied.end + shift;
+            for (dst, src) in target
+                .chunks_exact_mut(frames)
+                .zip(reuse.base.chunks_exact(frames))
+            {
+                dst[copied.clone()].copy_from_slice(&src[from.clone()]);
+            }
+            if self.energy {
+                energy[copied.clone()].copy_from_slice(&reuse.energy[from]);
+            }
+        }
+        self.stft.run(x, copied, stft_scratch, |t, spectrum| {
             if t >= frames {
                 return;
             }
@@ -94,6 +177,13 @@ impl Spectral {
                 energy[t] = (sum / self.n_fft as f64) as f32;
             }
         });
+        reuse.start = None;
+        if at.is_some() && !reuse.base.is_empty() {
+            let (n, e) = (reuse.base.len(), reuse.energy.len());
+            reuse.base.copy_from_slice(&target[..n]);
+            reuse.energy.copy_from_slice(&energy[..e]);
+            reuse.start = at;
+        }
         if direct {
             self.scale.log(out);
             self.scale.normalize(out, frames);

@@ -1,5 +1,6 @@
 //! Short-time Fourier transform with librosa's framing (`librosa.stft`).
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use rustfft::num_complex::Complex;
@@ -84,6 +85,10 @@ impl Stft {
         }
     }
 
+    pub(crate) fn hop(&self) -> usize {
+        self.hop
+    }
+
     pub(crate) fn n_frames(&self) -> usize {
         self.n_frames
     }
@@ -126,12 +131,32 @@ impl Stft {
         }
     }
 
-    /// Calls `frame(t, spectrum)` for every frame `t` in order, where
-    /// `spectrum[k] = |X_t[k]|^power`. Does not allocate.
-    pub(crate) fn run(&self, x: &[f32], s: &mut Scratch, mut frame: impl FnMut(usize, &[f32])) {
+    /// Frames that see only samples `0..len` of the input as they are:
+    /// neither the padding nor the pre-emphasis of the first sample, which
+    /// depend on where the input starts. Such a frame is the same whatever
+    /// window around it was cut from one stream.
+    pub(crate) fn interior(&self, len: usize) -> Range<usize> {
+        let first = self.pad + usize::from(self.pre_emphasis.is_some());
+        let start = first.div_ceil(self.hop);
+        let end = (self.pad + len)
+            .checked_sub(self.n_fft)
+            .map_or(0, |last| last / self.hop + 1)
+            .min(self.n_frames);
+        start..end.max(start)
+    }
+
+    /// Calls `frame(t, spectrum)` for every frame `t` in order but those in
+    /// `skip`, where `spectrum[k] = |X_t[k]|^power`. Does not allocate.
+    pub(crate) fn run(
+        &self,
+        x: &[f32],
+        skip: Range<usize>,
+        s: &mut Scratch,
+        mut frame: impl FnMut(usize, &[f32]),
+    ) {
         self.fill_padded(x, &mut s.padded);
         let half = self.n_fft / 2;
-        for t in 0..self.n_frames {
+        for t in (0..self.n_frames).filter(|t| !skip.contains(t)) {
             let start = t * self.hop;
             let samples = &s.padded[start..start + self.n_fft];
             let pairs = samples.chunks_exact(2).zip(self.window.chunks_exact(2));
@@ -223,7 +248,7 @@ mod tests {
         assert_eq!(stft.n_frames(), 1 + (200 - 64) / 16);
         let mut s = stft.scratch(x.len());
         let win = window(WindowKind::Hann, 64, true);
-        stft.run(&x, &mut s, |t, spec| {
+        stft.run(&x, 0..0, &mut s, |t, spec| {
             let want = dft_power(&x[t * 16..t * 16 + 64], &win);
             for (k, (&got, want)) in spec.iter().zip(want).enumerate() {
                 assert!(
@@ -232,6 +257,22 @@ mod tests {
                 );
             }
         });
+    }
+
+    #[test]
+    fn interior_frames_see_only_the_window() {
+        // The default model: 201 centred frames, the first two and the last
+        // two reach into the padding.
+        let stft = Stft::new(&cfg(512, 160, true), 32000);
+        assert_eq!((stft.n_frames(), stft.interior(32000)), (201, 2..199));
+        // Uncentred, every frame is inside; pre-emphasis changes the first
+        // sample, so the frame that starts on it is not.
+        assert_eq!(Stft::new(&cfg(8, 4, false), 40).interior(40), 0..9);
+        let mut c = cfg(8, 4, false);
+        c.pre_emphasis = Some(0.97);
+        assert_eq!(Stft::new(&c, 40).interior(40), 1..9);
+        // A window shorter than a frame has none.
+        assert_eq!(Stft::new(&cfg(64, 16, true), 40).interior(40), 2..2);
     }
 
     #[test]
