@@ -90,14 +90,23 @@ def fit_calibration(logits, labels, iters=200):
     z = np.asarray(logits, np.float64)
     y = np.asarray(labels, np.float64)
     w = np.where(y > 0.5, 0.5 / max(y.sum(), 1), 0.5 / max((1 - y).sum(), 1))
-    a, b = 1.0, 0.0
     X = np.stack([z, np.ones_like(z)], 1)
-    theta = np.array([a, b])
+    theta = np.array([1.0, 0.0])
+
+    def loss(t):
+        s = X @ t
+        return float(np.sum(w * (np.logaddexp(0, s) - y * s)))
+
     for _ in range(iters):
         p = sigmoid(X @ theta)
         g = X.T @ (w * (p - y))
         H = (X * (w * p * (1 - p))[:, None]).T @ X + 1e-9 * np.eye(2)
         step = np.linalg.solve(H, g)
+        # Backtracking: from a start far from the optimum (logits of tens,
+        # saturated sigmoids), a full Newton step overshoots and diverges.
+        now = loss(theta)
+        while loss(theta - step) > now and np.abs(step).max() > 1e-12:
+            step = step / 2
         theta -= step
         if np.abs(step).max() < 1e-10:
             break

@@ -43,11 +43,12 @@ def log(msg):
     print(time.strftime("%H:%M:%S"), msg, flush=True)
 
 
-def group_weights(meta, keep):
+def group_weights(meta, keep, power=0.5):
     """Sampling weight per window: both classes get half the mass; inside a
     class each group (spoof: system, bona fide: source) gets mass
-    proportional to sqrt(its size), so small generators and sources are
-    seen more often than their share without being repeated to exhaustion."""
+    proportional to its size to the `power`: 0.5 (the recipe) shows small
+    generators and sources more often than their share without repeating
+    them to exhaustion; 0 balances the groups exactly (issue 14, lever 4)."""
     f = meta["win_file"]
     label = meta["label"][f]
     group = np.where(label == 1, meta["system"][f], meta["source"][f])
@@ -57,7 +58,7 @@ def group_weights(meta, keep):
         if not m.any():
             continue
         groups, inv, counts = np.unique(group[m], return_inverse=True, return_counts=True)
-        mass = np.sqrt(counts) / np.sqrt(counts).sum()
+        mass = counts ** power / (counts ** power).sum()
         w[np.flatnonzero(m)] = 0.5 * mass[inv] / counts[inv]
     return w / w.sum()
 
@@ -288,6 +289,9 @@ def main():
     ap.add_argument("--profile", default="wide", choices=sorted(features.PROFILES),
                     help="feature profile (features.PROFILES): wide = 16 kHz, tel = 8 kHz, "
                          "fine = 16 kHz full-resolution spectrum (arch cnnf)")
+    ap.add_argument("--group-power", type=float, default=0.5, metavar="P",
+                    help="a generator's or source's share of its class ~ its windows^P "
+                         "(0.5: the recipe; 0: every group alike)")
     ap.add_argument("--head", default="linear", choices=["linear", "oc"],
                     help="linear, or oc: one-class softmax on the hidden embedding (net.py)")
     a = ap.parse_args()
@@ -330,7 +334,7 @@ def main():
     log(f"norm mean {mean:.4f} std {std:.4f}; gated out: train {int((~tr_keep).sum())}, "
         f"val {int((~va_keep).sum())} windows")
     tr_label = torch.from_numpy(tr_meta["label"][tr_meta["win_file"]].astype(np.float32))
-    weights = group_weights(tr_meta, tr_keep)
+    weights = group_weights(tr_meta, tr_keep, a.group_power)
     pairs = copy_pairs(tr_meta, tr_keep) if a.paired else None
     if pairs is not None:
         log(f"{len(pairs)} (bona fide, vocoded copy) window pairs")
