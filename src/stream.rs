@@ -4,6 +4,10 @@
 //! energy gate → front end → batched inference → per-window p(fake) →
 //! running aggregate and verdict.
 //!
+//! Windows overlap (the default model's by half); the front end copies the
+//! frames a window shares with the previous one instead of recomputing them
+//! ([`Frontend::compute_at`]).
+//!
 //! A stream batches its own windows (up to [`MAX_BATCH`]). A *deferred*
 //! stream holds its complete windows back instead, and [`infer_streams`]
 //! runs the held windows of many streams in as few backend calls as
