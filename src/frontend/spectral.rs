@@ -88,9 +88,8 @@ impl Reuse {
             energy: vec![0.0; energy],
         }
     }
-}
 
-impl Reuse {
+    /// Keeps the buffers, forgets the window.
     pub(super) fn clear(&mut self) {
         self.start = None;
     }
