@@ -416,6 +416,7 @@ impl Stream {
             Ok(())
         };
         let w = &self.buf[at..at + self.window];
+        let start = self.at.buf_start + at as u64;
         let n = self.input_len;
         let slot = self.pending.len();
         let dst = &mut self.feats[slot * n..(slot + 1) * n];
@@ -429,10 +430,8 @@ impl Stream {
                 )));
             }
         } else {
-            self.frontend
-                .compute_at(w, self.at.buf_start + at as u64, dst);
+            self.frontend.compute_at(w, start, dst);
         }
-        let start = self.at.buf_start + at as u64;
         self.pending.push((start, start + len as u64));
         scored
     }

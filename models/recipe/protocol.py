@@ -238,8 +238,13 @@ def lofo_result(pool, p, ok, pg, fam):
             "eer_g711": metrics.eer(spo_g, bg)[0]}
 
 
+def source_files(pool, p, ok, src):
+    """p_fake of a bona fide source's scored files, all splits together."""
+    return np.concatenate([p[s][source_mask(pool.meta[s], src) & ok[s]] for s in SPLITS])
+
+
 def lorso_result(pool, p, ok, cal, src):
-    bon = np.concatenate([p[s][source_mask(pool.meta[s], src) & ok[s]] for s in SPLITS])
+    bon = source_files(pool, p, ok, src)
     st = (pool.meta["test"]["label"] == 1) & ok["test"]
     bt = source_mask(pool.meta["test"], src) & ok["test"]
     return {"bonafide_files": int(len(bon)),
@@ -258,22 +263,19 @@ def cross_threshold(pool, p, ok, cal, sources):
     run's validation threshold: does a threshold set on unseen real speech
     carry over to other unseen real speech, and what does it cost in
     synthetic test files missed?"""
-    def files(split, mask):
-        return p[split][mask(pool.meta[split]) & ok[split]]
+    def spoof(split):
+        return p[split][(pool.meta[split]["label"] == 1) & ok[split]]
 
-    def bona(src):
-        return np.concatenate([files(s, lambda m: source_mask(m, src)) for s in SPLITS])
-
-    val_spoof = files("val", lambda m: m["label"] == 1)
-    test_spoof = files("test", lambda m: m["label"] == 1)
+    val_spoof, test_spoof = spoof("val"), spoof("test")
     out = {}
     for x in sources:
         others = "+".join(y for y in sources if y != x)
-        thr = metrics.eer(val_spoof, bona(others))[1]
+        thr = metrics.eer(val_spoof, source_files(pool, p, ok, others))[1]
+        bon = source_files(pool, p, ok, x)
         out[x] = {"fitted_on": others, "threshold": thr,
-                  "flagged": float((bona(x) >= thr).mean()),
+                  "flagged": float((bon >= thr).mean()),
                   "test_spoof_missed": float((test_spoof < thr).mean()),
-                  "flagged_val_threshold": float((bona(x) >= cal["threshold"]).mean()),
+                  "flagged_val_threshold": float((bon >= cal["threshold"]).mean()),
                   "test_spoof_missed_val_threshold":
                       float((test_spoof < cal["threshold"]).mean())}
     return out

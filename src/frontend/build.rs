@@ -303,6 +303,12 @@ impl Frontend {
             rows,
             layout: c.layout,
         };
+        // Frames kept for the next window: none when no frame can be shared.
+        let kept = if spectral.shared.is_empty() {
+            0
+        } else {
+            frames
+        };
         let scratch = Scratch {
             stft: spectral.stft.scratch(spectral.input_len),
             input: if spectral.input_len > plan.window_samples {
@@ -316,18 +322,7 @@ impl Frontend {
                 vec![0.0; base_rows * frames]
             },
             energy: vec![0.0; if spectral.energy { frames } else { 0 }],
-            reuse: Reuse::new(
-                if spectral.shared.is_empty() {
-                    0
-                } else {
-                    base_rows * frames
-                },
-                if spectral.shared.is_empty() || !spectral.energy {
-                    0
-                } else {
-                    frames
-                },
-            ),
+            reuse: Reuse::new(base_rows * kept, if spectral.energy { kept } else { 0 }),
             transpose: if spectral.layout == Layout::TimeMajor {
                 vec![0.0; out_rows * frames]
             } else {
