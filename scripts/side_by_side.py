@@ -6,8 +6,11 @@ Prints, in one run, on the same generated file (default 10 minutes of
 
 1. end to end, whole process, interleaved runs: `dfd scan` on each backend
    that runs here (cpu = tract; ort = onnxruntime, with the wheel's
-   libonnxruntime.so), and the Python pipeline a user would write instead
-   (soundfile + the recipe's features.py + onnxruntime, batch 1);
+   libonnxruntime.so), as it runs (with two cores, the network on a second
+   thread beside the front end) and pinned to one core (`taskset -c 0`);
+   and the Python pipeline a user would write instead (soundfile + the
+   recipe's features.py + onnxruntime, batch 1), with onnxruntime on one
+   thread and with its default threads;
 2. the network alone, per window, batch 1, one thread: tract vs onnxruntime
    through libdfd (`cargo bench --workspace --bench backend_batch`, `network/1`;
    `--workspace` keeps the release build's feature set, so nothing rebuilds);
@@ -57,8 +60,9 @@ def make_file(path, minutes):
     return n / sr
 
 
-def python_pipeline(path):
-    """The script a user writes: soundfile + features.py + onnxruntime, batch 1."""
+def python_pipeline(path, threads):
+    """The script a user writes: soundfile + features.py + onnxruntime, batch 1
+    (`threads` 0: onnxruntime's default)."""
     import json
 
     import numpy as np
@@ -72,8 +76,8 @@ def python_pipeline(path):
         manifest = json.load(f)
     fe = features.Frontend(manifest["frontend"], manifest["sample_rate"], manifest["window"])
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = threads
     sess = ort.InferenceSession(os.path.join(MODEL, "model.fp32.onnx"), opts,
                                 providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
@@ -149,9 +153,10 @@ def main():
     ap.add_argument("--dfd", default=os.path.join(target, "release", "dfd"))
     ap.add_argument("--no-bench", action="store_true", help="skip the per-window criterion runs")
     ap.add_argument("--python-pipeline", metavar="WAV", help=argparse.SUPPRESS)
+    ap.add_argument("--python-threads", type=int, default=1, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.python_pipeline:
-        return python_pipeline(a.python_pipeline)
+        return python_pipeline(a.python_pipeline, a.python_threads)
 
     plugins = os.path.dirname(a.dfd)
     lib = wheel_library()
@@ -163,10 +168,14 @@ def main():
           f"{os.cpu_count()} logical cores; load average {os.getloadavg()[0]:.1f}")
 
     runs = {}
-    configs = [(f"dfd scan --backend {b}", [a.dfd, "scan", "--backend", b, "--plugin-dir", plugins, wav])
-               for b in ("cpu", "ort")]
-    configs.append(("python: soundfile + features.py + onnxruntime (batch 1)",
-                    [sys.executable, os.path.abspath(__file__), "--python-pipeline", wav]))
+    configs = []
+    for b in ("cpu", "ort"):
+        scan = [a.dfd, "scan", "--backend", b, "--plugin-dir", plugins, wav]
+        configs.append((f"dfd scan --backend {b}", scan))
+        configs.append((f"dfd scan --backend {b}, one core (taskset -c 0)", ["taskset", "-c", "0"] + scan))
+    script = [sys.executable, os.path.abspath(__file__), "--python-pipeline", wav]
+    configs.append(("python, onnxruntime default threads", script + ["--python-threads", "0"]))
+    configs.append(("python: soundfile + features.py + onnxruntime (batch 1)", script))
     for r in range(a.runs):  # interleaved: load changes hit every config alike
         for name, cmd in configs:
             runs.setdefault(name, []).append(timed(cmd, env))

@@ -25,7 +25,7 @@ pub use model::{
     BackendChoice, Manifest, Model, ModelOptions, Precision, PrecisionChoice, Source, StoredModel,
 };
 pub use stream::{
-    infer_streams, InferReport, RawOutput, Score, Stream, Unscored, Verdict, WindowScore,
+    infer_streams, Batch, InferReport, RawOutput, Score, Stream, Unscored, Verdict, WindowScore,
 };
 
 /// libdfd's version (the crate version).

@@ -1,10 +1,13 @@
 //! `dfd scan`: load the model once, then stream every file through a fresh
-//! [`Stream`], one decoded packet at a time.
+//! [`Stream`], one decoded packet at a time. With two cores or more, a
+//! helper thread runs the network while this one decodes and computes the
+//! next windows' front end ([`Pipe`]).
 
 use std::path::Path;
+use std::sync::mpsc;
 use std::time::Instant;
 
-use dfd::{Model, ModelOptions, Score, Stream, WindowScore, MAX_CHANNELS};
+use dfd::{Batch, Model, ModelOptions, Score, Stream, WindowScore, MAX_CHANNELS};
 use dfd_decode::Decoder;
 
 use crate::exit;
@@ -104,10 +107,12 @@ impl RunArgs {
     }
 }
 
-/// Decodes `path` packet by packet into a new stream and scores it.
+/// Decodes `path` packet by packet into a new stream and scores it, on two
+/// threads where the machine has two cores.
 pub fn scan_file(model: &Model, path: &Path, keep: Keep) -> Result<FileScore, String> {
     let decoder = Decoder::open(path)?;
-    score_decoded(model, decoder, keep, Budget::UNLIMITED).map_err(|e| e.to_string())
+    let pipeline = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    score_decoded(model, decoder, keep, Budget::UNLIMITED, pipeline).map_err(|e| e.to_string())
 }
 
 /// How much a scoring may take: audio seconds, and wall-clock time.
@@ -162,14 +167,42 @@ impl From<String> for ScoreError {
     }
 }
 
-/// Scores a decoded file, packet by packet, within `budget`.
+/// Scores a decoded file, packet by packet, within `budget`; with
+/// `pipeline`, the network runs on a second thread. The results are the
+/// same either way.
 pub fn score_decoded(
     model: &Model,
-    mut decoder: Decoder,
+    decoder: Decoder,
     keep: Keep,
     budget: Budget,
+    pipeline: bool,
 ) -> Result<FileScore, ScoreError> {
-    let mut scorer = Scorer::new(model, keep);
+    if !pipeline {
+        return score_with(Scorer::new(model, keep), decoder, budget);
+    }
+    std::thread::scope(|threads| {
+        let (to_net, jobs) = mpsc::sync_channel::<Batch>(PIPE_DEPTH);
+        let (to_stream, done) = mpsc::channel();
+        threads.spawn(move || {
+            for mut batch in jobs {
+                // A failed batch goes back too: the stream reports it.
+                let _ = batch.infer();
+                if to_stream.send(batch).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut scorer = Scorer::new(model, keep);
+        scorer.pipe = Some(Pipe { to_net, done });
+        score_with(scorer, decoder, budget)
+    })
+}
+
+fn score_with(
+    mut scorer: Scorer,
+    mut decoder: Decoder,
+    budget: Budget,
+) -> Result<FileScore, ScoreError> {
     while let Some(chunk) = decoder.next_chunk()? {
         scorer.push(chunk.samples, chunk.rate, chunk.channels)?;
         budget.check(scorer.seconds())?;
@@ -188,6 +221,45 @@ pub struct Keep {
     /// The waveform's [`Envelope`] (`--plot`).
     pub envelope: bool,
 }
+
+/// Batches waiting for the network thread before the decoding thread waits.
+const PIPE_DEPTH: usize = 2;
+
+/// The network thread's two ends: the stream's windows go out as batches
+/// and come back scored, in any order (the stream accounts them in order).
+struct Pipe {
+    to_net: mpsc::SyncSender<Batch>,
+    done: mpsc::Receiver<Batch>,
+}
+
+impl Pipe {
+    /// Sends the windows that wait and takes back what is scored.
+    fn exchange(&self, stream: &mut Stream) -> Result<(), String> {
+        while let Some(batch) = stream.take_batch() {
+            self.to_net.send(batch).map_err(|_| NET_GONE.to_string())?;
+        }
+        while let Ok(batch) = self.done.try_recv() {
+            stream.apply_batch(batch).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Sends the last windows and waits for every batch out.
+    fn finish(self, stream: &mut Stream) -> Result<(), String> {
+        self.exchange(stream)?;
+        drop(self.to_net);
+        let mut first_error = None;
+        while stream.batches_out() > 0 {
+            let batch = self.done.recv().map_err(|_| NET_GONE.to_string())?;
+            if let Err(e) = stream.apply_batch(batch) {
+                first_error.get_or_insert(e.to_string());
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+const NET_GONE: &str = "the inference thread stopped";
 
 /// Seconds per envelope step.
 const ENVELOPE_STEP: f64 = 0.01;
@@ -208,6 +280,8 @@ pub struct Scorer {
     envelope: EnvelopeBuilder,
     synthetic_windows: u64,
     read_windows: u64,
+    /// Set: the stream is deferred and its windows run on the network thread.
+    pipe: Option<Pipe>,
 }
 
 impl Scorer {
@@ -223,6 +297,7 @@ impl Scorer {
             envelope: EnvelopeBuilder::default(),
             synthetic_windows: 0,
             read_windows: 0,
+            pipe: None,
         }
     }
 
@@ -240,7 +315,10 @@ impl Scorer {
             None => {
                 // More channels than libdfd takes: average them here instead.
                 let pushed = if channels > MAX_CHANNELS { 1 } else { channels };
-                let s = Stream::new(&self.model, rate, pushed).map_err(|e| e.to_string())?;
+                let mut s = Stream::new(&self.model, rate, pushed).map_err(|e| e.to_string())?;
+                if self.pipe.is_some() {
+                    s.set_deferred(true).map_err(|e| e.to_string())?;
+                }
                 self.envelope.samples_per_step =
                     ((f64::from(rate) * ENVELOPE_STEP).round() as usize).max(1);
                 self.stream.insert((s, rate, channels))
@@ -264,6 +342,9 @@ impl Scorer {
         };
         for piece in samples.chunks(PUSH_FRAMES * stream.channels()) {
             stream.push(piece).map_err(|e| e.to_string())?;
+            if let Some(pipe) = &self.pipe {
+                pipe.exchange(stream)?;
+            }
             Self::drain(stream, &mut self.fresh);
         }
         self.count_fresh();
@@ -277,6 +358,9 @@ impl Scorer {
         };
         self.fresh.clear();
         stream.flush().map_err(|e| e.to_string())?;
+        if let Some(pipe) = self.pipe.take() {
+            pipe.finish(&mut stream)?;
+        }
         Self::drain(&mut stream, &mut self.fresh);
         self.count_fresh();
         Ok(FileScore {

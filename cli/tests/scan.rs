@@ -512,3 +512,55 @@ fn builtin_models_by_name() {
         "{err}"
     );
 }
+
+/// `speech_44k1_stereo.wav` looped `times` times (a 16-bit PCM WAV).
+fn looped_wav(times: usize, dst: &Path) {
+    let one = scratch("looped-one").join("one.wav");
+    let src = repo().join("tests/fixtures/audio/speech_44k1_stereo.wav");
+    trim_wav(&src, 3600.0, &one);
+    let bytes = std::fs::read(&one).unwrap();
+    // trim_wav writes RIFF, then fmt, then data.
+    let fmt_len = u32::from_le_bytes(bytes[16..20].try_into().unwrap()) as usize;
+    let (header, data) = bytes.split_at(20 + fmt_len + 8);
+    let len = (data.len() * times) as u32;
+    let mut out = header.to_vec();
+    let riff_len = (header.len() - 8) as u32 + len;
+    out[4..8].copy_from_slice(&riff_len.to_le_bytes());
+    let at = header.len() - 4;
+    out[at..].copy_from_slice(&len.to_le_bytes());
+    for _ in 0..times {
+        out.extend_from_slice(data);
+    }
+    std::fs::write(dst, out).unwrap();
+}
+
+#[test]
+fn the_two_thread_scan_gives_what_one_core_gives() {
+    // With two cores `dfd scan` runs the network on a second thread; pinned
+    // to one core it scores on one. Every window must agree to the bit.
+    let wav = scratch("pipeline").join("speech_x8.wav");
+    looped_wav(8, &wav);
+    let args = |pin: bool| {
+        let mut cmd = Command::new(if pin {
+            "taskset"
+        } else {
+            env!("CARGO_BIN_EXE_dfd")
+        });
+        if pin {
+            cmd.args(["-c", "0", env!("CARGO_BIN_EXE_dfd")]);
+        }
+        cmd.env_remove("DFD_MODEL")
+            .env_remove("DFD_PLUGIN_PATH")
+            .args(["scan", "--json", "--plugin-dir"])
+            .arg(plugin_dir())
+            .arg(&wav)
+            .output()
+            .expect("runs dfd (and taskset, from util-linux)")
+    };
+    let (two, one) = (args(false), args(true));
+    assert_exit(&two, 0);
+    assert_exit(&one, 0);
+    let (two, one) = (json_lines(&two), json_lines(&one));
+    assert!(two[0]["windows"].as_u64().unwrap() > 25, "{two:?}");
+    assert_eq!(two, one);
+}

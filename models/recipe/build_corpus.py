@@ -35,6 +35,7 @@ APT_PACKAGES_DATA = [
     "asterisk-prompt-es-co", "klettres-data", "ktuberling-data",
 ]
 APT_PACKAGES_TOOLS = ["ffmpeg", "espeak-ng", "flite"]
+FREETTS_JAR = "/usr/share/java/freetts.jar"  # apt `freetts`, needed only by --extra-generators freetts
 SR = 16000
 SEED_SALT = "libdfd-corpus-v1"
 SPLITS = ("train", "val", "test")
@@ -279,6 +280,11 @@ TTS_MIX = {  # fraction of the TTS budget per generator
     "val": [("piper", 0.35), ("espeak", 0.40), ("flite", 0.25)],
     "test": [("piper", 0.25), ("espeak", 0.35), ("flite", 0.40)],
 }
+# Lever 5 (--extra-generators): generators added on top of TTS_MIX's budget, after
+# it in plan order, so every clip of the shipped corpus keeps its id, text and audio.
+EXTRA_TTS = {"freetts": 0.20}
+# FreeTTS's CMU kal diphones: kevin16 (16 kHz) and kevin (8 kHz, 8-bit); alan only tells the time.
+FREETTS_VOICES = {"train": ["kevin16", "kevin"], "val": ["kevin16"], "test": ["kevin16", "kevin"]}
 SPLIT_FRAC = {"train": 0.68, "val": 0.10, "test": 0.22}   # of bona fide minutes
 # Where the shipped models' corpus was built (--out /work/corpus). A piece's
 # place in its speaker's hash order is computed from its path as if it lay
@@ -293,7 +299,7 @@ def piece_order(speaker, ref, root):
     return h32("piece", speaker, os.path.join(HASH_ROOT, os.path.relpath(ref[1], root)), *ref[2:])
 
 
-def plan(spk, texts, target_min, max_spk_min, voc_frac, root):
+def plan(spk, texts, target_min, max_spk_min, voc_frac, root, extra=()):
     # 1. water-fill a per-speaker cap so total bona fide ~= target (cap <= max_spk_min)
     avail = {k: sum(p["est"] for p in v["pieces"]) / 60 for k, v in spk.items()}
 
@@ -402,11 +408,14 @@ def plan(spk, texts, target_min, max_spk_min, voc_frac, root):
     for split in SPLITS:
         budget_s = bmin[split] * 60 * (1 - voc_frac) * 1.0
         nclips = int(budget_s / 4.3)
-        for sysname, frac in TTS_MIX[split]:
+        for sysname, frac in TTS_MIX[split] + [(g, EXTRA_TTS[g]) for g in extra]:
             for j in range(int(round(nclips * frac))):
                 tid = f"{sysname}-{split}-{j:05d}"
                 if sysname == "piper":
                     lang, voice = "en", "joe"
+                elif sysname == "freetts":
+                    vv = FREETTS_VOICES[split]
+                    lang, voice = "en", vv[h32("ftv", tid) % len(vv)]
                 elif sysname == "flite":
                     vv = FLITE_VOICES[split]
                     lang, voice = "en", vv[h32("fv", tid) % len(vv)]
@@ -678,6 +687,11 @@ def tts_flite(text, voice, rng):
                                     "--setf", f"int_f0_target_mean={f0m}", "-t", text, "-o", o])
 
 
+def tts_freetts(text, voice):
+    # FreeTTS has no rate or pitch switch on its command line: variety comes from its two voices
+    return _wav_from_cmd(lambda o: ["java", "-jar", FREETTS_JAR, "-voice", voice, "-dumpAudio", o, "-text", text])
+
+
 # ---- identical post-processing for both classes
 
 CHANNELS = [  # (name, weight)
@@ -899,6 +913,8 @@ def run_job(args):
                         a = tts_piper(t, rng)
                     elif job["system"] == "espeak":
                         a = tts_espeak(t, job["voice"], job["language"], rng)
+                    elif job["system"] == "freetts":
+                        a = tts_freetts(t, job["voice"])
                     else:
                         a = tts_flite(t, job["voice"], rng)
                 except Exception as e:  # e.g. a text the synthesiser rejects: skip that text
@@ -912,7 +928,7 @@ def run_job(args):
                     break
             # same joining / windowing as the real segments
             sig = source_channel(join(pieces, rng), job.get("prechannel", "native"))
-            system = job["system"] if job["system"] != "flite" else f"flite-{job['voice']}"
+            system = f"{job['system']}-{job['voice']}" if job["system"] in ("flite", "freetts") else job["system"]
             for k, w in enumerate(windows(sig, rng)):
                 cid = f"{job['id']}-w{k}"
                 rel = f"clips/{split}/spoof/{system}/{cid}.wav"
@@ -920,9 +936,11 @@ def run_job(args):
                 if not r:
                     continue
                 spk = "piper-joe" if job["system"] == "piper" else (
-                    f"flite-{job['voice']}" if job["system"] == "flite" else f"espeak-{job['language']}+{job['voice']}")
+                    f"{job['system']}-{job['voice']}" if job["system"] in ("flite", "freetts")
+                    else f"espeak-{job['language']}+{job['voice']}")
                 rows.append(dict(path=rel, label="spoof", system=system,
-                                 source={"piper": "piper-tts", "espeak": "espeak-ng", "flite": "flite"}[job["system"]],
+                                 source={"piper": "piper-tts", "espeak": "espeak-ng", "flite": "flite",
+                                         "freetts": "freetts"}[job["system"]],
                                  speaker=spk, language=job["language"], split=split,
                                  channel=(job.get("prechannel", "native") + ">" + r[0]).replace("native>", ""),
                                  seconds=round(r[1], 3)))
@@ -1022,6 +1040,10 @@ def main():
                          "so a copy and its source differ only by the vocoder (for train.py --paired)")
     ap.add_argument("--max-minutes", type=float, default=0,
                     help="wall-clock limit for the generation stage; unfinished jobs are skipped (rerun resumes)")
+    ap.add_argument("--extra-generators", default="",
+                    help="comma list of generators added to the shipped mix (lever 5): freetts "
+                         "(apt freetts, Java). Clips of the shipped mix are unchanged, so a copy of a "
+                         "built corpus resumes with only the new clips to make")
     ap.add_argument("--plan-only", action="store_true")
     a = ap.parse_args()
     import numpy
@@ -1035,7 +1057,13 @@ def main():
     log(f"{len(spk)} speakers, {sum(len(v['pieces']) for v in spk.values())} files, "
         f"{sum(p['est'] for v in spk.values() for p in v['pieces']) / 60:.0f} min raw; "
         f"text languages: {len(texts)}")
-    jobs, info = plan(spk, texts, a.bonafide_minutes * a.scale, a.max_speaker_minutes, a.vocoded_fraction, x)
+    extra = tuple(g for g in a.extra_generators.split(",") if g)
+    unknown = [g for g in extra if g not in EXTRA_TTS]
+    if unknown:
+        sys.exit(f"--extra-generators: unknown {unknown}; known: {sorted(EXTRA_TTS)}")
+    if "freetts" in extra and not os.path.exists(FREETTS_JAR):
+        sys.exit(f"--extra-generators freetts needs {FREETTS_JAR}: apt-get install freetts")
+    jobs, info = plan(spk, texts, a.bonafide_minutes * a.scale, a.max_speaker_minutes, a.vocoded_fraction, x, extra)
     log(f"plan: per-speaker cap {info['cap_min']:.2f} min, bona fide est {info['bona_fide_est_min']}, "
         f"{len(jobs)} jobs")
     with open(os.path.join(out, "plan.json"), "w") as f:

@@ -52,6 +52,8 @@ async fn scan_request(state: &State, request: Request) -> Result<impl IntoRespon
                     envelope: false,
                 },
                 budget,
+                // Requests run side by side: one thread each.
+                false,
             )
         }),
     )

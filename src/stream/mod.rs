@@ -21,14 +21,23 @@
 //! of at most [`WINDOW_QUEUE`] entries (the oldest are dropped and counted
 //! when the caller does not read them).
 //!
+//! A deferred stream can also hand its windows to another thread
+//! ([`Stream::take_batch`], [`Batch`]) and take the results back in any
+//! order: a file scorer runs the network on one core while the next
+//! windows' front end runs on another.
+//!
 //! A stream of an utterance model (manifest `utterance`) also keeps its
 //! first `max_audio` samples: at flush they are scored as one window of
 //! their own length, which gives the stream's p_fake (the notebook's score
 //! of a file); the fixed windows scored while pushing are the live view.
 
-use std::collections::VecDeque;
+mod handoff;
 
+use std::collections::VecDeque;
 use std::fmt;
+
+pub use handoff::{Batch, MAX_HELD_WINDOWS};
+use handoff::{Ledger, Scored};
 
 use crate::error::{bail, Error, Result, Status};
 use crate::frontend::Frontend;
@@ -180,6 +189,8 @@ pub struct Stream {
     utterance: Vec<f32>,
     /// `max_audio` of an utterance model, 0 for other models.
     max_utterance: usize,
+    /// Windows handed out as batches, and results waiting on them.
+    ledger: Ledger,
     at: Progress,
 }
 
@@ -262,6 +273,7 @@ impl Stream {
             queue: VecDeque::with_capacity(64),
             utterance: Vec::new(),
             max_utterance: m.utterance.map_or(0, |u| u.max_audio),
+            ledger: Ledger::new(),
             at: Progress::default(),
         })
     }
@@ -297,6 +309,36 @@ impl Stream {
     /// keeps any between calls).
     pub fn pending_windows(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Hands the waiting windows of a deferred stream out, to run on any
+    /// thread ([`Batch::infer`]) and give back with
+    /// [`apply_batch`](Self::apply_batch); `None` when none wait. Until
+    /// they are back, later results wait too (at most
+    /// [`MAX_HELD_WINDOWS`]), so the stream accounts every window in order.
+    pub fn take_batch(&mut self) -> Option<Batch> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let input = &self.feats[..self.pending.len() * self.input_len];
+        let spans = self.pending.drain(..).collect();
+        Some(self.ledger.hand_out(&self.model, spans, input))
+    }
+
+    /// Takes back a batch of this stream's windows (run or not: one not run
+    /// is run here) and accounts its results, and any that waited on it, in
+    /// window order. A batch taken before a [`reset`](Self::reset) is
+    /// ignored. On a backend error its windows are lost (the error says
+    /// how many) and later ones are accounted.
+    pub fn apply_batch(&mut self, batch: Batch) -> Result<()> {
+        let (groups, result) = self.ledger.give_back(batch);
+        self.account_groups(groups);
+        result
+    }
+
+    /// Batches handed out and not given back.
+    pub fn batches_out(&self) -> usize {
+        self.ledger.out()
     }
 
     /// Pushes interleaved f32 frames (nominal range [-1, 1]). A chunk with
@@ -509,14 +551,40 @@ impl Stream {
 
     /// Accounts the calibrated logits (and raw outputs, `raw.len() /
     /// logits.len()` values each) of the first `logits.len()` waiting
-    /// windows and forgets all waiting windows.
+    /// windows and forgets all waiting windows. While batches are out the
+    /// results wait behind theirs.
     fn apply(&mut self, logits: &[f32], raw: &[f32]) {
+        let spans = std::mem::take(&mut self.pending);
+        let n = logits.len();
+        if self.ledger.busy() {
+            let scored = Scored {
+                logits: logits.to_vec(),
+                raw: raw[..n * self.model.manifest().output.len()].to_vec(),
+            };
+            let groups = self.ledger.hold(spans[..n].to_vec(), scored);
+            self.account_groups(groups);
+        } else {
+            self.account(&spans[..n], logits, raw);
+        }
+        self.pending = spans;
+        self.pending.clear();
+    }
+
+    fn account_groups(&mut self, groups: handoff::Groups) {
+        for (spans, scored) in groups {
+            self.account(&spans, &scored.logits, &scored.raw);
+        }
+    }
+
+    /// Adds scored windows (`spans`, in window order) to the stream's
+    /// scores and its per-window queue.
+    fn account(&mut self, spans: &[(u64, u64)], logits: &[f32], raw: &[f32]) {
         let m = self.model.manifest();
         let (rate, per) = (f64::from(m.sample_rate), m.output.len());
         for (i, &z) in logits.iter().enumerate() {
             // A completed short window ends where the audio ends; overlapping
             // windows add only their new samples to speech_seconds.
-            let (start, end) = self.pending[i];
+            let (start, end) = spans[i];
             if self.at.windows == 0 {
                 (self.at.first_logit, self.at.max_logit) = (z, z);
             }
@@ -538,7 +606,6 @@ impl Stream {
                 raw: RawOutput::new(&raw[i * per..(i + 1) * per]),
             });
         }
-        self.pending.clear();
     }
 
     /// Ends the stream: pushes the resampler's last samples through (the
@@ -557,6 +624,8 @@ impl Stream {
     /// of its own length, whose score becomes the stream's p_fake.
     ///
     /// After a flush the stream accepts no more audio until [`Stream::reset`].
+    /// Batches still out are accounted when given back; the windows the
+    /// flush completes are scored here and wait behind them.
     pub fn flush(&mut self) -> Result<()> {
         if self.at.flushed {
             return Ok(());
@@ -643,7 +712,7 @@ impl Stream {
 
     /// Why nothing is scored, while nothing is.
     fn unscored(&self) -> Option<Unscored> {
-        if self.at.windows > 0 || !self.pending.is_empty() {
+        if self.at.windows > 0 || !self.pending.is_empty() || self.ledger.busy() {
             return None;
         }
         let m = self.model.manifest();
@@ -687,6 +756,7 @@ impl Stream {
         self.queue.clear();
         self.at = Progress::default();
         self.frontend.forget();
+        self.ledger.reset();
     }
 }
 
