@@ -13,6 +13,7 @@
 
 pub mod isa;
 pub mod model;
+mod pool;
 
 use dfd_backend_abi::sdk::{Backend, ModelSpec, Result};
 use dfd_backend_abi::SCORE_CPU_PORTABLE;

@@ -48,6 +48,7 @@ use tract_onnx::tract_hir::ops::unimpl::UnimplementedOp;
 
 use dfd_backend_abi::sdk::{self, Batching, Error, ModelSpec, Result};
 
+use crate::pool;
 use crate::TRACT_VERSION;
 
 /// A tract error with its whole context chain on one line ("a: b: c").
@@ -404,6 +405,7 @@ fn translate_error(stage: &str, e: &TractError, ops: &HashMap<String, (String, S
 /// `cargo bench --bench tract_profile`: 2.41 against 2.98 ms per window on
 /// a quiet machine, 2.8 against 7.0 ms on a loaded one, where the symbolic
 /// plan's separate im2col and pooling passes suffer most).
+/// Then 2x2 max-pools get [`pool::MaxPool2x2`].
 /// Where fixing it fails (an op tract cannot re-type with the batch bound,
 /// e.g. a `Range` over the batch size), the symbolic graph is optimised
 /// instead: slower, but it loads as before. A fixed batch, or a batch that
@@ -414,15 +416,22 @@ pub fn optimize(
     batch: &TDim,
     ops: &HashMap<String, (String, String)>,
 ) -> Result<TypedModel> {
+    let mut optimized = None;
     if let (Batching::Symbolic, TDim::Sym(n)) = (batching, batch) {
         let chunk = HashMap::from([(n.clone(), TDim::from(SYMBOLIC_CHUNK as i64))]);
-        if let Ok(fixed) = typed.set_symbols(&chunk).and_then(|m| m.into_optimized()) {
-            return Ok(fixed);
-        }
+        optimized = typed
+            .set_symbols(&chunk)
+            .and_then(|m| m.into_optimized())
+            .ok();
     }
-    typed
-        .into_optimized()
-        .map_err(|e| translate_error("optimise", &e, ops))
+    let mut optimized = match optimized {
+        Some(m) => m,
+        None => typed
+            .into_optimized()
+            .map_err(|e| translate_error("optimise", &e, ops))?,
+    };
+    pool::rewrite(&mut optimized).map_err(|e| translate_error("optimise", &e, ops))?;
+    Ok(optimized)
 }
 
 /// The executor for `threads` (None: single-threaded on the caller's thread).
