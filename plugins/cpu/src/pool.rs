@@ -61,7 +61,6 @@ impl EvalOp for MaxPool2x2 {
                 }
             }
         }
-        drop(plain);
         Ok(tvec!(out.into_tvalue()))
     }
 }
