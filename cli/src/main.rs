@@ -134,7 +134,9 @@ enum Command {
             call.wav: p_fake 0.912 synthetic | 7 windows: 86% synthetic, 14% bona fide | speech 3.8 s / 3.9 s\n\n\
             Silent windows are not scored; a file with no scored window gets the \
             verdict \"unknown\". Files that cannot be decoded are reported on stderr \
-            and the scan goes on.",
+            and the scan goes on. With two cores or more, the network runs on a second \
+            thread while the first decodes and computes the next windows' features \
+            (same results; `taskset -c 0` keeps it to one core).",
         after_help = AFTER_HELP
     )]
     Scan(ScanArgs),
