@@ -244,9 +244,9 @@ impl Pipe {
         Ok(())
     }
 
-    /// Sends the last windows and waits for every batch out.
+    /// Waits for every batch out (the flush scored the last windows on
+    /// this thread; they are accounted behind the batches).
     fn finish(self, stream: &mut Stream) -> Result<(), String> {
-        self.exchange(stream)?;
         drop(self.to_net);
         let mut first_error = None;
         while stream.batches_out() > 0 {
@@ -267,7 +267,8 @@ const ENVELOPE_STEP: f64 = 0.01;
 /// Scores one audio source fed in pieces (decoded packets, or PCM from a
 /// live client): the stream is made at the first piece, since some
 /// containers only tell the rate and channel count by decoding, and every
-/// window's result is read right after the push that completed it.
+/// window's result is read as soon as the stream has it: after the push
+/// that completed it, or with a [`Pipe`] a few pushes later.
 pub struct Scorer {
     model: Model,
     keep: Keep,
@@ -301,7 +302,8 @@ impl Scorer {
         }
     }
 
-    /// Pushes interleaved frames; returns the windows this push completed.
+    /// Pushes interleaved frames; returns the windows scored since the last
+    /// push (with a [`Pipe`], those the network thread has finished).
     /// The format must stay the one of the first push.
     pub fn push(
         &mut self,

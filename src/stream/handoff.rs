@@ -163,8 +163,7 @@ impl Ledger {
     }
 
     /// Keeps results scored on the stream's thread behind the windows out.
-    /// Returns the groups this completed: those after a batch written off
-    /// to stay within [`MAX_HELD_WINDOWS`] (giving it back later fails).
+    /// Returns the groups this completed (see [`Ledger::write_off`]).
     pub(super) fn hold(&mut self, spans: Vec<(u64, u64)>, scored: Scored) -> Groups {
         self.held += spans.len();
         self.entries.push_back(Entry {
@@ -172,8 +171,15 @@ impl Ledger {
             spans,
             result: Some(scored),
         });
-        let mut done = Vec::new();
-        while self.held > MAX_HELD_WINDOWS {
+        self.write_off(MAX_HELD_WINDOWS)
+    }
+
+    /// Writes off the oldest batches out while more than `limit` windows
+    /// wait behind them (giving one back later fails), and returns the
+    /// groups this completed.
+    pub(super) fn write_off(&mut self, limit: usize) -> Groups {
+        let mut done = self.ready();
+        while self.held > limit || (limit == 0 && !self.entries.is_empty()) {
             // The front is out (a front with results is accounted at once).
             if self.entries.pop_front().is_none() {
                 break;
@@ -202,8 +208,8 @@ impl Ledger {
             let e = Error::new(
                 Status::InvalidArg,
                 format!(
-                    "batch {} came back after more than {MAX_HELD_WINDOWS} later windows \
-                     waited on it: its {} windows are lost",
+                    "batch {} was written off (more than {MAX_HELD_WINDOWS} later windows \
+                     waited on it, or Stream::write_off_batches): its {} windows are lost",
                     batch.seq, batch.windows
                 ),
             );
@@ -218,7 +224,7 @@ impl Ledger {
             Some(Ok(scored)) => {
                 self.held += scored.logits.len();
                 self.entries[at].result = Some(scored);
-                (self.ready(), Ok(()))
+                (self.write_off(MAX_HELD_WINDOWS), Ok(()))
             }
             _ => {
                 let lost = self.entries.remove(at).map_or(0, |e| e.spans.len());

@@ -320,6 +320,7 @@ impl Stream {
         if self.pending.is_empty() {
             return None;
         }
+        // `pending_input()` would borrow all of `self` beside the ledger.
         let input = &self.feats[..self.pending.len() * self.input_len];
         let spans = self.pending.drain(..).collect();
         Some(self.ledger.hand_out(&self.model, spans, input))
@@ -339,6 +340,17 @@ impl Stream {
     /// Batches handed out and not given back.
     pub fn batches_out(&self) -> usize {
         self.ledger.out()
+    }
+
+    /// Gives up on every batch out (a worker lost it, or it was given to
+    /// another stream): their windows are lost, giving them back later
+    /// fails, and the results that waited on them are accounted now.
+    /// Returns how many batches were written off.
+    pub fn write_off_batches(&mut self) -> usize {
+        let out = self.ledger.out();
+        let groups = self.ledger.write_off(0);
+        self.account_groups(groups);
+        out
     }
 
     /// Pushes interleaved f32 frames (nominal range [-1, 1]). A chunk with

@@ -4,9 +4,11 @@
 //! the default model's first pooling took 0.41 ms of its 2.2 ms per window
 //! (`cargo bench --workspace --bench tract_profile`). [`MaxPool2x2`] reads
 //! the four taps of each output straight from two input rows. [`rewrite`]
-//! puts it in place of every pooling it computes identically: f32, channels
-//! before the two spatial axes, a 2x2 kernel of stride 2, no dilation, no
-//! padding (a trailing odd row or column is dropped, as tract and ONNX do).
+//! puts it in place of every pooling of a fixed shape that it computes
+//! identically (for finite values; tract starts from `f32::MIN`): f32,
+//! channels before the two spatial axes, a 2x2 kernel of stride 2, no
+//! dilation, no padding (a trailing odd row or column is dropped, as tract
+//! and ONNX do).
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
