@@ -26,7 +26,7 @@ For each model NAME it writes tests/fixtures/arch/NAME/:
 The expected scores come from each model's *own* Python preprocessing
 (transformers feature extractors, librosa, the ASVspoof baseline's torch
 LFCC, numpy), never from libdfd's code, applied window by window exactly as
-libdfd's stream windows audio (src/stream.rs): whole windows at 0, hop,
+libdfd's stream windows audio (src/stream/mod.rs): whole windows at 0, hop,
 2·hop, ... while they fit, then one window aligned to the end of the audio
 when at least half a hop follows the last (`end_window`); a stream shorter
 than one window but at least half of one is completed by the front end's
@@ -66,7 +66,7 @@ SCRIPT = "scripts/make_arch_models.py"
 
 
 # --------------------------------------------------------------------------
-# Stream windowing, as src/stream.rs does it.
+# Stream windowing, as src/stream/mod.rs does it.
 
 def stream_windows(audio, window, hop, fill):
     """(start, window samples, real samples) of each window libdfd scores."""
