@@ -186,21 +186,28 @@ fn a_batch_of_another_stream_is_refused_and_stays_out() {
     assert_eq!(a.batches_out(), 0);
 }
 
-#[test]
-fn writing_off_a_lost_batch_accounts_what_waited_on_it() {
-    let model = model();
-    let pcm = audio(30);
-    let all = alone(&model, &pcm).0.windows;
-    let mut s = Stream::new(&model, 16000, 1).unwrap();
+/// A deferred stream of `pcm` whose first batch (after `first` seconds)
+/// is kept out while every later batch goes and comes back at once;
+/// flushed. Returns the stream, the kept batch and the windows of `pcm`
+/// scored alone.
+fn one_batch_kept_out(model: &Model, pcm: &[f32], first: usize) -> (Stream, Batch, u64) {
+    let all = alone(model, pcm).0.windows;
+    let mut s = Stream::new(model, 16000, 1).unwrap();
     s.set_deferred(true).unwrap();
-    push_all(&mut s, &pcm[..5 * 16000], |_| {});
-    let lost = s.take_batch().expect("windows wait");
-    push_all(&mut s, &pcm[5 * 16000..], |s| {
+    push_all(&mut s, &pcm[..first * 16000], |_| {});
+    let kept = s.take_batch().expect("windows wait");
+    push_all(&mut s, &pcm[first * 16000..], |s| {
         if let Some(b) = s.take_batch() {
             s.apply_batch(b).unwrap();
         }
     });
     s.flush().unwrap();
+    (s, kept, all)
+}
+
+#[test]
+fn writing_off_a_lost_batch_accounts_what_waited_on_it() {
+    let (mut s, lost, all) = one_batch_kept_out(&model(), &audio(30), 5);
     assert_eq!(s.score().windows, 0, "everything waits on the lost batch");
     assert_eq!(s.write_off_batches(), 1);
     assert_eq!(s.score().windows + lost.windows() as u64, all);
@@ -210,19 +217,7 @@ fn writing_off_a_lost_batch_accounts_what_waited_on_it() {
 
 #[test]
 fn a_stuck_batch_is_written_off_while_later_batches_come_back() {
-    let model = model();
-    let pcm = audio(MAX_HELD_WINDOWS + 40);
-    let all = alone(&model, &pcm).0.windows;
-    let mut s = Stream::new(&model, 16000, 1).unwrap();
-    s.set_deferred(true).unwrap();
-    push_all(&mut s, &pcm[..4 * 16000], |_| {});
-    let stuck = s.take_batch().expect("windows wait");
-    push_all(&mut s, &pcm[4 * 16000..], |s| {
-        if let Some(b) = s.take_batch() {
-            s.apply_batch(b).unwrap();
-        }
-    });
-    s.flush().unwrap();
+    let (mut s, stuck, all) = one_batch_kept_out(&model(), &audio(MAX_HELD_WINDOWS + 40), 4);
     assert_eq!(s.batches_out(), 0, "written off");
     assert_eq!(s.score().windows + stuck.windows() as u64, all);
     assert!(s.apply_batch(stuck).is_err());
