@@ -118,6 +118,10 @@ pub fn rewrite(model: &mut TypedModel) -> TractResult<usize> {
         let node = model.node(id);
         TypedModelPatch::replace_single_op(model, node, &node.inputs, MaxPool2x2)?.apply(model)?;
     }
+    if !ids.is_empty() {
+        // Drops the replaced nodes, which a patch leaves unconnected.
+        model.compact()?;
+    }
     Ok(ids.len())
 }
 
