@@ -105,8 +105,6 @@ pub(super) struct Ledger {
     entries: VecDeque<Entry>,
     /// Windows in `entries` that have results.
     held: usize,
-    /// Batches handed out and not back.
-    out: usize,
     /// Spare input buffers, reused by the next batches.
     spare: Vec<Vec<f32>>,
 }
@@ -118,7 +116,6 @@ impl Ledger {
             next_seq: 0,
             entries: VecDeque::new(),
             held: 0,
-            out: 0,
             spare: Vec::new(),
         }
     }
@@ -128,9 +125,10 @@ impl Ledger {
         !self.entries.is_empty()
     }
 
-    /// Batches handed out and not given back.
+    /// Batches handed out and not given back: the entries without results
+    /// (results scored on the stream's thread always come with theirs).
     pub(super) fn out(&self) -> usize {
-        self.out
+        self.entries.iter().filter(|e| e.result.is_none()).count()
     }
 
     /// Records windows handed out and packs their input into a batch.
@@ -145,7 +143,6 @@ impl Ledger {
         buf.extend_from_slice(input);
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.out += 1;
         let windows = spans.len();
         self.entries.push_back(Entry {
             seq: Some(seq),
@@ -175,16 +172,13 @@ impl Ledger {
     }
 
     /// Writes off the oldest batches out while more than `limit` windows
-    /// wait behind them (giving one back later fails), and returns the
-    /// groups this completed.
+    /// wait behind them (`limit` 0: every batch out; giving one back later
+    /// fails), and returns the groups this completed.
     pub(super) fn write_off(&mut self, limit: usize) -> Groups {
         let mut done = self.ready();
-        while self.held > limit || (limit == 0 && !self.entries.is_empty()) {
+        while !self.entries.is_empty() && (limit == 0 || self.held > limit) {
             // The front is out (a front with results is accounted at once).
-            if self.entries.pop_front().is_none() {
-                break;
-            }
-            self.out -= 1;
+            self.entries.pop_front();
             done.extend(self.ready());
         }
         done
@@ -216,7 +210,6 @@ impl Ledger {
             return (Vec::new(), Err(e));
         };
         let outcome = batch.infer();
-        self.out -= 1;
         if self.spare.len() < 2 {
             self.spare.push(std::mem::take(&mut batch.input));
         }
@@ -256,7 +249,6 @@ impl Ledger {
     pub(super) fn reset(&mut self) {
         self.entries.clear();
         self.held = 0;
-        self.out = 0;
         self.owner.generation += 1;
     }
 }
