@@ -4,7 +4,7 @@
 //! next windows' front end ([`Pipe`]).
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 use std::time::Instant;
 
 use dfd::{Batch, Model, ModelOptions, Score, Stream, WindowScore, MAX_CHANNELS};
@@ -111,8 +111,14 @@ impl RunArgs {
 /// threads where the machine has two cores.
 pub fn scan_file(model: &Model, path: &Path, keep: Keep) -> Result<FileScore, String> {
     let decoder = Decoder::open(path)?;
-    let pipeline = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
-    score_decoded(model, decoder, keep, Budget::UNLIMITED, pipeline).map_err(|e| e.to_string())
+    score_decoded(model, decoder, keep, Budget::UNLIMITED, two_cores()).map_err(|e| e.to_string())
+}
+
+/// Whether this process may use two cores; asked once, since the answer
+/// reads the cgroup files on Linux and a directory scan asks per file.
+fn two_cores() -> bool {
+    static TWO: OnceLock<bool> = OnceLock::new();
+    *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2))
 }
 
 /// How much a scoring may take: audio seconds, and wall-clock time.
