@@ -38,6 +38,13 @@ fn push_all(s: &mut Stream, pcm: &[f32], mut between: impl FnMut(&mut Stream)) {
     }
 }
 
+/// A deferred 16 kHz mono stream: its windows wait to be taken.
+fn deferred(model: &Model) -> Stream {
+    let mut s = Stream::new(model, 16000, 1).unwrap();
+    s.set_deferred(true).unwrap();
+    s
+}
+
 /// The stream scoring every window itself.
 fn alone(model: &Model, pcm: &[f32]) -> (Score, Vec<WindowScore>) {
     let mut s = Stream::new(model, 16000, 1).unwrap();
@@ -57,8 +64,7 @@ fn batches_run_on_another_thread_give_the_scores_of_the_stream_alone() {
     let model = model();
     let pcm = audio(40);
     let want = alone(&model, &pcm);
-    let mut s = Stream::new(&model, 16000, 1).unwrap();
-    s.set_deferred(true).unwrap();
+    let mut s = deferred(&model);
     let (to_net, jobs) = mpsc::channel::<Batch>();
     let (to_stream, done) = mpsc::channel::<Batch>();
     let net = std::thread::spawn(move || {
@@ -98,8 +104,7 @@ fn batches_given_back_in_any_order_are_accounted_in_window_order() {
     let model = model();
     let pcm = audio(30);
     let want = alone(&model, &pcm);
-    let mut s = Stream::new(&model, 16000, 1).unwrap();
-    s.set_deferred(true).unwrap();
+    let mut s = deferred(&model);
     let mut out = Vec::new();
     push_all(&mut s, &pcm, |s| out.extend(s.take_batch()));
     s.flush().unwrap();
@@ -122,8 +127,7 @@ fn windows_scored_on_the_streams_thread_wait_behind_the_batches_out() {
     let model = model();
     let pcm = audio(60);
     let want = alone(&model, &pcm);
-    let mut s = Stream::new(&model, 16000, 1).unwrap();
-    s.set_deferred(true).unwrap();
+    let mut s = deferred(&model);
     let split = pcm.len() / 3;
     let mut out = Vec::new();
     push_all(&mut s, &pcm[..split], |s| out.extend(s.take_batch()));
@@ -149,8 +153,7 @@ fn windows_scored_on_the_streams_thread_wait_behind_the_batches_out() {
 fn a_batch_taken_before_a_reset_is_ignored() {
     let model = model();
     let pcm = audio(12);
-    let mut s = Stream::new(&model, 16000, 1).unwrap();
-    s.set_deferred(true).unwrap();
+    let mut s = deferred(&model);
     push_all(&mut s, &pcm, |_| {});
     let old = s.take_batch().expect("windows wait");
     s.reset();
@@ -192,8 +195,7 @@ fn a_batch_of_another_stream_is_refused_and_stays_out() {
 /// scored alone.
 fn one_batch_kept_out(model: &Model, pcm: &[f32], first: usize) -> (Stream, Batch, u64) {
     let all = alone(model, pcm).0.windows;
-    let mut s = Stream::new(model, 16000, 1).unwrap();
-    s.set_deferred(true).unwrap();
+    let mut s = deferred(model);
     push_all(&mut s, &pcm[..first * 16000], |_| {});
     let kept = s.take_batch().expect("windows wait");
     push_all(&mut s, &pcm[first * 16000..], |s| {
@@ -229,8 +231,7 @@ fn a_batch_never_given_back_is_written_off_after_max_held_windows() {
     // The first batch, then more than MAX_HELD_WINDOWS windows (hop 1 s).
     let seconds = MAX_HELD_WINDOWS + 40;
     let pcm = audio(seconds);
-    let mut s = Stream::new(&model, 16000, 1).unwrap();
-    s.set_deferred(true).unwrap();
+    let mut s = deferred(&model);
     push_all(&mut s, &pcm[..4 * 16000], |_| {});
     let lost = s.take_batch().expect("windows wait");
     let lost_windows = lost.windows() as u64;
