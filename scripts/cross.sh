@@ -20,8 +20,8 @@
 #                    samples/` per precision against this machine's scores
 #                    (fp32 1e-5, fp16/int8 1e-3), `dfd backends --measure`
 #           rust-tests  the Rust tests that need no external tool, with qemu
-#                    as cargo's runner (not in the default steps: they hang
-#                    under qemu-user here, see step_rust_tests)
+#                    as cargo's runner (not in the default steps: their
+#                    build costs another tract build, see step_rust_tests)
 #   (no STEP: install, build, package, test, in that order)
 #
 # Debian's rustc (/usr/bin/rustc) differs from the workspace's toolchain, so
@@ -57,7 +57,13 @@ rustc_min=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 profile=${DFD_CROSS_PROFILE:-release}
 out=target/cross/$triple/$profile
 dist=target/cross/$triple/dist
-sysroot=/usr/$gnu
+# qemu's -L: the root whose ld.so and libc.so.6 are one glibc build. The
+# cross sysroot (/usr/$gnu, libc6-$deb-cross) has its own ld.so, but that
+# ld.so then finds the multiarch libc6:$deb (which libopus-dev:$deb brings)
+# in /lib/$gnu first: a mismatched pair under which pthread_create never
+# returns (every Rust test binary and the two-thread `dfd scan` hung). The
+# multiarch root is one build; cross-linked binaries run on it.
+qemu_root=/
 
 # Debian's compiler, its own target dir, the GNU cross linker and C
 # compiler (tract-linalg assembles its kernels with it), qemu as the runner
@@ -66,10 +72,10 @@ T=$(echo "$triple" | tr 'a-z-' 'A-Z_')
 t=${triple//-/_}
 export RUSTC=/usr/bin/rustc CARGO_TARGET_DIR=target/cross
 export "CARGO_TARGET_${T}_LINKER=$gnu-gcc" "CC_$t=$gnu-gcc" "AR_$t=$gnu-ar"
-export "CARGO_TARGET_${T}_RUNNER=$qemu -L $sysroot"
+export "CARGO_TARGET_${T}_RUNNER=$qemu -L $qemu_root"
 export "CARGO_TARGET_${T}_RUSTFLAGS=-C link-arg=-Wl,-z,max-page-size=16384"
 cargo_x() { cargo "$1" --profile "$profile" --locked --target "$triple" "${@:2}"; }
-emu() { "$qemu" -L "$sysroot" "$@"; }
+emu() { "$qemu" -L "$qemu_root" "$@"; }
 say() { printf '\n== cross %s: %s\n' "$triple" "$*"; }
 
 step_install() {
@@ -80,6 +86,8 @@ step_install() {
   command -v readelf >/dev/null || need+=(binutils)
   # dfd-decode (in `dfd`) links libopus for Opus files.
   dpkg -s "libopus-dev:$deb" >/dev/null 2>&1 || need+=("libopus-dev:$deb")
+  # qemu runs on the multiarch glibc (see qemu_root).
+  dpkg -s "libc6:$deb" >/dev/null 2>&1 || need+=("libc6:$deb")
   if [ ${#need[@]} -gt 0 ]; then
     say "installing ${need[*]}"
     [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -181,7 +189,7 @@ step_test() {
     -Wl,-z,noexecstack -o "$tmp/stream_wav_static"
   readelf -lW "$tmp/stream_wav_static" | awk '$1 == "GNU_STACK" && $7 != "RW" { exit 1 }' \
     || { echo "the static program has an executable stack" >&2; exit 1; }
-  static=$(env -u DFD_PLUGIN_PATH "$qemu" -L "$sysroot" "$tmp/stream_wav_static" "$model" "$wav")
+  static=$(env -u DFD_PLUGIN_PATH "$qemu" -L "$qemu_root" "$tmp/stream_wav_static" "$model" "$wav")
   echo "$static" | tail -1
   [ "$(echo "$static" | tail -1)" = "$(echo "$shared" | tail -1)" ] \
     || { echo "static and shared builds disagree" >&2; exit 1; }
@@ -191,7 +199,7 @@ step_test() {
   "${cc[@]}" tests/c/api_test.c -L"$out" -ldfd -lm -o "$tmp/api_test"
   "$gnu-gcc" -shared -fPIC tests/c/not_a_plugin.c -o "$tmp/bad/libdfd_backend_notaplugin.so"
   "$gnu-gcc" -shared -fPIC tests/c/bad_abi_plugin.c -o "$tmp/bad/libdfd_backend_future.so"
-  LD_LIBRARY_PATH=$tmp env -u DFD_PLUGIN_PATH "$qemu" -L "$sysroot" \
+  LD_LIBRARY_PATH=$tmp env -u DFD_PLUGIN_PATH "$qemu" -L "$qemu_root" \
     "$tmp/api_test" tests/fixtures "$out" "$tmp/bad" | tail -1 | tee "$tmp/api.txt"
   grep -q 'all checks passed' "$tmp/api.txt"
 
@@ -244,10 +252,9 @@ sys.exit(1 if bad else 0)
 PY
 }
 
-# Not part of `test`: Rust test binaries hang under qemu-user here (seen
-# 2026-12-03 with Debian's qemu-aarch64 7.2: even a test that only reads a
-# file never finishes, while `--list` and `dfd` itself run), and building
-# them compiles tract once more (11 min on 2 cores).
+# Not part of `test`: building the test binaries compiles tract once more
+# (11 min on 2 cores). (They used to hang at their first thread: qemu ran
+# the cross sysroot's ld.so with the multiarch libc, see qemu_root.)
 step_rust_tests() {
   say "Rust tests under $qemu"
   cargo_x test -p dfd-backend-cpu --lib
