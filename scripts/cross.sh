@@ -114,19 +114,20 @@ step_build() {
   # features for tract and compiles it once; only dfd and dfd-cli rebuild.
   # (Selecting `-p dfd` alone resolves other features and rebuilds tract:
   # over an hour on a loaded 2-core machine.)
-  local pkgs=(-p dfd -p dfd-backend-cpu -p dfd-cli)
+  local pkgs=(-p dfd -p dfd-backend-cpu -p dfd-backend-rten -p dfd-cli)
   say "build libdfd (builtin-cpu)"
   cargo_x build "${pkgs[@]}" --features dfd/builtin-cpu
   mkdir -p "$dist/builtin-cpu"
   cp "$out/libdfd.a" "$out/libdfd.so" "$dist/builtin-cpu/"
-  say "build libdfd.so, CPU plugin, dfd"
+  say "build libdfd.so, CPU plugins (tract, rten), dfd"
   cargo_x build "${pkgs[@]}"
 }
 
 step_package() {
   say "16 KB page alignment"
   local so
-  for so in "$dist/builtin-cpu/libdfd.so" "$out/libdfd.so" "$out/libdfd_backend_cpu.so"; do
+  for so in "$dist/builtin-cpu/libdfd.so" "$out/libdfd.so" "$out/libdfd_backend_cpu.so" \
+            "$out/libdfd_backend_rten.so"; do
     check_align "$so"
   done
   # The JNI glue for the Android shape, against the JDK's jni.h (the NDK's
@@ -144,7 +145,7 @@ step_package() {
   mkdir -p "$dist/stripped"
   local f
   : >"$dist/sizes.txt"
-  for f in "$out/libdfd.so" "$out/libdfd_backend_cpu.so" "$out/dfd" \
+  for f in "$out/libdfd.so" "$out/libdfd_backend_cpu.so" "$out/libdfd_backend_rten.so" "$out/dfd" \
            "$dist/builtin-cpu/libdfd.so" "$dist/builtin-cpu/libdfd.a"; do
     local name=${f#target/cross/$triple/}
     local s="$dist/stripped/${name//\//_}"
@@ -155,6 +156,11 @@ step_package() {
     stat -c %s "$s" | awk -v n="$name" '{ printf "%-28s %10d B  %5.1f MB\n", n, $1, $1 / 1e6 }' \
       | tee -a "$dist/sizes.txt"
   done
+  # The phone shape: libdfd.so and the compact CPU plugin, nothing else.
+  local s=$dist/stripped
+  echo $(($(stat -c %s "$s/"*_libdfd.so | head -1) + $(stat -c %s "$s/"*_libdfd_backend_rten.so))) \
+    | awk '{ printf "%-28s %10d B  %5.1f MB\n", "libdfd.so + rten plugin", $1, $1 / 1e6 }' \
+    | tee -a "$dist/sizes.txt"
 }
 
 # Every LOAD segment aligned to 16 KB (0x4000) or a multiple of it.
@@ -204,12 +210,13 @@ step_test() {
   grep -q 'all checks passed' "$tmp/api.txt"
 
   say "dfd scan samples/ per precision, against x86-64"
-  # The x86-64 reference: what `cargo test --workspace` built (the plugin
-  # stays in deps/ there), else a plain build of the two.
+  # The x86-64 reference: what `cargo test --workspace` built (the plugins
+  # stay in deps/ there), else a plain build.
   local host=target/debug hostplugins=target/debug
   [ -f "$hostplugins/libdfd_backend_cpu.so" ] || hostplugins=target/debug/deps
-  if ! [ -x "$host/dfd" ] || ! [ -f "$hostplugins/libdfd_backend_cpu.so" ]; then
-    env -u RUSTC -u CARGO_TARGET_DIR cargo build -p dfd-cli -p dfd-backend-cpu
+  if ! [ -x "$host/dfd" ] || ! [ -f "$hostplugins/libdfd_backend_cpu.so" ] \
+     || ! [ -f "$hostplugins/libdfd_backend_rten.so" ]; then
+    env -u RUSTC -u CARGO_TARGET_DIR cargo build -p dfd-cli -p dfd-backend-cpu -p dfd-backend-rten
     hostplugins=target/debug
   fi
   local p isa
@@ -221,8 +228,24 @@ step_test() {
       TRACT_CPU_ISA=$isa emu "$out/dfd" scan --json -p "$p" --backend cpu --plugin-dir "$out" samples/ \
         >"$tmp/arm.$p.jsonl"
     done
-    compare_scores "$tmp" "$triple${isa:+ (TRACT_CPU_ISA=$isa)}"
+    compare_scores "$tmp" "$triple${isa:+ (TRACT_CPU_ISA=$isa)}" fp32 fp16 int8
   done
+
+  say "the compact CPU plugin (rten): dfd scan samples/ against x86-64, C example with it alone"
+  for p in fp32 fp16; do
+    "$host/dfd" scan --json -p "$p" --backend rten --plugin-dir "$hostplugins" samples/ >"$tmp/x86.$p.jsonl"
+    emu "$out/dfd" scan --json -p "$p" --backend rten --plugin-dir "$out" samples/ >"$tmp/arm.$p.jsonl"
+  done
+  compare_scores "$tmp" "$triple, rten" fp32 fp16
+  # The phone shape: libdfd.so with only the rten plugin beside it; auto
+  # finds no other backend and takes rten.
+  mkdir -p "$tmp/compact"
+  cp "$out/libdfd_backend_rten.so" "$tmp/compact/"
+  local compact
+  compact=$(LD_LIBRARY_PATH=$tmp env -u DFD_PLUGIN_PATH "$qemu" -L "$qemu_root" \
+    "$tmp/stream_wav" "$model" "$wav" "$tmp/compact")
+  echo "$compact" | tail -2
+  echo "$compact" | grep -q ' on rten' || { echo "not on the rten plugin" >&2; exit 1; }
 
   say "dfd backends (the CPU probe on $triple), --measure"
   local probe
@@ -232,13 +255,15 @@ step_test() {
 }
 
 # x86-64 against the target's `dfd scan` scores, per precision.
+# Args: the directory with x86.P.jsonl and arm.P.jsonl, a label, precisions.
 compare_scores() {
-  python3 - "$1" "$2" <<'PY'
+  python3 - "$@" <<'PY'
 import json, os, sys
-tmp, triple = sys.argv[1:]
+tmp, triple, *precisions = sys.argv[1:]
 tolerance = {"fp32": 1e-5, "fp16": 1e-3, "int8": 1e-3}
 bad = 0
-for p, tol in tolerance.items():
+for p in precisions:
+    tol = tolerance[p]
     rows = [[json.loads(line) for line in open(f"{tmp}/{side}.{p}.jsonl")] for side in ("x86", "arm")]
     assert len(rows[0]) == len(rows[1]) > 0, f"{p}: {len(rows[0])} vs {len(rows[1])} files"
     for x, a in zip(*rows):

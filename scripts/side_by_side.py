@@ -6,14 +6,15 @@ Prints, in one run, on the same generated file (default 10 minutes of
 
 1. end to end, whole process, interleaved runs: `dfd scan` on each backend
    that runs here (cpu = tract; ort = onnxruntime, with the wheel's
-   libonnxruntime.so), as it runs (with two cores, the network on a second
+   libonnxruntime.so; rten = the compact CPU plugin), as it runs (with two cores, the network on a second
    thread beside the front end) and pinned to one core (`taskset -c 0`);
    and the Python pipeline a user would write instead (soundfile + the
    recipe's features.py + onnxruntime, batch 1), with onnxruntime on one
    thread and with its default threads;
-2. the network alone, per window, batch 1, one thread: tract vs onnxruntime
-   through libdfd (`cargo bench --workspace --bench backend_batch`, `network/1`;
-   `--workspace` keeps the release build's feature set, so nothing rebuilds);
+2. the network alone, per window, batch 1, one thread: tract, onnxruntime
+   and rten (RTEN_NUM_THREADS=1) through libdfd (`cargo bench --workspace
+   --bench backend_batch`, `network/1`; `--workspace` keeps the release
+   build's feature set, so nothing rebuilds);
 3. the floor: the default model's MACs over this CPU's single-thread sgemm
    rate (numpy, OPENBLAS_NUM_THREADS=1, 1024^2 f32).
 
@@ -132,9 +133,13 @@ def model_macs(path):
     return macs
 
 
+# Backends compared: (name for --backend, engine).
+BACKENDS = (("cpu", "tract"), ("ort", "onnxruntime"), ("rten", "rten"))
+
+
 def bench_network(backend, env):
     """Median ms per window at batch 1 from criterion's `network/1`."""
-    env = dict(env, DFD_BENCH_BACKEND=backend, DFD_BENCH_PRECISION="fp32")
+    env = dict(env, DFD_BENCH_BACKEND=backend, DFD_BENCH_PRECISION="fp32", RTEN_NUM_THREADS="1")
     out = subprocess.run(
         ["cargo", "bench", "--workspace", "--bench", "backend_batch", "--", "network/1$"],
         cwd=ROOT, env=env, capture_output=True, text=True)
@@ -169,7 +174,7 @@ def main():
 
     runs = {}
     configs = []
-    for b in ("cpu", "ort"):
+    for b, _ in BACKENDS:
         scan = [a.dfd, "scan", "--backend", b, "--plugin-dir", plugins, wav]
         configs.append((f"dfd scan --backend {b}", scan))
         configs.append((f"dfd scan --backend {b}, one core (taskset -c 0)", ["taskset", "-c", "0"] + scan))
@@ -188,10 +193,10 @@ def main():
 
     if not a.no_bench:
         print("\n2. network per window, default model fp32, batch 1, 1 thread (criterion median):")
-        ms = {b: bench_network(b, env) for b in ("cpu", "ort")}
-        for b, name in (("cpu", "tract"), ("ort", "onnxruntime")):
+        ms = {b: bench_network(b, env) for b, _ in BACKENDS}
+        for b, name in BACKENDS:
             print(f"   {name:12s} {ms[b]:.3f} ms")
-        print(f"   tract / onnxruntime: {ms['cpu'] / ms['ort']:.2f}x")
+        print(f"   tract / onnxruntime: {ms['cpu'] / ms['ort']:.2f}x; rten / onnxruntime: {ms['rten'] / ms['ort']:.2f}x")
 
     macs = model_macs(os.path.join(MODEL, "model.fp32.onnx"))
     peak = sgemm_gmacs()
@@ -199,7 +204,7 @@ def main():
     print(f"\n3. floor: {macs / 1e6:.1f} M MACs per window / {peak:.1f} GMAC/s "
           f"(single-thread sgemm, numpy) = {floor:.3f} ms per window")
     if not a.no_bench:
-        for b, name in (("cpu", "tract"), ("ort", "onnxruntime")):
+        for b, name in BACKENDS:
             print(f"   {name:12s} reaches {100 * floor / ms[b]:.0f} % of it")
 
 

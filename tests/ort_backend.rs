@@ -12,97 +12,15 @@ mod wheel;
 use std::path::PathBuf;
 
 use common::*;
-use dfd::{Model, ModelOptions, Stream};
-
-/// Largest accepted |difference| of a window's p_fake.
-const P_TOL: f64 = 1e-4;
-/// Largest accepted relative difference of a window's logit. Looser than
-/// `P_TOL`: both engines sum in fp32 in an order set by the CPU's kernels,
-/// and a deep network (EfficientNet-B0, 80 layers) carries the reordering
-/// to the logit; CI's CPU gave 1.3e-4 there, the build machine 3.4e-5.
-const LOGIT_TOL: f64 = 5e-4;
+use dfd::{Model, ModelOptions};
 
 fn ort_dir() -> PathBuf {
     artifact_dir("libdfd_backend_ort.so")
 }
 
-fn options(backend: &str, precision: &str) -> ModelOptions {
-    ModelOptions {
-        backend: backend.parse().unwrap(),
-        precision: precision.parse().unwrap(),
-        plugin_dir: Some(if backend == "ort" {
-            ort_dir()
-        } else {
-            plugin_dir()
-        }),
-        ..Default::default()
-    }
-}
-
-/// Per-window p_fake of the speech clip streamed in uneven chunks, and
-/// the logit of each full window through `Model::infer`.
-fn scores(model: &Model, speech: &[f32]) -> (Vec<f64>, Vec<f64>) {
-    let rate = model.manifest().sample_rate;
-    let mut s = Stream::new(model, rate, 1).unwrap();
-    for chunk in speech.chunks(7919) {
-        s.push(chunk).unwrap();
-    }
-    s.flush().unwrap();
-    let p = take_windows(&mut s)
-        .iter()
-        .map(|w| f64::from(w.p_fake))
-        .collect();
-    let window = model.manifest().window;
-    let hop = model.manifest().hop;
-    let mut fe = model.frontend().clone();
-    let mut feats = vec![0f32; fe.output_len()];
-    let (mut scratch, mut out) = (Vec::new(), vec![0f32; 1]);
-    let mut logits = Vec::new();
-    // A clip shorter than the window (AASIST's 4 s) is zero-padded to one.
-    let mut clip = speech.to_vec();
-    clip.resize(clip.len().max(window), 0.0);
-    for start in (0..=clip.len() - window).step_by(hop) {
-        fe.compute(&clip[start..start + window], &mut feats);
-        model.infer(&feats, 1, &mut scratch, &mut out).unwrap();
-        logits.push(f64::from(out[0]));
-    }
-    (p, logits)
-}
-
 /// Loads `path` at `precision` on tract and on onnxruntime and compares.
 fn same_scores(path: PathBuf, precision: &str) {
-    let what = format!("{} {precision}", path.display());
-    let cpu =
-        Model::load(&path, &options("cpu", precision)).unwrap_or_else(|e| panic!("{what}: {e}"));
-    let ort =
-        Model::load(&path, &options("ort", precision)).unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert_eq!((cpu.backend_name(), ort.backend_name()), ("cpu", "ort"));
-    assert_eq!(cpu.precision(), ort.precision(), "{what}");
-    let rate = cpu.manifest().sample_rate;
-    let (r, ch, clip) = read_wav(&fixture("audio/speech_16k.wav"));
-    assert_eq!((r, ch), (16000, 1));
-    assert_eq!(rate, 16000, "{what}: the fixtures are 16 kHz models");
-    let (pc, zc) = scores(&cpu, &clip);
-    let (po, zo) = scores(&ort, &clip);
-    assert!(!pc.is_empty() && pc.len() == po.len(), "{what}");
-    let dp = pc
-        .iter()
-        .zip(&po)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
-    let dz = zc
-        .iter()
-        .zip(&zo)
-        .map(|(a, b)| (a - b).abs() / a.abs().max(1.0))
-        .fold(0.0, f64::max);
-    eprintln!(
-        "{what}: {} windows, max |p_fake diff| {dp:.1e}, max |logit diff| {dz:.1e}",
-        pc.len()
-    );
-    assert!(
-        dp <= P_TOL && dz <= LOGIT_TOL,
-        "{what}: p_fake {dp:.2e}, logit {dz:.2e}"
-    );
+    against_tract::same_scores(path, precision, "ort", &ort_dir());
 }
 
 #[test]
@@ -184,7 +102,7 @@ fn utterance_models_run_on_cpu_not_ort() {
         return;
     }
     let path = fixture("arch/nb_lfcc_lcnn_utterance/nb_lfcc_lcnn_utterance.onnx");
-    let e = Model::load(&path, &options("ort", "auto"))
+    let e = Model::load(&path, &against_tract::options("ort", "auto", &ort_dir()))
         .map(|_| ())
         .unwrap_err();
     assert_eq!(e.status, dfd::Status::ModelUnsupported, "{}", e.message);

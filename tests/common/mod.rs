@@ -3,6 +3,7 @@
 //! that apps built against libdfd print.
 #![allow(dead_code)]
 
+pub mod against_tract;
 pub mod c_api;
 
 use std::path::{Path, PathBuf};
