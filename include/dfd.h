@@ -131,9 +131,9 @@ typedef struct {
   // `DFD_MAX_THREADS` (else `DFD_ERR_INVALID_ARG`).
   uint32_t threads;
   // "auto" (default: the backend whose probe scores highest among those
-  // that can run here and take the model: cuda, ort, cpu or any plugin;
-  // `dfd backends` shows the ranking), "cpu", "ort", "cuda" or a plugin
-  // name. A named backend that cannot run is an error, never a silent
+  // that can run here and take the model: cuda, ort, cpu, rten or any
+  // plugin; `dfd backends` shows the ranking), "cpu", "rten", "ort",
+  // "cuda" or a plugin name. A named backend that cannot run is an error, never a silent
   // fallback.
   const char *backend;
   // "auto" (default: the fastest variant on this machine), "fp32",
@@ -292,8 +292,8 @@ const char *dfd_last_error(void);
 size_t dfd_last_error_copy(char *buf, size_t len);
 
 // Lists the backends libdfd can see, probing each: the shipped ones ("cpu",
-// "ort", "cuda"), built-in ones and any `libdfd_backend_*.so` on the search path
-// (`plugin_dir` first, may be NULL; one given must be a directory, else
+// "rten", "ort", "cuda"), built-in ones and any `libdfd_backend_*.so` on the
+// search path (`plugin_dir` first, may be NULL; one given must be a directory, else
 // `DFD_ERR_PLUGIN_NOT_FOUND`). Writes up to `capacity` entries to
 // `out` and the total number into `*count`; call with `capacity` 0 to
 // size the array.

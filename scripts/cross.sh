@@ -237,15 +237,19 @@ step_test() {
     emu "$out/dfd" scan --json -p "$p" --backend rten --plugin-dir "$out" samples/ >"$tmp/arm.$p.jsonl"
   done
   compare_scores "$tmp" "$triple, rten" fp32 fp16
-  # The phone shape: libdfd.so with only the rten plugin beside it; auto
-  # finds no other backend and takes rten.
+  # The phone shape: libdfd.so with only the rten plugin beside it (copies:
+  # libdfd searches the directory of its resolved file), no plugin_dir;
+  # auto finds no other backend and takes rten.
   mkdir -p "$tmp/compact"
+  cp "$out/libdfd.so" "$tmp/compact/libdfd.so.0"
   cp "$out/libdfd_backend_rten.so" "$tmp/compact/"
   local compact
-  compact=$(LD_LIBRARY_PATH=$tmp env -u DFD_PLUGIN_PATH "$qemu" -L "$qemu_root" \
-    "$tmp/stream_wav" "$model" "$wav" "$tmp/compact")
+  compact=$(LD_LIBRARY_PATH=$tmp/compact env -u DFD_PLUGIN_PATH "$qemu" -L "$qemu_root" \
+    "$tmp/stream_wav" "$model" "$wav")
   echo "$compact" | tail -2
   echo "$compact" | grep -q ' on rten' || { echo "not on the rten plugin" >&2; exit 1; }
+  [ "$(echo "$compact" | tail -1)" = "$(echo "$shared" | tail -1)" ] \
+    || { echo "the rten and tract builds disagree" >&2; exit 1; }
 
   say "dfd backends (the CPU probe on $triple), --measure"
   local probe

@@ -15,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::error::{bail, Result};
+use crate::error::{bail, Result, Status};
 use crate::model::{Source, StoredModel};
 use crate::{Model, ModelOptions, Precision, PrecisionChoice, Stream};
 
@@ -45,8 +45,11 @@ pub struct Measurement {
     pub backend: String,
     /// The variant `precision = auto` loads on this backend (its rule).
     pub auto: Precision,
-    /// Every variant of the model, most precise first.
+    /// Every variant the backend runs, most precise first.
     pub times: Vec<VariantTime>,
+    /// Variants the backend cannot run (`ModelUnsupported`: e.g. int8 on
+    /// the rten backend), with why; not timed.
+    pub refused: Vec<(Precision, String)>,
     /// Rounds run (each variant scored [`WINDOWS`] windows per round).
     pub rounds: usize,
 }
@@ -74,8 +77,8 @@ pub fn fastest(times: &[VariantTime]) -> Precision {
 }
 
 /// Loads every variant of `model` with `options` (its precision is
-/// ignored) and times them for about `budget` in all, within
-/// [`MIN_ROUNDS`]..=[`MAX_ROUNDS`] rounds.
+/// ignored) and times those the backend runs for about `budget` in all,
+/// within [`MIN_ROUNDS`]..=[`MAX_ROUNDS`] rounds.
 pub fn measure(model: Source, options: &ModelOptions, budget: Duration) -> Result<Measurement> {
     let load = |precision: Option<Precision>| {
         let options = ModelOptions {
@@ -87,10 +90,14 @@ pub fn measure(model: Source, options: &ModelOptions, budget: Duration) -> Resul
     let auto = load(None)?;
     let mut variants = StoredModel::read(model, PrecisionChoice::Auto)?.variants;
     variants.sort();
-    let models = variants
-        .iter()
-        .map(|p| load(Some(*p)))
-        .collect::<Result<Vec<Model>>>()?;
+    let (mut models, mut refused) = (Vec::new(), Vec::new());
+    for &p in &variants {
+        match load(Some(p)) {
+            Ok(m) => models.push(m),
+            Err(e) if e.status == Status::ModelUnsupported => refused.push((p, e.message)),
+            Err(e) => return Err(e),
+        }
+    }
 
     let m = auto.manifest();
     let audio = noise(m.window + (WINDOWS - 1) * m.hop);
@@ -110,14 +117,15 @@ pub fn measure(model: Source, options: &ModelOptions, budget: Duration) -> Resul
         model: m.name.clone(),
         backend: auto.backend_name().to_string(),
         auto: auto.precision(),
-        times: variants
+        times: models
             .iter()
             .zip(&mut per_window)
-            .map(|(&precision, times)| VariantTime {
-                precision,
+            .map(|(model, times)| VariantTime {
+                precision: model.precision(),
                 ms_per_window: median(times),
             })
             .collect(),
+        refused,
         rounds,
     })
 }

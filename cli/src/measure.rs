@@ -46,6 +46,13 @@ pub fn run(args: &BackendsArgs) -> u8 {
                     m.rounds,
                     measure::WINDOWS
                 );
+                for (precision, why) in &m.refused {
+                    println!(
+                        "{}: {} not measured: the backend cannot run it ({why})",
+                        m.backend,
+                        precision.as_str()
+                    );
+                }
                 let fastest = m.fastest();
                 println!(
                     "{}: auto picks {}; fastest here: {} (a variant beats the most precise by more than {:.0} % or not at all){}",

@@ -49,6 +49,7 @@ fn backends_lists_cpu_as_available() {
         "{stdout}"
     );
     row("ort");
+    row("rten");
     // Exactly one row is auto's choice, and it is the first.
     let first = stdout.lines().nth(1).unwrap_or_default();
     assert!(first.contains("auto's choice"), "{stdout}");

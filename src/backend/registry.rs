@@ -30,7 +30,7 @@ use crate::model::BackendChoice;
 
 /// Backends libdfd ships: listed even when their plugin is missing, so
 /// `dfd backends` says why.
-const SHIPPED: [&str; 3] = ["cpu", "ort", "cuda"];
+const SHIPPED: [&str; 4] = ["cpu", "rten", "ort", "cuda"];
 
 /// Loaded plugins by file path, and the built-in backends by name.
 static LOADED: Lazy<Mutex<HashMap<PathBuf, Arc<Backend>>>> = Lazy::new(Default::default);

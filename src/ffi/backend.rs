@@ -22,8 +22,8 @@ pub struct dfd_backend_info {
 }
 
 /// Lists the backends libdfd can see, probing each: the shipped ones ("cpu",
-/// "ort", "cuda"), built-in ones and any `libdfd_backend_*.so` on the search path
-/// (`plugin_dir` first, may be NULL; one given must be a directory, else
+/// "rten", "ort", "cuda"), built-in ones and any `libdfd_backend_*.so` on the
+/// search path (`plugin_dir` first, may be NULL; one given must be a directory, else
 /// `DFD_ERR_PLUGIN_NOT_FOUND`). Writes up to `capacity` entries to
 /// `out` and the total number into `*count`; call with `capacity` 0 to
 /// size the array.

@@ -28,9 +28,9 @@ pub struct dfd_model_options {
     /// `DFD_MAX_THREADS` (else `DFD_ERR_INVALID_ARG`).
     pub threads: u32,
     /// "auto" (default: the backend whose probe scores highest among those
-    /// that can run here and take the model: cuda, ort, cpu or any plugin;
-    /// `dfd backends` shows the ranking), "cpu", "ort", "cuda" or a plugin
-    /// name. A named backend that cannot run is an error, never a silent
+    /// that can run here and take the model: cuda, ort, cpu, rten or any
+    /// plugin; `dfd backends` shows the ranking), "cpu", "rten", "ort",
+    /// "cuda" or a plugin name. A named backend that cannot run is an error, never a silent
     /// fallback.
     pub backend: *const c_char,
     /// "auto" (default: the fastest variant on this machine), "fp32",

@@ -258,7 +258,7 @@ class Model(_Owned):
     streams keep it alive: closing it while they are open is safe.
 
     ``backend``: "auto" (default: the best-ranked backend that runs here,
-    see :func:`list_backends`), "cpu", "ort", "cuda" or a plugin name;
+    see :func:`list_backends`), "cpu", "rten", "ort", "cuda" or a plugin name;
     ``precision``: "auto" (default), "fp32", "fp16", "int8";
     ``plugin_dir``: searched for plugins first; ``threads``: 0 = default.
     """
