@@ -11,18 +11,6 @@ use common::*;
 use dfd_backend_abi::{BackendStatus, ModelDesc};
 use std::ffi::{c_char, c_void};
 
-const MEL: &[u64] = &[1, 40, 101];
-
-fn fails(file: &str, shape: &[u64], output_len: usize) -> Failure {
-    match Desc::new(fixture(file), shape, output_len).create() {
-        Ok(_) => panic!("{file} loaded"),
-        Err(f) => {
-            eprintln!("{file}: {:?}: {}", f.status, f.message);
-            f
-        }
-    }
-}
-
 #[test]
 fn truncated_and_garbage_are_invalid_models() {
     for file in ["truncated.onnx", "not-onnx.onnx"] {

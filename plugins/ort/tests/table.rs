@@ -15,23 +15,6 @@ use std::ffi::c_char;
 use common::*;
 use dfd_backend_abi::{BackendStatus, SCORE_CPU_TUNED};
 
-const MEL: &[u64] = &[1, 40, 101];
-
-/// Item input, batch and expected outputs of fixture `model`.
-fn case(model: &str) -> (Vec<f32>, usize, Vec<u64>, usize, serde_json::Value) {
-    let e = expected()["models"][model].clone();
-    let input = read_f32(e["input"].as_str().unwrap());
-    let shape: Vec<u64> = e["item_shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap())
-        .collect();
-    let batch = e["batch"].as_u64().unwrap() as usize;
-    let out = e["output_len"].as_u64().unwrap() as usize;
-    (input, batch, shape, out, e)
-}
-
 #[test]
 fn probe_names_the_library_and_scores_above_tract() {
     if !wheel::use_wheel() {
@@ -58,24 +41,13 @@ fn every_fixture_matches_onnxruntime_in_python() {
         return;
     }
     for model in ["tiny-mel", "tiny-raw", "fixed-batch"] {
-        let (input, batch, shape, out_len, e) = case(model);
+        let (_, _, shape, out_len, e) = fixture_case(model);
         for (p, v) in e["variants"].as_object().unwrap() {
             let file = v["file"].as_str().unwrap();
             let h = Desc::new(fixture(file), &shape, out_len)
                 .create()
                 .unwrap_or_else(|f| panic!("{file}: {f:?}"));
-            let got = h.run(&input, batch).unwrap();
-            let want = json_f32s(&v["output"]);
-            let d = max_abs_diff(&got, &want);
-            eprintln!("{model} {p}: |ort plugin - ort python| = {d}");
-            assert!(d <= 1e-4, "{model} {p}: {got:?} vs {want:?}");
-            // Item by item equals the batch (fixed-batch pads the last chunk).
-            let item = input.len() / batch;
-            for (i, x) in input.chunks(item).enumerate() {
-                let one = h.run(x, 1).unwrap();
-                let d = max_abs_diff(&one, &got[i * out_len..(i + 1) * out_len]);
-                assert!(d <= 1e-5, "{model} {p} item {i}: {d}");
-            }
+            check_against_python(&h, model, p);
         }
     }
 }
@@ -85,7 +57,7 @@ fn threads_and_concurrent_calls_agree() {
     if !wheel::use_wheel() {
         return;
     }
-    let (input, batch, shape, out_len, _) = case("tiny-mel");
+    let (input, batch, shape, out_len, _) = fixture_case("tiny-mel");
     let one = Desc::new(fixture("tiny-mel/model.fp32.onnx"), &shape, out_len)
         .create()
         .unwrap();
@@ -111,18 +83,7 @@ fn broken_models_get_the_right_status() {
     if !wheel::use_wheel() {
         return;
     }
-    let fails = |file: &str, shape: &[u64], out: usize| match Desc::new(fixture(file), shape, out)
-        .create()
-    {
-        Ok(_) => panic!("{file} loaded"),
-        Err(f) => {
-            eprintln!("{file}: {:?}: {}", f.status, f.message);
-            f
-        }
-    };
-    for file in ["truncated.onnx", "not-onnx.onnx"] {
-        assert_eq!(fails(file, MEL, 1).status, BackendStatus::InvalidModel);
-    }
+    check_invalid_and_mismatched_models();
     for (file, op) in [
         ("unsupported-op.onnx", "WaveletPool"),
         ("unsupported-lppool.onnx", "LpPool"),
@@ -140,22 +101,4 @@ fn broken_models_get_the_right_status() {
         fails("unsupported-op.onnx", MEL, 1).status,
         BackendStatus::UnsupportedOp
     );
-    let f = fails("wrong-shape.onnx", &[1, 40, 100], 1);
-    assert_eq!(f.status, BackendStatus::ShapeMismatch);
-    assert!(
-        f.message
-            .contains("model input is [1,40,101] but the manifest says [1,40,100]"),
-        "{}",
-        f.message
-    );
-    let f = fails("tiny-mel/model.fp32.onnx", MEL, 2);
-    assert_eq!(f.status, BackendStatus::ShapeMismatch);
-    assert!(f.message.contains("says 2"), "{}", f.message);
-    // Over max_batch, through the SDK's checks.
-    let h = Desc::new(fixture("tiny-mel/model.fp32.onnx"), MEL, 1)
-        .create()
-        .unwrap();
-    let input = vec![0.0; 9 * 4040];
-    let f = h.run(&input, 9).unwrap_err();
-    assert_eq!(f.status, BackendStatus::InvalidArgument);
 }

@@ -179,3 +179,75 @@ pub fn json_f32s(v: &serde_json::Value) -> Vec<f32> {
         .map(|x| x.as_f64().unwrap() as f32)
         .collect()
 }
+
+/// The item shape of the log-mel fixtures (`tiny-mel`, `wrong-shape`).
+pub const MEL: &[u64] = &[1, 40, 101];
+
+/// Creating `file` with this shape must fail; the failure, printed.
+pub fn fails(file: &str, shape: &[u64], output_len: usize) -> Failure {
+    match Desc::new(fixture(file), shape, output_len).create() {
+        Ok(_) => panic!("{file} loaded"),
+        Err(f) => {
+            eprintln!("{file}: {:?}: {}", f.status, f.message);
+            f
+        }
+    }
+}
+
+/// Item input, batch, item shape, output length and expected outputs
+/// (onnxruntime's, from Python) of fixture `model` in expected.json.
+pub fn fixture_case(model: &str) -> (Vec<f32>, usize, Vec<u64>, usize, serde_json::Value) {
+    let e = expected()["models"][model].clone();
+    let input = read_f32(e["input"].as_str().unwrap());
+    let shape: Vec<u64> = e["item_shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap())
+        .collect();
+    let batch = e["batch"].as_u64().unwrap() as usize;
+    let out = e["output_len"].as_u64().unwrap() as usize;
+    (input, batch, shape, out, e)
+}
+
+/// What every backend must say about unreadable bytes and about a graph
+/// that disagrees with the host's shapes, and a batch over `max_batch`.
+pub fn check_invalid_and_mismatched_models() {
+    for file in ["truncated.onnx", "not-onnx.onnx"] {
+        assert_eq!(fails(file, MEL, 1).status, BackendStatus::InvalidModel);
+    }
+    let f = fails("wrong-shape.onnx", &[1, 40, 100], 1);
+    assert_eq!(f.status, BackendStatus::ShapeMismatch);
+    assert!(
+        f.message
+            .contains("model input is [1,40,101] but the manifest says [1,40,100]"),
+        "{}",
+        f.message
+    );
+    let f = fails("tiny-mel/model.fp32.onnx", MEL, 2);
+    assert_eq!(f.status, BackendStatus::ShapeMismatch);
+    assert!(f.message.contains("says 2"), "{}", f.message);
+    let h = Desc::new(fixture("tiny-mel/model.fp32.onnx"), MEL, 1)
+        .create()
+        .unwrap();
+    let f = h.run(&vec![0.0; 9 * 4040], 9).unwrap_err();
+    assert_eq!(f.status, BackendStatus::InvalidArgument);
+}
+
+/// `h` (fixture `model`'s variant `variant` of expected.json) gives
+/// onnxruntime's outputs from Python to 1e-4, and item by item what it
+/// gives for the whole batch (a fixed-batch graph pads the last chunk).
+pub fn check_against_python(h: &Handle, model: &str, variant: &str) {
+    let (input, batch, _, out_len, e) = fixture_case(model);
+    let got = h.run(&input, batch).unwrap();
+    let want = json_f32s(&e["variants"][variant]["output"]);
+    let d = max_abs_diff(&got, &want);
+    eprintln!("{model} {variant}: |plugin - onnxruntime in Python| = {d}");
+    assert!(d <= 1e-4, "{model} {variant}: {got:?} vs {want:?}");
+    let item = input.len() / batch;
+    for (i, x) in input.chunks(item).enumerate() {
+        let one = h.run(x, 1).unwrap();
+        let d = max_abs_diff(&one, &got[i * out_len..(i + 1) * out_len]);
+        assert!(d <= 1e-5, "{model} {variant} item {i}: {d}");
+    }
+}
