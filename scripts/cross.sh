@@ -158,7 +158,7 @@ step_package() {
   done
   # The phone shape: libdfd.so and the compact CPU plugin, nothing else.
   local s=$dist/stripped
-  echo $(($(stat -c %s "$s/"*_libdfd.so | head -1) + $(stat -c %s "$s/"*_libdfd_backend_rten.so))) \
+  echo $(($(stat -c %s "$s/${profile}_libdfd.so") + $(stat -c %s "$s/${profile}_libdfd_backend_rten.so"))) \
     | awk '{ printf "%-28s %10d B  %5.1f MB\n", "libdfd.so + rten plugin", $1, $1 / 1e6 }' \
     | tee -a "$dist/sizes.txt"
 }

@@ -22,6 +22,8 @@ What it writes (all under tests/fixtures/models/):
   no-manifest.onnx                  tiny-mel fp32 without metadata
   unsupported-op.onnx               a made-up op (com.example WaveletPool)
   unsupported-lppool.onnx           a real ONNX op tract 0.23 lacks (LpPool)
+  dropout.onnx                      tiny-mel fp32 with an inference-mode Dropout
+                                    (identity; the rten backend refuses it)
   wrong-shape.onnx                  manifest input_shape [1,40,100], graph [N,1,40,101]
   inconsistent.onnx                 conv2 weights expect 4 input channels, conv1 gives 8
   inputs/*.f32le.bin                seeded batches of 4 inputs, little-endian f32
@@ -268,6 +270,21 @@ def raw_graph(w):
     return finish(helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)]))
 
 
+def with_dropout(model):
+    """`model` with an inference-mode Dropout after relu1 (an identity a
+    PyTorch export can leave behind; RTen without its `random` feature
+    refuses the operator)."""
+    m = copy.deepcopy(model)
+    nodes = list(m.graph.node)
+    i = next(k for k, n in enumerate(nodes) if n.name == "relu1")
+    after = nodes[i].output[0]
+    nodes[i].output[0] = "r1_pre_dropout"
+    nodes.insert(i + 1, helper.make_node("Dropout", ["r1_pre_dropout"], [after], name="dropout1"))
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    return finish(m)
+
+
 def finish(model, check=True):
     model.ir_version = IR_VERSION
     model.producer_name = "dfd-make-test-models"
@@ -468,6 +485,7 @@ def build(out: Path):
     m["provenance"]["note"] = "uses LpPool (node lp_pool): standard ONNX, runs in onnxruntime, not in tract 0.23"
     save(set_manifest(lp, m), out / "unsupported-lppool.onnx")
     ort_run(lp, x4)  # make sure it is a valid model that onnxruntime runs
+    save(set_manifest(with_dropout(fp32), mel_manifest("dropout", "fp32")), out / "dropout.onnx")
     # Self-consistent manifest (window 15840 -> 1 + 15840/160 = 100 frames)
     # that disagrees with the graph's [N,1,40,101].
     m = mel_manifest("wrong-shape", "fp32", input_shape=[1, 40, 100], window=15840, hop=7920)

@@ -70,6 +70,11 @@ pub fn run(args: &BackendsArgs) -> u8 {
                     }
                 );
             }
+            // A backend that cannot run this model (an operator it lacks):
+            // said, and the others are still measured.
+            Err(e) if e.status == dfd::Status::ModelUnsupported => {
+                println!("{}: cannot run this model: {e}", b.name);
+            }
             Err(e) => {
                 eprintln!("dfd: cannot measure on {}: {e}", b.name);
                 code = exit::USAGE;

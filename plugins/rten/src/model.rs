@@ -33,12 +33,21 @@ pub struct RtenModel {
     output_len: usize,
 }
 
-/// A load error as a status: a missing operator is `UnsupportedOp` (rten
-/// says "... operator not supported"), anything else `InvalidModel`.
+/// What rten says of an operator it lacks ("X operator not supported or
+/// not enabled"), leaves out of this build ("X operator not enabled because
+/// rten was compiled without ..."), or knows in a newer opset only.
+const NO_OP: [&str; 3] = [
+    "operator not supported",
+    "operator not enabled",
+    "but only version",
+];
+
+/// A load error as a status: a missing operator is `UnsupportedOp` (so
+/// `auto` can fall back to tract), anything else `InvalidModel`.
 fn load_status(e: &LoadError) -> Error {
     let text = e.to_string();
     match e.kind() {
-        LoadErrorKind::OperatorInvalid if text.contains("not supported") => {
+        LoadErrorKind::OperatorInvalid if NO_OP.iter().any(|m| text.contains(m)) => {
             Error::unsupported(format!("rten: {text}"))
         }
         _ => Error::invalid_model(format!("rten cannot load the model: {text}")),
