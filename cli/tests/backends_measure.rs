@@ -150,6 +150,37 @@ fn measure_reports_a_model_that_does_not_load() {
     assert!(stderr.contains("cannot measure on cpu"), "{stderr}");
 }
 
+/// A backend that cannot run the model (rten lacks AASIST's `Selu`) says
+/// so; the others are still measured and the command succeeds.
+#[test]
+fn measure_names_a_backend_that_cannot_run_the_model() {
+    let plugins = plugin_dir();
+    if !plugins.join("libdfd_backend_rten.so").is_file() {
+        return;
+    }
+    let model = repo().join("tests/fixtures/arch/aasist/aasist.onnx");
+    let out = dfd(&[
+        "backends",
+        "--plugin-dir",
+        plugins.to_str().unwrap(),
+        "--measure",
+        "--model",
+        model.to_str().unwrap(),
+        "--measure-seconds",
+        "0.1",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("rten: cannot run this model") && stdout.contains("Selu"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with("cpu: fp32 ")),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn measure_options_need_measure() {
     let out = dfd(&["backends", "--model", "x"]);
