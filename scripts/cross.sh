@@ -283,7 +283,9 @@ PY
 
 # Not part of `test`: building the test binaries compiles tract once more
 # (11 min on 2 cores). (They used to hang at their first thread: qemu ran
-# the cross sysroot's ld.so with the multiarch libc, see qemu_root.)
+# the cross sysroot's ld.so with the multiarch libc, see qemu_root.) One
+# unit test re-executes its own binary, which fails without a binfmt_misc
+# entry for the target (ENOEXEC); the rest pass (README, ARM64).
 step_rust_tests() {
   say "Rust tests under $qemu"
   cargo_x test -p dfd-backend-cpu --lib
