@@ -250,6 +250,14 @@ step_test() {
   echo "$compact" | grep -q ' on rten' || { echo "not on the rten plugin" >&2; exit 1; }
   [ "$(echo "$compact" | tail -1)" = "$(echo "$shared" | tail -1)" ] \
     || { echo "the rten and tract builds disagree" >&2; exit 1; }
+  # A model rten cannot run (AASIST's Selu), with no cpu to fall back to:
+  # the error names rten's reason.
+  local refused
+  refused=$(LD_LIBRARY_PATH=$tmp/compact env -u DFD_PLUGIN_PATH "$qemu" -L "$qemu_root" \
+    "$tmp/stream_wav" tests/fixtures/arch/aasist/aasist.onnx "$wav" 2>&1) \
+    && { echo "AASIST loaded on the rten plugin" >&2; exit 1; }
+  echo "$refused"
+  echo "$refused" | grep -q 'Selu' || { echo "the refusal does not name Selu" >&2; exit 1; }
 
   say "dfd backends (the CPU probe on $triple), --measure"
   local probe

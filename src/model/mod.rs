@@ -65,7 +65,8 @@ impl Model {
     /// Loads a model from any source: the variant asked for, or under auto
     /// the backend's fastest one that the source has. Under auto, a model
     /// the best-ranked backend cannot take (an operator or input it does
-    /// not support, an utterance model) is loaded on cpu instead, logged.
+    /// not support, an utterance model) is loaded on cpu instead, logged;
+    /// where no cpu backend can be found, that backend's refusal is the error.
     pub fn open(source: Source, options: &ModelOptions) -> Result<Model> {
         crate::limits::check_threads(options.threads)?;
         let backend = backend::resolve(&options.backend, options.plugin_dir.as_deref())?;
@@ -79,11 +80,15 @@ impl Model {
                     "backend auto: {} cannot run this model ({e}); using cpu",
                     backend.name()
                 );
-                let cpu = backend::resolve(
+                match backend::resolve(
                     &BackendChoice::Named("cpu".into()),
                     options.plugin_dir.as_deref(),
-                )?;
-                Model::open_on(source, cpu, options)
+                ) {
+                    Ok(cpu) => Model::open_on(source, cpu, options),
+                    // No cpu to fall back to (a phone with only the rten
+                    // plugin): the first backend's reason is the answer.
+                    Err(_) => Err(e),
+                }
             }
             loaded => loaded,
         }
