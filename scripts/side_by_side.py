@@ -6,8 +6,9 @@ Prints, in one run, on the same generated file (default 10 minutes of
 
 1. end to end, whole process, interleaved runs: `dfd scan` on each backend
    that runs here (cpu = tract; ort = onnxruntime, with the wheel's
-   libonnxruntime.so; rten = the compact CPU plugin), as it runs (with two cores, the network on a second
-   thread beside the front end) and pinned to one core (`taskset -c 0`);
+   libonnxruntime.so; rten = the compact CPU plugin), as it runs (with
+   two cores, the network on a second thread beside the front end) and
+   pinned to one core (`taskset -c 0`);
    and the Python pipeline a user would write instead (soundfile + the
    recipe's features.py + onnxruntime, batch 1), with onnxruntime on one
    thread and with its default threads;

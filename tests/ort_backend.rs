@@ -28,13 +28,7 @@ fn test_models_score_as_on_tract() {
     if !wheel::use_wheel() {
         return;
     }
-    for precision in ["fp32", "fp16", "int8"] {
-        same_scores(root().join("models/dfd-lfb-cnn"), precision);
-        same_scores(fixture("models/tiny-mel"), precision);
-    }
-    for file in ["tiny-raw.onnx", "fixed-batch.onnx"] {
-        same_scores(fixture(&format!("models/{file}")), "auto");
-    }
+    against_tract::test_models_score_as_on_tract("ort", &ort_dir(), &["fp32", "fp16", "int8"]);
 }
 
 #[test]
@@ -42,17 +36,8 @@ fn seed_architectures_score_as_on_tract() {
     if !wheel::use_wheel() {
         return;
     }
-    for name in [
-        "wav2vec2",
-        "wavlm",
-        "whisper",
-        "aasist",
-        "spec_cnn",
-        "efficientnet_b0",
-        "raw_cnn",
-        "lfcc_lcnn",
-    ] {
-        same_scores(fixture(&format!("arch/{name}/{name}.onnx")), "auto");
+    for name in against_tract::SEED_ARCHITECTURES {
+        same_scores(against_tract::seed_model(name), "auto");
     }
 }
 

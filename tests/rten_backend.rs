@@ -36,13 +36,7 @@ fn refused(path: PathBuf, precision: &str, op: &str) {
 
 #[test]
 fn test_models_score_as_on_tract() {
-    for precision in ["fp32", "fp16"] {
-        same_scores(root().join("models/dfd-lfb-cnn"), precision);
-        same_scores(fixture("models/tiny-mel"), precision);
-    }
-    for file in ["tiny-raw.onnx", "fixed-batch.onnx"] {
-        same_scores(fixture(&format!("models/{file}")), "auto");
-    }
+    against_tract::test_models_score_as_on_tract("rten", &rten_dir(), &["fp32", "fp16"]);
 }
 
 #[test]
@@ -58,27 +52,21 @@ fn int8_packages_are_refused_by_operator_and_auto_skips_them() {
 }
 
 /// The seed architectures (tests/fixtures/arch) as they stand with rten
-/// 0.27: the ones it runs score as on tract, the others are refused by the
-/// operator it lacks. A new rten that runs more fails here, to be moved.
+/// 0.27: those it lacks an operator for are refused naming it, every other
+/// one scores as on tract. A new rten that runs more fails here, to be
+/// taken off [`SEEDS_REFUSED`].
 #[test]
 fn seed_architectures_score_as_on_tract_or_are_refused() {
-    for name in SEEDS_RUN {
-        same_scores(fixture(&format!("arch/{name}/{name}.onnx")), "auto");
-    }
-    for (name, op) in SEEDS_REFUSED {
-        refused(fixture(&format!("arch/{name}/{name}.onnx")), "auto", op);
+    for name in against_tract::SEED_ARCHITECTURES {
+        let path = against_tract::seed_model(name);
+        match SEEDS_REFUSED.iter().find(|(seed, _)| *seed == name) {
+            Some((_, op)) => refused(path, "auto", op),
+            None => same_scores(path, "auto"),
+        }
     }
 }
 
-const SEEDS_RUN: &[&str] = &[
-    "wav2vec2",
-    "wavlm",
-    "whisper",
-    "spec_cnn",
-    "efficientnet_b0",
-    "raw_cnn",
-    "lfcc_lcnn",
-];
+/// Seed architectures rten cannot run, and the operator it lacks.
 const SEEDS_REFUSED: &[(&str, &str)] = &[("aasist", "Selu")];
 
 /// tract and rten report the same score band; `auto` takes `cpu` (ties go

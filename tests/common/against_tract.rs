@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{fixture, plugin_dir, read_wav, take_windows};
+use super::{fixture, plugin_dir, read_wav, root, take_windows};
 use dfd::{Model, ModelOptions, Stream};
 
 /// Largest accepted |difference| of a window's p_fake.
@@ -89,4 +89,33 @@ pub fn same_scores(path: PathBuf, precision: &str, backend: &str, dir: &Path) {
         dp <= P_TOL && dz <= LOGIT_TOL,
         "{what}: p_fake {dp:.2e}, logit {dz:.2e}"
     );
+}
+
+/// The seed architectures of `tests/fixtures/arch` (window models).
+pub const SEED_ARCHITECTURES: [&str; 8] = [
+    "wav2vec2",
+    "wavlm",
+    "whisper",
+    "aasist",
+    "spec_cnn",
+    "efficientnet_b0",
+    "raw_cnn",
+    "lfcc_lcnn",
+];
+
+/// The ONNX file of seed architecture `name`.
+pub fn seed_model(name: &str) -> PathBuf {
+    fixture(&format!("arch/{name}/{name}.onnx"))
+}
+
+/// The default model and every test model score as on tract on `backend`
+/// (its plugin in `dir`), the packages at each of `precisions`.
+pub fn test_models_score_as_on_tract(backend: &str, dir: &Path, precisions: &[&str]) {
+    for precision in precisions {
+        same_scores(root().join("models/dfd-lfb-cnn"), precision, backend, dir);
+        same_scores(fixture("models/tiny-mel"), precision, backend, dir);
+    }
+    for file in ["tiny-raw.onnx", "fixed-batch.onnx"] {
+        same_scores(fixture(&format!("models/{file}")), "auto", backend, dir);
+    }
 }
