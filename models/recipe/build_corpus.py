@@ -283,6 +283,10 @@ TTS_MIX = {  # fraction of the TTS budget per generator
 # Lever 5 (--extra-generators): generators added on top of TTS_MIX's budget, after
 # it in plan order, so every clip of the shipped corpus keeps its id, text and audio.
 EXTRA_TTS = {"freetts": 0.20}
+# Lever 1 (--extra-generators zoo): this share of the real segments gets a second
+# vocoded copy from the zoo (ZOO_FN, settings drawn per copy), in every split.
+EXTRA_ZOO = 0.35
+EXTRA_GENERATORS = sorted([*EXTRA_TTS, "zoo"])
 # FreeTTS's CMU kal diphones: kevin16 (16 kHz) and kevin (8 kHz, 8-bit); alan only tells the time.
 FREETTS_VOICES = {"train": ["kevin16", "kevin"], "val": ["kevin16"], "test": ["kevin16", "kevin"]}
 SPLIT_FRAC = {"train": 0.68, "val": 0.10, "test": 0.22}   # of bona fide minutes
@@ -342,7 +346,7 @@ def plan(spk, texts, target_min, max_spk_min, voc_frac, root, extra=()):
         gsplit[g] = s
         have[s] += gmin[g]
     # 4. bona fide jobs (segments) per speaker
-    jobs = []
+    jobs, zoo_jobs = [], []
     bmin = defaultdict(float)
     for k in sorted(spk):
         v = spk[k]
@@ -366,6 +370,10 @@ def plan(spk, texts, target_min, max_spk_min, voc_frac, root, extra=()):
             jobs.append(dict(kind="real", id=seg_id, speaker=k, source=v["source"], language=v["language"],
                              split=split, refs=[p["ref"] for p in grp], vocoder=voc))
             bmin[split] += acc / 60
+            if "zoo" in extra and hfrac("zoo?", seg_id) < EXTRA_ZOO:
+                zoo = sorted(ZOO_FN)
+                zoo_jobs.append(dict(jobs[-1], kind="zoo", id=f"{seg_id}-zoo", segment=seg_id,
+                                     vocoder=zoo[h32("zoo", seg_id) % len(zoo)]))
             n += 1
     # native channel distribution of the selected bona fide minutes (for TTS pre-channel)
     nat = defaultdict(float)
@@ -408,7 +416,7 @@ def plan(spk, texts, target_min, max_spk_min, voc_frac, root, extra=()):
     for split in SPLITS:
         budget_s = bmin[split] * 60 * (1 - voc_frac) * 1.0
         nclips = int(budget_s / 4.3)
-        for sysname, frac in TTS_MIX[split] + [(g, EXTRA_TTS[g]) for g in extra]:
+        for sysname, frac in TTS_MIX[split] + [(g, EXTRA_TTS[g]) for g in extra if g in EXTRA_TTS]:
             for j in range(int(round(nclips * frac))):
                 tid = f"{sysname}-{split}-{j:05d}"
                 if sysname == "piper":
@@ -425,6 +433,7 @@ def plan(spk, texts, target_min, max_spk_min, voc_frac, root, extra=()):
                     voice = vv[h32("ev", tid) % len(vv)]
                 jobs.append(dict(kind="tts", id=tid, system=sysname, voice=voice, language=lang, split=split,
                                  texts=take_texts(lang, split, 6), prechannel=prechannel(tid)))
+    jobs += zoo_jobs
     info = dict(native_channels={k: round(v, 1) for k, v in nat.items()}, cap_min=cap, group_split=gsplit, bona_fide_est_min=dict(bmin), n_jobs=len(jobs))
     return jobs, info
 
@@ -629,6 +638,168 @@ def voc_phaserand(x, rng):
 
 VOCODER_FN = {"world": voc_world, "mlsa": voc_mlsa, "griffinlim": voc_gl, "griffinlim-mel": voc_gl_mel,
               "lpc": voc_lpc, "phaserand": voc_phaserand}
+
+
+# ---- the vocoder zoo (lever 1, --extra-generators zoo): a second vocoded copy
+# of some real segments, each vocoder with its settings drawn per copy. The
+# names extend the families of protocol.py by prefix (world-*, lpc-*, mlsa-*),
+# or start new ones (hnm, pvoc).
+
+def voc_world_var(x, rng):
+    """WORLD with Harvest F0, a random frame period, F0 scaled by ±8 %, the
+    envelope and aperiodicity passed through their compact codes."""
+    import numpy as np
+    import pyworld as pw
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    fp = float(rng.choice([2.0, 5.0, 8.0, 10.0]))
+    f0, t = pw.harvest(x, SR, f0_floor=60, f0_ceil=500, frame_period=fp)
+    sp = pw.cheaptrick(x, f0, t, SR)
+    ap = pw.d4c(x, f0, t, SR)
+    fft = (sp.shape[1] - 1) * 2
+    sp = pw.decode_spectral_envelope(pw.code_spectral_envelope(sp, SR, int(rng.integers(24, 61))), SR, fft)
+    ap = pw.decode_aperiodicity(np.ascontiguousarray(pw.code_aperiodicity(ap, SR)), SR, fft)
+    return pw.synthesize(f0 * rng.uniform(0.92, 1.08), sp, ap, SR, fp)
+
+
+def _lpc_synth(x, rng, order, hop, win, excitation):
+    """LPC analysis every `hop` samples; the all-pole filter driven by
+    `excitation(f0 per sample, noise)` in voiced frames, noise in unvoiced ones."""
+    import librosa
+    import numpy as np
+    from scipy.signal import lfilter
+    _, f0, _ = _world_feats(x, fp=1000.0 * hop / SR)
+    n = len(x)
+    nfr = int(np.ceil(n / hop))
+    f0 = np.pad(f0, (0, max(0, nfr - len(f0))))[:nfr]
+    noise = rng.standard_normal(n)
+    voiced_ex = excitation(np.repeat(f0, hop)[:n], noise)
+    y, zi = np.zeros(n), np.zeros(order)
+    xp = np.pad(x, (win // 2, win))
+    w = np.hanning(win)
+    for i in range(nfr):
+        fr = xp[i * hop: i * hop + win] * w
+        a, g = np.r_[1.0, np.zeros(order)], 0.0
+        if np.sum(fr ** 2) >= 1e-10:
+            try:
+                a = librosa.lpc(fr + 1e-6 * rng.standard_normal(win), order=order)
+                g = np.sqrt(np.mean(lfilter(a, [1.0], fr) ** 2))
+            except Exception:
+                a = np.r_[1.0, np.zeros(order)]
+        s, e = i * hop, min(n, (i + 1) * hop)
+        ex = voiced_ex[s:e] if f0[i] > 0 else noise[s:e]
+        y[s:e], zi = lfilter([g], a, ex, zi=zi)
+    return y
+
+
+def voc_lpc_var(x, rng):
+    """LPC of order 10-32 and hop 5-15 ms, excited by a Rosenberg glottal
+    pulse (random open and closing quotients) or an impulse train, with
+    2-30 % noise mixed in."""
+    import numpy as np
+    order = int(rng.integers(10, 33))
+    hop = int(rng.choice([80, 120, 160, 240]))
+    mix = rng.uniform(0.02, 0.3)
+    glottal = rng.random() < 0.7
+    tp, tn = rng.uniform(0.3, 0.5), rng.uniform(0.08, 0.25)
+
+    def excitation(f0s, noise):
+        phase = np.cumsum(f0s / SR)
+        if glottal:
+            ph = phase - np.floor(phase)
+            g = np.where(ph < tp, 0.5 * (1 - np.cos(np.pi * ph / tp)),
+                         np.where(ph < tp + tn, np.cos(0.5 * np.pi * (ph - tp) / tn), 0.0))
+            ex = np.diff(g, prepend=0.0)
+        else:
+            ex = np.zeros(len(f0s))
+            ex[np.nonzero(np.diff(np.floor(phase)) > 0)[0] + 1] = 1.0
+        v = f0s > 0
+        ex = ex / (np.sqrt(np.mean(ex[v] ** 2)) if v.any() and np.any(ex[v]) else 1.0)
+        return ex * (1 - mix) + noise * mix
+    return _lpc_synth(x, rng, order, hop, 2 * hop + 80, excitation)
+
+
+def voc_mlsa_var(x, rng):
+    """MLSA of order 16-40 and warping 0.35-0.55 on Dio or Harvest F0, pulse
+    or noise excitation with 0-20 % noise mixed into voiced frames."""
+    import numpy as np
+    import pysptk
+    import pyworld as pw
+    from pysptk.synthesis import MLSADF, Synthesizer
+    hop = 80
+    xx = np.ascontiguousarray(x, dtype=np.float64)
+    if rng.random() < 0.5:
+        f0, t = pw.harvest(xx, SR, f0_floor=60, f0_ceil=500, frame_period=5.0)
+    else:
+        _, f0, t = _world_feats(x)
+    sp = pw.cheaptrick(xx, f0, t, SR)
+    order, alpha = int(rng.integers(16, 41)), rng.uniform(0.35, 0.55)
+    sp = np.maximum(sp, sp.max(axis=1, keepdims=True) * 1e-6)  # see voc_mlsa
+    mc = pysptk.sp2mc(sp, order=order, alpha=alpha)
+    pitch = np.where(f0 > 0, SR / np.maximum(f0, 1e-3), 0.0)
+    exc = pysptk.excite(pitch.astype(np.float64), hop, gaussian=True, seed=int(rng.integers(1 << 30)))
+    n_exc = len(exc)
+    voiced = np.repeat(pitch > 0, hop)[:n_exc]
+    exc = exc + voiced * rng.uniform(0.0, 0.2) * rng.standard_normal(n_exc)
+    b = pysptk.mc2b(mc, alpha)
+    return Synthesizer(MLSADF(order=order, alpha=alpha), hop).synthesis(exc, b.astype(np.float64))
+
+
+def voc_hnm(x, rng):
+    """Harmonic plus noise: below a maximum voiced frequency (2.5-6 kHz) the
+    sum of harmonics of the WORLD F0 with CheapTrick amplitudes and random
+    initial phases; above it, and in unvoiced frames, noise shaped by the
+    same envelope. Each part is scaled to the energy of its band in `x`."""
+    import librosa
+    import numpy as np
+    import pyworld as pw
+    xx, f0, t = _world_feats(x)
+    sp = pw.cheaptrick(xx, f0, t, SR)
+    nb, n = sp.shape[1], len(x)
+    fmax = rng.uniform(2500, 6000)
+    ts = np.arange(n) / SR
+    voiced = np.interp(ts, t, (f0 > 0).astype(float)) > 0.5
+    f0v = np.where(f0 > 0, f0, np.nan)
+    idx = np.flatnonzero(f0 > 0)
+    f0s = np.where(voiced, np.interp(ts, t[idx], f0[idx]) if len(idx) else 0.0, 0.0)
+    phase = 2 * np.pi * np.cumsum(f0s / SR)
+    harm = np.zeros(n)
+    for k in range(1, int(fmax / 60) + 1):
+        fk = k * np.nan_to_num(f0v)
+        amp = np.sqrt(sp[np.arange(len(f0)), np.minimum(np.round(fk / SR * 2 * (nb - 1)).astype(int), nb - 1)])
+        amp = np.where((fk > 0) & (fk < fmax), amp, 0.0)
+        if not amp.any():
+            break
+        harm += np.interp(ts, t, amp) * np.cos(k * phase + rng.uniform(0, 2 * np.pi))
+    harm *= voiced
+    nfft, hop = 2 * (nb - 1), 80
+    N = librosa.stft(rng.standard_normal(n), n_fft=nfft, hop_length=hop)
+    env = np.sqrt(sp).T
+    fr = np.minimum(np.round(np.arange(N.shape[1]) * hop / SR / (t[1] - t[0])).astype(int), len(f0) - 1)
+    freqs = np.arange(nb) * SR / nfft
+    mask = np.where((f0[fr] > 0)[None, :], (freqs > fmax)[:, None], True)
+    noise = librosa.istft(N * env[:, fr] * mask, hop_length=hop, n_fft=nfft, length=n)
+
+    def band_energy(sig, lo, hi):
+        S = np.abs(librosa.stft(sig, n_fft=nfft, hop_length=hop)) ** 2
+        return S[(freqs >= lo) & (freqs < hi)].sum()
+    eh = band_energy(harm, 0, fmax)
+    en = band_energy(noise, 0, SR / 2)
+    gh = np.sqrt(band_energy(x, 0, fmax) / eh) if eh > 0 else 0.0
+    gn = np.sqrt(band_energy(x, fmax, SR / 2) / en) * 2 if en > 0 else 0.0
+    return gh * harm + gn * noise
+
+
+def voc_pvoc(x, rng):
+    """Phase-vocoder pitch shift by 0.5-3 semitones up or down (librosa:
+    STFT time stretch, then resampling back to the original length)."""
+    import librosa
+    steps = rng.uniform(0.5, 3.0) * rng.choice([-1.0, 1.0])
+    return librosa.effects.pitch_shift(x, sr=SR, n_steps=steps, n_fft=int(rng.choice([512, 1024, 2048])),
+                                       res_type="soxr_hq")
+
+
+ZOO_FN = {"world-harvest": voc_world_var, "lpc-glottal": voc_lpc_var, "mlsa-var": voc_mlsa_var,
+          "hnm": voc_hnm, "pvoc": voc_pvoc}
 
 
 # ---- TTS
@@ -863,7 +1034,10 @@ def run_job(args):
     try:
         rng = rng_for("job", job["id"])
         split = job["split"]
-        if job["kind"] == "real":
+        if job["kind"] in ("real", "zoo"):
+            # a zoo job rebuilds its segment exactly as the segment's own job did
+            if job["kind"] == "zoo":
+                rng = rng_for("job", job["segment"])
             pieces = []
             for ref in job["refs"]:
                 try:
@@ -878,7 +1052,8 @@ def run_job(args):
             vsig = None
             if job["vocoder"] and wins:
                 try:
-                    vsig = VOCODER_FN[job["vocoder"]](sig, rng_for("vocode", job["id"]))
+                    fn = ZOO_FN if job["kind"] == "zoo" else VOCODER_FN
+                    vsig = fn[job["vocoder"]](sig, rng_for("vocode", job["id"]))
                     vsig = np.nan_to_num(np.asarray(vsig, dtype=np.float64))
                     if len(vsig) < len(sig):
                         vsig = np.pad(vsig, (0, len(sig) - len(vsig)))
@@ -887,9 +1062,9 @@ def run_job(args):
                     vsig = None
             pos = 0
             for k, w in enumerate(wins):
-                cid = f"{job['id']}-w{k}"
+                cid = f"{job.get('segment', job['id'])}-w{k}"
                 rel = f"clips/{split}/bonafide/{cid}.wav"
-                r = finish_clip(w, cid, out, rel, split, split == "test")
+                r = finish_clip(w, cid, out, rel, split, split == "test") if job["kind"] == "real" else None
                 if r:
                     rows.append(dict(path=rel, label="bonafide", system="bonafide", source=job["source"],
                                      speaker=job["speaker"], language=job["language"], split=split,
@@ -1041,8 +1216,10 @@ def main():
     ap.add_argument("--max-minutes", type=float, default=0,
                     help="wall-clock limit for the generation stage; unfinished jobs are skipped (rerun resumes)")
     ap.add_argument("--extra-generators", default="",
-                    help="comma list of generators added to the shipped mix (lever 5): freetts "
-                         "(apt freetts, Java). Clips of the shipped mix are unchanged, so a copy of a "
+                    help="comma list of generators added to the shipped mix: freetts (lever 5; apt "
+                         "freetts, Java), zoo (lever 1: a second vocoded copy of 35 %% of the real "
+                         "segments from ZOO_FN: WORLD/Harvest, LPC with glottal pulses, MLSA variants, "
+                         "harmonic plus noise, phase-vocoder pitch shift). Clips of the shipped mix are unchanged, so a copy of a "
                          "built corpus resumes with only the new clips to make")
     ap.add_argument("--plan-only", action="store_true")
     a = ap.parse_args()
@@ -1058,9 +1235,9 @@ def main():
         f"{sum(p['est'] for v in spk.values() for p in v['pieces']) / 60:.0f} min raw; "
         f"text languages: {len(texts)}")
     extra = tuple(g for g in a.extra_generators.split(",") if g)
-    unknown = [g for g in extra if g not in EXTRA_TTS]
+    unknown = [g for g in extra if g not in EXTRA_GENERATORS]
     if unknown:
-        sys.exit(f"--extra-generators: unknown {unknown}; known: {sorted(EXTRA_TTS)}")
+        sys.exit(f"--extra-generators: unknown {unknown}; known: {EXTRA_GENERATORS}")
     if "freetts" in extra and not os.path.exists(FREETTS_JAR):
         sys.exit(f"--extra-generators freetts needs {FREETTS_JAR}: apt-get install freetts")
     jobs, info = plan(spk, texts, a.bonafide_minutes * a.scale, a.max_speaker_minutes, a.vocoded_fraction, x, extra)

@@ -298,7 +298,8 @@ def main():
     if not 0 <= 2 * a.paired < a.batch:
         ap.error(f"--paired {a.paired}: two windows per pair must leave room in a batch of {a.batch}")
 
-    torch.set_num_threads(2)
+    # two threads (the build machine); OMP_NUM_THREADS=1 lets two runs share it
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     torch.manual_seed(a.seed)
     np.random.seed(a.seed)
     rng = np.random.default_rng(a.seed)
