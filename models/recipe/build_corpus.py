@@ -965,6 +965,14 @@ def normalise(x, rng):
     return y
 
 
+def dc_offset(rng):
+    """A DC offset for 20 % of the clips of either class: 1e-4 to 5e-3 of full
+    scale (log-uniform), either sign; 0 otherwise."""
+    if rng.random() >= 0.2:
+        return 0.0
+    return float(rng.choice([-1.0, 1.0]) * 10 ** rng.uniform(-4, np.log10(5e-3)))
+
+
 def dither(x, rng):
     return x + rng.standard_normal(len(x)) * 10 ** (-70 / 20)
 
@@ -1006,10 +1014,14 @@ def finish_clip(x, clip_id, out, rel, split, want_clean, chain_id=None):
     x = x[:int(6.0 * SR)]
     if not (np.isfinite(x).all()) or np.max(np.abs(x)) < 1e-6:
         return None
-    x = normalise(x, rng)
+    # DC removed from both classes: flite and some vocoders carry an offset the
+    # real clips do not (the shortcut audit's DC cue); a random one comes back
+    # after the channel, the same for both classes, so the model learns to ignore it
+    x = normalise(x - np.mean(x), rng)
     if want_clean:
         write_wav(os.path.join(out, "clean", rel), dither(x, rng_for("cleandither", clip_id)))
     y, tag = apply_channel(x, rng)
+    y = y + dc_offset(rng_for("dc", chain_id or clip_id))
     pk = np.max(np.abs(y))
     if pk > 0.99:
         y = y * 0.99 / pk

@@ -47,6 +47,7 @@ windows (hop 1 s) of a clip.
 """
 
 import argparse
+import csv
 import json
 import os
 import subprocess
@@ -107,10 +108,17 @@ class Pool3:
     """All cached windows of the three splits as one table (features stay
     memory-mapped), plus per-file metadata with a global file index."""
 
-    def __init__(self, cache):
+    def __init__(self, cache, compare=""):
         self.feats, self.meta = {}, {}
         for s in SPLITS:
             self.feats[s], self.meta[s] = prepare.load_split(cache, s)
+        # files that the --compare corpus holds too (same clip path): a corpus
+        # with more generators is then also scored on the other one's files
+        self.base = None
+        if compare:
+            with open(Path(compare) / "manifest.csv", newline="") as f:
+                paths = {r["path"] for r in csv.DictReader(f)}
+            self.base = {s: np.isin(self.meta[s]["path"].astype(str), list(paths)) for s in SPLITS}
 
     def files(self, split, pred):
         m = self.meta[split]
@@ -223,19 +231,29 @@ def source_mask(meta, src):
     return (meta["label"] == 0) & _starts(meta["source"], src)
 
 
-def lofo_result(pool, p, ok, pg, fam):
-    bt = (pool.meta["test"]["label"] == 0) & ok["test"]
-    spo = np.concatenate([p[s][family_mask(pool.meta[s], fam) & ok[s]] for s in SPLITS])
-    spo_g = np.concatenate([pg[s][family_mask(pool.meta[s], fam)] for s in SPLITS])
+def lofo_result(pool, p, ok, pg, fam, base=True):
+    """EERs of a family's files against the test split's bona fide files;
+    with a --compare corpus also ("base") on the files that corpus holds."""
+    keep = {s: np.ones(len(pool.meta[s]["label"]), bool) for s in SPLITS}
+    if not base:
+        keep = pool.base
+    bt = (pool.meta["test"]["label"] == 0) & ok["test"] & keep["test"]
+    spo = np.concatenate([p[s][family_mask(pool.meta[s], fam) & ok[s] & keep[s]] for s in SPLITS])
+    if not len(spo):
+        return None
+    spo_g = np.concatenate([pg[s][family_mask(pool.meta[s], fam) & keep[s]] for s in SPLITS])
     spo_g = spo_g[np.isfinite(spo_g)]
-    bg = pg["test"][pool.meta["test"]["label"] == 0]
+    bg = pg["test"][(pool.meta["test"]["label"] == 0) & keep["test"]]
     bg = bg[np.isfinite(bg)]
-    st = p["test"][family_mask(pool.meta["test"], fam) & ok["test"]]
-    return {"spoof_files": int(len(spo)), "bonafide_files": int(bt.sum()),
-            "eer": metrics.eer(spo, p["test"][bt])[0],
-            "eer_test_split_only": metrics.eer(st, p["test"][bt])[0] if len(st) else None,
-            "test_split_files": int(len(st)),
-            "eer_g711": metrics.eer(spo_g, bg)[0]}
+    st = p["test"][family_mask(pool.meta["test"], fam) & ok["test"] & keep["test"]]
+    r = {"spoof_files": int(len(spo)), "bonafide_files": int(bt.sum()),
+         "eer": metrics.eer(spo, p["test"][bt])[0],
+         "eer_test_split_only": metrics.eer(st, p["test"][bt])[0] if len(st) else None,
+         "test_split_files": int(len(st)),
+         "eer_g711": metrics.eer(spo_g, bg)[0]}
+    if base and pool.base is not None:
+        r["base"] = lofo_result(pool, p, ok, pg, fam, base=False)
+    return r
 
 
 def source_files(pool, p, ok, src):
@@ -314,8 +332,9 @@ def markdown(res, a):
          + (f" Validation: {a.val_files} files per epoch." if a.val_files else "")
          + (f" Folds (held out together): {a.folds}." if a.folds else ""), "",
          "| held-out family | its files (all splits) | EER clean | EER after G.711 | "
-         "EER, its test-split files only | same family at the `all` run (test split) |",
-         "|---|---:|---:|---:|---:|---:|"]
+         "EER, its test-split files only | same family at the `all` run (test split) |"
+         + (" its files of --compare's corpus: count, EER clean; G.711 |" if a.compare else ""),
+         "|---|---:|---:|---:|---:|---:|" + ("---:|" if a.compare else "")]
     ref = res.get("all", {})
     lofo = {f: (k, q) for k, r in res.items() if k != "all" for f, q in r.get("lofo", {}).items()}
     lorso = {x: (k, q) for k, r in res.items() if k != "all" for x, q in r.get("lorso", {}).items()}
@@ -329,13 +348,21 @@ def markdown(res, a):
                  f"{q['eer_g711'] * 100:.1f} % | "
                  + (f"{ts * 100:.1f} % ({q['test_split_files']})" if ts is not None else "-")
                  + " | " + (f"{rr['eer_test_split_only'] * 100:.1f} %"
-                            if rr.get("eer_test_split_only") is not None else "-") + " |")
+                            if rr.get("eer_test_split_only") is not None else "-") + " |"
+                 + (f" {q['base']['spoof_files']}: {q['base']['eer'] * 100:.1f} %; "
+                    f"{q['base']['eer_g711'] * 100:.1f} % |" if q.get("base") else
+                    " - |" if a.compare else ""))
     lo = [q for _, q in lofo.values()]
+    lb = [q["base"] for q in lo if q.get("base")]
+    if lb:
+        L.append(f"| **mean on --compare's files** ({len(lb)} families) | | "
+                 f"**{np.mean([q['eer'] for q in lb]) * 100:.1f} %** | "
+                 f"**{np.mean([q['eer_g711'] for q in lb]) * 100:.1f} %** | | |" + (" |" if a.compare else ""))
     if lo:
         L.append(f"| **mean** | | **{np.mean([q['eer'] for q in lo]) * 100:.1f} %** | "
-                 f"**{np.mean([q['eer_g711'] for q in lo]) * 100:.1f} %** | | |")
+                 f"**{np.mean([q['eer_g711'] for q in lo]) * 100:.1f} %** | | |" + (" |" if a.compare else ""))
         L.append(f"| **max** | | {max(q['eer'] for q in lo) * 100:.1f} % | "
-                 f"{max(q['eer_g711'] for q in lo) * 100:.1f} % | | |")
+                 f"{max(q['eer_g711'] for q in lo) * 100:.1f} % | | |" + (" |" if a.compare else ""))
     L += ["", "| held-out bona fide source | its files (all splits) | flagged at the run's "
           "threshold | EER vs test synthetic | flagged, `all` run (its test-split files) |",
           "|---|---:|---:|---:|---:|"]
@@ -364,7 +391,9 @@ def markdown(res, a):
     if ref:
         L += ["", f"`all` run: test EER {ref['test_eer'] * 100:.1f} %, G.711 {ref['test_eer_g711'] * 100:.1f} %, "
               f"threshold {ref['calibration']['threshold']:.3f} flags "
-              f"{ref['test_bonafide_flagged'] * 100:.1f} % of the test split's bona fide files."]
+              f"{ref['test_bonafide_flagged'] * 100:.1f} % of the test split's bona fide files."
+              + (f" On the test files of --compare's corpus: EER {ref['test_eer_base'] * 100:.1f} %, "
+                 f"G.711 {ref['test_eer_g711_base'] * 100:.1f} %." if "test_eer_base" in ref else "")]
     L += ["", "Training wall time per run (min): " + ", ".join(
         f"{k} {v['train_min']:.1f}" for k, v in res.items())]
     return "\n".join(L) + "\n"
@@ -410,6 +439,10 @@ def main():
                     help="feature profile: wide = the default model's 16 kHz corpus; tel = the "
                          "telephone model's (--corpus: telephone.py's 8 kHz copy); fine = the "
                          "16 kHz corpus as a full-resolution spectrum (with --arch cnnf)")
+    ap.add_argument("--compare", default="", metavar="CORPUS",
+                    help="a corpus this one extends (e.g. the shipped mix under --extra-generators): "
+                         "every EER is also reported on the files that corpus holds, next to the "
+                         "protocol run on it")
     ap.add_argument("--g711-source", default="",
                     help="with --profile tel: the 16 kHz corpus telephone.py read (same paths); "
                          "its clips are sent through G.711 alone for the G.711 column")
@@ -420,7 +453,7 @@ def main():
     if a.profile == "tel" and not a.g711_source:
         ap.error("--profile tel needs --g711-source (the 16 kHz corpus)")
     prepare.prepare(a.corpus, a.cache, a.jobs, profile=a.profile)
-    pool = Pool3(a.cache)
+    pool = Pool3(a.cache, a.compare)
     g711 = g711_cache(pool, a.g711_source or a.corpus, out, a.jobs, a.profile)
     if a.folds:
         plan = [("all", (), ())]
@@ -473,6 +506,11 @@ def main():
              "test_eer": metrics.eer(p["test"][st], p["test"][bt])[0],
              "test_eer_g711": metrics.eer(sg[np.isfinite(sg)], bg[np.isfinite(bg)])[0],
              "test_bonafide_flagged": float((p["test"][bt] >= cal["threshold"]).mean())}
+        if pool.base is not None:
+            kb, bb = pool.base["test"], pool.base["test"][pool.meta["test"]["label"] == 1]
+            sgb = sg[bb]
+            r["test_eer_base"] = metrics.eer(p["test"][st & kb], p["test"][bt & kb])[0]
+            r["test_eer_g711_base"] = metrics.eer(sgb[np.isfinite(sgb)], bg[np.isfinite(bg)])[0]
         if systems:
             r["lofo"] = {f: lofo_result(pool, p, ok, pg, f) for f in
                          (systems if name.startswith("fold-") else ["+".join(systems)])}
