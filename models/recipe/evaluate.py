@@ -128,6 +128,12 @@ def report(rows, z, wf, manifest):
         res["per_system"][s] = {"files": int(m.sum()),
                                 "eer": metrics.eer(p[m], p[ok & ~lab])[0],
                                 "auc": metrics.auc(p[m], p[ok & ~lab])}
+    # false alarms per real source at the threshold: a few packages (one
+    # voice, one channel) can carry most of them
+    src = np.array([r.get("source", "") for r in rows])
+    res["bonafide_flagged_per_source"] = {
+        s: {"files": int(m.sum()), "flagged": float((p[m] >= thr).mean())}
+        for s in sorted(set(src[~lab]) - {""}) for m in [ok & ~lab & (src == s)] if m.any()}
     ch = np.array([r.get("channel", "") for r in rows])
     if len(set(ch)) > 1:
         res["per_channel"] = {}

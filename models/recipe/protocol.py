@@ -506,6 +506,9 @@ def main():
              "test_eer": metrics.eer(p["test"][st], p["test"][bt])[0],
              "test_eer_g711": metrics.eer(sg[np.isfinite(sg)], bg[np.isfinite(bg)])[0],
              "test_bonafide_flagged": float((p["test"][bt] >= cal["threshold"]).mean())}
+        src = pool.meta["test"]["source"].astype(str)
+        r["test_bonafide_flagged_per_source"] = {
+            x: float((p["test"][bt & (src == x)] >= cal["threshold"]).mean()) for x in sorted(set(src[bt]))}
         if pool.base is not None:
             kb, bb = pool.base["test"], pool.base["test"][pool.meta["test"]["label"] == 1]
             sgb = sg[bb]
