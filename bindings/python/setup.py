@@ -47,6 +47,8 @@ NATIVE: List[Tuple[str, str]] = [
     # onnxruntime's backend: usable once `pip install onnxruntime` is done
     # (the package points the plugin at that library, see _lib.py).
     ("dfd-backend-ort", "libdfd_backend_ort.so"),
+    # The compact CPU backend on RTen (4-5 MB; fp32 and fp16, no int8).
+    ("dfd-backend-rten", "libdfd_backend_rten.so"),
     # Audio files to PCM for Model.score_file and `python -m dfd scan`
     # (needs the system's libopus.so.0).
     ("dfd-decode", "libdfd_decode.so"),

@@ -1,6 +1,6 @@
 //! The self-contained Python wheel (bindings/python/setup.py): `pip wheel`
 //! builds it from this checkout, packing the libdfd.so, libdfd_decode.so
-//! and CPU and ort plugins this test run built (`DFD_PREBUILT_LIBS`: the workspace's own build, so the
+//! and CPU, ort and rten plugins this test run built (`DFD_PREBUILT_LIBS`: the workspace's own build, so the
 //! wheel adds no compilation; debug information stripped); it is installed into a fresh virtual
 //! environment, and there, with no DFD_* variable and outside the source
 //! tree, `python -m dfd scan` must print what `dfd scan` prints for
@@ -45,10 +45,11 @@ fn ok(out: Output, what: &str) -> String {
 /// cargo put it for this binary (`target/<profile>/deps`, or its parent;
 /// the newest if both), libdfd and libdfd_decode as the CLI's
 /// dependencies, the plugins as its dev-dependencies.
-const WHEEL_LIBRARIES: [&str; 4] = [
+const WHEEL_LIBRARIES: [&str; 5] = [
     "libdfd.so",
     "libdfd_backend_cpu.so",
     "libdfd_backend_ort.so",
+    "libdfd_backend_rten.so",
     "libdfd_decode.so",
 ];
 
@@ -283,21 +284,35 @@ fn wheel_runs_the_ort_backend_with_pip_onnxruntime() {
             .unwrap(),
         "importing onnxruntime (pip install onnxruntime==1.32.0; .ci/run does)",
     );
+    scans_samples_as_cpu_does(python, "ort");
+}
+
+/// The wheel's compact rten plugin runs with nothing else installed and
+/// scores what the CPU backend scores.
+#[test]
+fn wheel_runs_the_rten_backend() {
+    let Installed { python, .. } = installed();
+    scans_samples_as_cpu_does(python, "rten");
+}
+
+/// `python -m dfd scan --backend BACKEND samples` against the CPU backend:
+/// the same files and verdicts, p_fake within the engines' float differences.
+fn scans_samples_as_cpu_does(python: &Path, backend: &str) {
     let scan = |backend: &str| {
         parse(&python_scan(
             python,
             &["--json", "--backend", backend, "samples"],
         ))
     };
-    let (ort, cpu) = (scan("ort"), scan("cpu"));
-    assert_eq!(ort.len(), cpu.len());
-    assert_eq!(ort.len(), 2);
-    for (o, c) in ort.iter().zip(&cpu) {
-        assert_eq!(o["backend"], "ort", "{o}");
+    let (other, cpu) = (scan(backend), scan("cpu"));
+    assert_eq!(other.len(), cpu.len());
+    assert_eq!(other.len(), 2);
+    for (o, c) in other.iter().zip(&cpu) {
+        assert_eq!(o["backend"], backend, "{o}");
         assert_eq!(o["file"], c["file"]);
         assert_eq!(o["verdict"], c["verdict"], "{o}\n{c}");
         let (po, pc) = (o["p_fake"].as_f64().unwrap(), c["p_fake"].as_f64().unwrap());
-        assert!((po - pc).abs() < 1e-4, "ort {po} vs cpu {pc}");
+        assert!((po - pc).abs() < 1e-4, "{backend} {po} vs cpu {pc}");
     }
 }
 

@@ -801,8 +801,8 @@ def voc_pvoc(x, rng):
 ZOO_FN = {"world-harvest": voc_world_var, "lpc-glottal": voc_lpc_var, "mlsa-var": voc_mlsa_var,
           "hnm": voc_hnm, "pvoc": voc_pvoc}
 # pvoc is test-only: with pitch-shifted copies in training, a half-schedule run
-# flagged 80 % of the unseen Fish Fillets voices (game characters, some of them
-# processed recordings) against 24 % without them.
+# flagged 80 % of the unseen Fish Fillets voices (acted game characters) against
+# 24 % without them.
 ZOO_SPLITS = {"train": sorted(set(ZOO_FN) - {"pvoc"}), "val": sorted(set(ZOO_FN) - {"pvoc"}),
               "test": sorted(ZOO_FN)}
 
