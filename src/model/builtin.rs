@@ -10,7 +10,7 @@ use crate::error::{bail, Result};
 /// A model compiled into libdfd, named by its role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Builtin {
-    /// `dfd-lfb-cnn-v1`: 16 kHz, for wideband audio (files, G.722, Opus
+    /// `dfd-lfb-cnn-v2`: 16 kHz, for wideband audio (files, G.722, Opus
     /// wideband calls); what `dfd_model_load_builtin` loads.
     #[default]
     Default,
@@ -77,7 +77,7 @@ impl Builtin {
     /// The model's name (its manifest's `name`).
     pub fn model_name(self) -> &'static str {
         match self {
-            Builtin::Default => "dfd-lfb-cnn-v1",
+            Builtin::Default => "dfd-lfb-cnn-v2",
             Builtin::Telephone => "dfd-lfb-cnn-tel-v1",
         }
     }

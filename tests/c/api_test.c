@@ -155,7 +155,7 @@ int main(int argc, char **argv) {
   EXPECT(dfd_model_load_builtin(&opts, NULL), DFD_ERR_NULL_ARG);
   EXPECT(dfd_model_load_builtin(&opts, &builtin), DFD_OK);
   EXPECT(dfd_model_get_info(builtin, &info), DFD_OK);
-  CHECK(strcmp(info.name, "dfd-lfb-cnn-v1") == 0);
+  CHECK(strcmp(info.name, "dfd-lfb-cnn-v2") == 0);
   CHECK(info.sample_rate == 16000 && info.window == 32000 && info.hop == 16000);
   CHECK(strcmp(info.precision, "fp32") == 0 && strcmp(info.backend, "cpu") == 0);
   dfd_model_free(builtin);
@@ -169,7 +169,7 @@ int main(int argc, char **argv) {
   builtin = NULL;
   EXPECT(dfd_model_load_builtin_named(NULL, NULL, &builtin), DFD_OK);
   EXPECT(dfd_model_get_info(builtin, &info), DFD_OK);
-  CHECK(strcmp(info.name, "dfd-lfb-cnn-v1") == 0);
+  CHECK(strcmp(info.name, "dfd-lfb-cnn-v2") == 0);
   dfd_model_free(builtin);
   builtin = NULL;
   EXPECT(dfd_model_load_builtin_named("dfd-lfb-cnn-tel-v1", &opts, &builtin), DFD_OK);

@@ -32,7 +32,7 @@ impl Codec {
         if matches!(self.name, "PCMU" | "PCMA") {
             "dfd-lfb-cnn-tel-v1"
         } else {
-            "dfd-lfb-cnn-v1"
+            "dfd-lfb-cnn-v2"
         }
     }
 }
