@@ -231,12 +231,18 @@ def source_mask(meta, src):
     return (meta["label"] == 0) & _starts(meta["source"], src)
 
 
-def lofo_result(pool, p, ok, pg, fam, base=True):
+def lofo_result(pool, p, ok, pg, fam):
     """EERs of a family's files against the test split's bona fide files;
     with a --compare corpus also ("base") on the files that corpus holds."""
-    keep = {s: np.ones(len(pool.meta[s]["label"]), bool) for s in SPLITS}
-    if not base:
-        keep = pool.base
+    r = _family_eers(pool, p, ok, pg, fam, {s: np.ones(len(pool.meta[s]["label"]), bool) for s in SPLITS})
+    if pool.base is not None:
+        r["base"] = _family_eers(pool, p, ok, pg, fam, pool.base)
+    return r
+
+
+def _family_eers(pool, p, ok, pg, fam, keep):
+    """lofo_result's figures on the files `keep` (per split) selects; None
+    when none of the family's files is kept."""
     bt = (pool.meta["test"]["label"] == 0) & ok["test"] & keep["test"]
     spo = np.concatenate([p[s][family_mask(pool.meta[s], fam) & ok[s] & keep[s]] for s in SPLITS])
     if not len(spo):
@@ -246,14 +252,11 @@ def lofo_result(pool, p, ok, pg, fam, base=True):
     bg = pg["test"][(pool.meta["test"]["label"] == 0) & keep["test"]]
     bg = bg[np.isfinite(bg)]
     st = p["test"][family_mask(pool.meta["test"], fam) & ok["test"] & keep["test"]]
-    r = {"spoof_files": int(len(spo)), "bonafide_files": int(bt.sum()),
-         "eer": metrics.eer(spo, p["test"][bt])[0],
-         "eer_test_split_only": metrics.eer(st, p["test"][bt])[0] if len(st) else None,
-         "test_split_files": int(len(st)),
-         "eer_g711": metrics.eer(spo_g, bg)[0]}
-    if base and pool.base is not None:
-        r["base"] = lofo_result(pool, p, ok, pg, fam, base=False)
-    return r
+    return {"spoof_files": int(len(spo)), "bonafide_files": int(bt.sum()),
+            "eer": metrics.eer(spo, p["test"][bt])[0],
+            "eer_test_split_only": metrics.eer(st, p["test"][bt])[0] if len(st) else None,
+            "test_split_files": int(len(st)),
+            "eer_g711": metrics.eer(spo_g, bg)[0]}
 
 
 def source_files(pool, p, ok, src):
