@@ -583,47 +583,16 @@ def voc_lpc(x, rng):
     """Self-made LPC vocoder: order-18 LPC envelope every 10 ms, excitation =
     pulse train at the WORLD F0 (voiced) or white noise (unvoiced), plus a
     small mixed noise component."""
-    import librosa
     import numpy as np
-    from scipy.signal import lfilter
-    hop, win, order = 160, 400, 18
-    xx, f0, _ = _world_feats(x, fp=10.0)
-    n = len(x)
-    nfr = int(np.ceil(n / hop))
-    f0 = np.pad(f0, (0, max(0, nfr - len(f0))))[:nfr]
-    # excitation
-    f0s = np.repeat(f0, hop)[:n]
-    phase = np.cumsum(np.where(f0s > 0, f0s / SR, 0.0))
-    pulses = np.zeros(n)
-    idx = np.nonzero(np.diff(np.floor(phase)) > 0)[0] + 1
-    pulses[idx] = 1.0
-    noise = rng.standard_normal(n)
-    mix = rng.uniform(0.05, 0.2)
-    y = np.zeros(n)
-    zi = np.zeros(order)
-    xp = np.pad(x, (win // 2, win))
-    w = np.hanning(win)
-    for i in range(nfr):
-        fr = xp[i * hop: i * hop + win] * w
-        if np.sum(fr ** 2) < 1e-10:
-            a = np.r_[1.0, np.zeros(order)]
-            g = 0.0
-        else:
-            try:
-                a = librosa.lpc(fr + 1e-6 * rng.standard_normal(win), order=order)
-            except Exception:
-                a = np.r_[1.0, np.zeros(order)]
-            res = lfilter(a, [1.0], fr)
-            g = np.sqrt(np.mean(res ** 2))
-        s, e = i * hop, min(n, (i + 1) * hop)
-        if f0[i] > 0:
-            period = SR / f0[i]
-            ex = pulses[s:e] * np.sqrt(period) * (1 - mix) + noise[s:e] * mix
-        else:
-            ex = noise[s:e]
-        out, zi = lfilter([g], a, ex, zi=zi)
-        y[s:e] = out
-    return y
+
+    def excitation(f0s, noise):
+        mix = rng.uniform(0.05, 0.2)
+        phase = np.cumsum(np.where(f0s > 0, f0s / SR, 0.0))
+        pulses = np.zeros(len(f0s))
+        pulses[np.nonzero(np.diff(np.floor(phase)) > 0)[0] + 1] = 1.0
+        period = SR / np.where(f0s > 0, f0s, 1.0)
+        return pulses * np.sqrt(period) * (1 - mix) + noise * mix
+    return _lpc_synth(x, rng, 18, 160, 400, excitation)
 
 
 def voc_phaserand(x, rng):
@@ -683,9 +652,9 @@ def _lpc_synth(x, rng, order, hop, win, excitation):
         if np.sum(fr ** 2) >= 1e-10:
             try:
                 a = librosa.lpc(fr + 1e-6 * rng.standard_normal(win), order=order)
-                g = np.sqrt(np.mean(lfilter(a, [1.0], fr) ** 2))
-            except Exception:
+            except Exception:  # an ill-conditioned frame: its own level, unfiltered
                 a = np.r_[1.0, np.zeros(order)]
+            g = np.sqrt(np.mean(lfilter(a, [1.0], fr) ** 2))
         s, e = i * hop, min(n, (i + 1) * hop)
         ex = voiced_ex[s:e] if f0[i] > 0 else noise[s:e]
         y[s:e], zi = lfilter([g], a, ex, zi=zi)
