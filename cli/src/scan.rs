@@ -1,10 +1,10 @@
 //! `dfd scan`: load the model once, then stream every file through a fresh
-//! [`Stream`], one decoded packet at a time. With two cores or more, a
-//! helper thread runs the network while this one decodes and computes the
-//! next windows' front end ([`Pipe`]).
+//! [`Stream`], one decoded packet at a time. With two cores or more,
+//! helper threads run the network, one per core, while this one decodes
+//! and computes the next windows' front end ([`Pipe`]).
 
 use std::path::Path;
-use std::sync::{mpsc, OnceLock};
+use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::Instant;
 
 use dfd::{Batch, Model, ModelOptions, Score, Stream, WindowScore, MAX_CHANNELS};
@@ -107,18 +107,28 @@ impl RunArgs {
     }
 }
 
-/// Decodes `path` packet by packet into a new stream and scores it, on two
-/// threads where the machine has two cores.
+/// Decodes `path` packet by packet into a new stream and scores it, with
+/// the network on helper threads where the machine has two cores or more.
 pub fn scan_file(model: &Model, path: &Path, keep: Keep) -> Result<FileScore, String> {
     let decoder = Decoder::open(path)?;
-    score_decoded(model, decoder, keep, Budget::UNLIMITED, two_cores()).map_err(|e| e.to_string())
+    score_decoded(model, decoder, keep, Budget::UNLIMITED, network_threads())
+        .map_err(|e| e.to_string())
 }
 
-/// Whether this process may use two cores; asked once, since the answer
-/// reads the cgroup files on Linux and a directory scan asks per file.
-fn two_cores() -> bool {
-    static TWO: OnceLock<bool> = OnceLock::new();
-    *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2))
+/// Most network threads one scoring starts: the cores beyond these add
+/// little to one file's few dozen batches.
+const MAX_NETWORK_THREADS: usize = 8;
+
+/// Network threads for one scoring: one per core (the decoding thread
+/// mostly waits for them: the network costs several times the front end),
+/// none on one core. Asked once, since the answer reads the cgroup files
+/// on Linux and a directory scan asks per file.
+pub fn network_threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| match std::thread::available_parallelism().map(|n| n.get()) {
+        Ok(n) if n >= 2 => n.min(MAX_NETWORK_THREADS),
+        _ => 0,
+    })
 }
 
 /// How much a scoring may take: audio seconds, and wall-clock time.
@@ -174,30 +184,36 @@ impl From<String> for ScoreError {
 }
 
 /// Scores a decoded file, packet by packet, within `budget`; with
-/// `pipeline`, the network runs on a second thread. The results are the
-/// same either way.
+/// `network_threads` > 0, the network runs on that many helper threads.
+/// The results are the same either way.
 pub fn score_decoded(
     model: &Model,
     decoder: Decoder,
     keep: Keep,
     budget: Budget,
-    pipeline: bool,
+    network_threads: usize,
 ) -> Result<FileScore, ScoreError> {
-    if !pipeline {
+    if network_threads == 0 {
         return score_with(Scorer::new(model, keep), decoder, budget);
     }
+    let (to_net, jobs) = mpsc::sync_channel::<Batch>(network_threads + 1);
+    let jobs = Mutex::new(jobs);
+    let (to_stream, done) = mpsc::channel();
     std::thread::scope(|threads| {
-        let (to_net, jobs) = mpsc::sync_channel::<Batch>(PIPE_DEPTH);
-        let (to_stream, done) = mpsc::channel();
-        threads.spawn(move || {
-            for mut batch in jobs {
+        for _ in 0..network_threads {
+            let (jobs, to_stream) = (&jobs, to_stream.clone());
+            threads.spawn(move || loop {
+                // The lock is held only while waiting for the next batch.
+                let next = jobs.lock().map_or(Err(mpsc::RecvError), |jobs| jobs.recv());
+                let Ok(mut batch) = next else { break };
                 // A failed batch goes back too: the stream reports it.
                 let _ = batch.infer();
                 if to_stream.send(batch).is_err() {
                     break;
                 }
-            }
-        });
+            });
+        }
+        drop(to_stream);
         let mut scorer = Scorer::new(model, keep);
         scorer.pipe = Some(Pipe { to_net, done });
         score_with(scorer, decoder, budget)
@@ -228,10 +244,7 @@ pub struct Keep {
     pub envelope: bool,
 }
 
-/// Batches waiting for the network thread before the decoding thread waits.
-const PIPE_DEPTH: usize = 2;
-
-/// The network thread's two ends: the stream's windows go out as batches
+/// The network threads' two ends: the stream's windows go out as batches
 /// and come back scored, in any order (the stream accounts them in order).
 struct Pipe {
     to_net: mpsc::SyncSender<Batch>,
@@ -265,7 +278,7 @@ impl Pipe {
     }
 }
 
-const NET_GONE: &str = "the inference thread stopped";
+const NET_GONE: &str = "the network threads stopped";
 
 /// Seconds per envelope step.
 const ENVELOPE_STEP: f64 = 0.01;
@@ -287,7 +300,7 @@ pub struct Scorer {
     envelope: EnvelopeBuilder,
     synthetic_windows: u64,
     read_windows: u64,
-    /// Set: the stream is deferred and its windows run on the network thread.
+    /// Set: the stream is deferred and its windows run on the network threads.
     pipe: Option<Pipe>,
 }
 
@@ -309,7 +322,7 @@ impl Scorer {
     }
 
     /// Pushes interleaved frames; returns the windows scored since the last
-    /// push (with a [`Pipe`], those the network thread has finished).
+    /// push (with a [`Pipe`], those the network threads have finished).
     /// The format must stay the one of the first push.
     pub fn push(
         &mut self,

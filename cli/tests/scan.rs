@@ -535,11 +535,12 @@ fn looped_wav(times: usize, dst: &Path) {
 }
 
 #[test]
-fn the_two_thread_scan_gives_what_one_core_gives() {
-    // With two cores `dfd scan` runs the network on a second thread; pinned
-    // to one core it scores on one. Every window must agree to the bit.
+fn the_threaded_scan_gives_what_one_core_gives() {
+    // With two cores or more `dfd scan` runs the network on helper threads,
+    // one per core, whose batches come back in any order; pinned to one
+    // core it scores on one thread. Every window must agree to the bit.
     if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
-        eprintln!("one core here: the two-thread scan cannot run, so this test checks nothing");
+        eprintln!("one core here: the threaded scan cannot run, so this test checks nothing");
         return;
     }
     let wav = scratch("pipeline").join("speech_x8.wav");

@@ -53,7 +53,7 @@ async fn scan_request(state: &State, request: Request) -> Result<impl IntoRespon
                 },
                 budget,
                 // Requests run side by side: one thread each.
-                false,
+                0,
             )
         }),
     )
