@@ -113,21 +113,28 @@ def fit_calibration(logits, labels, iters=200):
     return float(theta[0]), float(theta[1])
 
 
-def calibrate(window_logits, window_file, file_labels):
+def calibrate(window_logits, window_file, file_labels, bonafide_flagged=None):
     """The shipped calibration of a model from its validation windows:
     class-balanced logistic regression of the window logits, then the
-    threshold = calibrated file p_fake at the validation file EER point
-    (midway to the next lower file score). Returns a dict with scale, bias,
-    threshold, the validation file EER and AUC, and the error rates at the
-    threshold."""
+    threshold on calibrated file p_fake: with `bonafide_flagged` (a share),
+    the lowest that flags at most that share of the validation bona fide
+    files (midway between the last bona fide score it flags and the next
+    lower); without, the validation file EER point (midway to the next lower
+    file score). Returns a dict with scale, bias, threshold, the validation
+    file EER and AUC, and the error rates at the threshold."""
     lab_w = np.asarray(file_labels)[window_file]
     scale, bias = fit_calibration(window_logits, lab_w)
     _, p, n = file_scores(window_logits, window_file, len(file_labels), scale, bias)
     ok = n > 0
     lab = np.asarray(file_labels).astype(bool)
     e, thr = eer(p[ok & lab], p[ok & ~lab])
-    below = p[ok & (p < thr)]
-    threshold = float((thr + below.max()) / 2) if len(below) else float(thr)
+    if bonafide_flagged is None:
+        below = p[ok & (p < thr)]
+        threshold = float((thr + below.max()) / 2) if len(below) else float(thr)
+    else:
+        real = np.sort(p[ok & ~lab])[::-1]
+        k = int(np.floor(bonafide_flagged * len(real)))  # bona fide files flagged
+        threshold = float((real[k - 1] + real[k]) / 2) if k else float(np.nextafter(real[0], 2.0))
     return {"scale": scale, "bias": bias, "threshold": threshold, "eer": e,
             "auc": auc(p[ok & lab], p[ok & ~lab]),
             "bonafide_flagged": float((p[ok & ~lab] >= threshold).mean()),
