@@ -54,12 +54,20 @@ TEL_FRONTEND = dict(FRONTEND, n_fft=256, win_length=256, hop_length=80, n_filter
 # structure that vocoders and Griffin-Lim disturb, which 60 bands average.
 FINE_FRONTEND = dict(FRONTEND, n_filters=255)
 
-# Feature profiles: one per shipped model (prepare.py --profile), and "fine",
-# the lever-3 candidate (net.py arch cnnf).
+# Issue 14's lever 3, phase: the wideband `lfb` rows, then as many rows of
+# phase coherence over the same filters (`"phase": "coherence"`, see
+# `phase_coherence`): [120, 201], which net.py's arch cnnp reads as two
+# channels of [60, 201]. A recipe-only experiment: libdfd has no such front
+# end (the protocol found no gain, so none ships; the model card's lever 3).
+PHASE_FRONTEND = dict(FRONTEND, phase="coherence")
+
+# Feature profiles: one per shipped model (prepare.py --profile), and the
+# lever-3 candidates "fine" (net.py arch cnnf) and "phase" (arch cnnp).
 PROFILES = {
     "wide": {"sample_rate": SAMPLE_RATE, "window": WINDOW, "hop": HOP, "frontend": FRONTEND},
     "tel": {"sample_rate": 8000, "window": 16000, "hop": 8000, "frontend": TEL_FRONTEND},
     "fine": {"sample_rate": SAMPLE_RATE, "window": WINDOW, "hop": HOP, "frontend": FINE_FRONTEND},
+    "phase": {"sample_rate": SAMPLE_RATE, "window": WINDOW, "hop": HOP, "frontend": PHASE_FRONTEND},
 }
 
 
@@ -96,6 +104,8 @@ class Frontend:
         assert cfg["type"] == "lfb" and cfg["window"] == "hann"
         assert cfg["pad_mode"] == "constant" and cfg["power"] == 2.0 and cfg["log"] == "ln"
         assert cfg.get("pre_emphasis") is None
+        assert cfg.get("phase") in (None, "coherence")
+        self.phase = cfg.get("phase") == "coherence"
         self.cfg = dict(cfg)
         self.window = window
         self.n_fft = cfg["n_fft"]
@@ -115,10 +125,11 @@ class Frontend:
 
     @property
     def shape(self):
-        return (self.fb.shape[0], self.n_frames)
+        return (self.fb.shape[0] * (2 if self.phase else 1), self.n_frames)
 
     def log_energies(self, x, chunk=16):
-        """ln(filterbank energies + offset), before mean/std: [B, F, T] f32."""
+        """ln(filterbank energies + offset), then with `phase` the phase
+        coherence rows, before mean/std: [B, F, T] f32."""
         x = np.asarray(x, np.float32)
         if x.ndim == 1:
             x = x[None]
@@ -133,7 +144,10 @@ class Frontend:
         spec = np.fft.rfft(frames, axis=-1)
         power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)  # [B, T, bins]
         e = np.einsum("fk,btk->bft", self.fb, power, dtype=np.float32, optimize=True)
-        return np.log(e + self.offset, dtype=np.float32)
+        e = np.log(e + self.offset, dtype=np.float32)
+        if self.phase:
+            e = np.concatenate([e, phase_coherence(spec, self.fb)], axis=1)
+        return e
 
     def compute_batch(self, x):
         e = self.log_energies(x)
@@ -141,6 +155,32 @@ class Frontend:
 
     def compute(self, window):
         return self.compute_batch(window[None])[0]
+
+
+# Added to the denominator of the coherence: a band whose weight is below
+# it (digital silence) reads as 0, neither coherent nor random.
+COHERENCE_FLOOR = 1e-12
+
+
+def phase_coherence(spec, fb):
+    """How steadily each filter's partials advance in phase: [B, F, T] f32.
+
+    Per bin, z_t = X_t * conj(X_{t-1})^2 * X_{t-2} has the phase's second
+    difference over frames as its angle (a steady partial advances by the
+    same angle every hop, so it reads 0 whatever its frequency) and
+    |X_t| |X_{t-1}|^2 |X_{t-2}| as its weight. A filter's row is
+    sum_k w_fk Re z_k / (sum_k w_fk |z_k| + COHERENCE_FLOOR), in [-1, 1]:
+    near 1 where strong partials run on, near 0 where the phase is random
+    (phase randomisation, noise); frames 0 and 1, which lack two
+    predecessors in the window, repeat frame 2. In f64, rounded to f32.
+    spec: [B, T, bins] complex128 (the window's STFT); fb: [F, bins]."""
+    z = spec[:, 2:] * np.conj(spec[:, 1:-1]) ** 2 * spec[:, :-2]  # [B, T-2, bins]
+    w = fb.astype(np.float64)
+    num = np.einsum("fk,btk->bft", w, z.real, optimize=True)
+    den = np.einsum("fk,btk->bft", w, np.abs(z), optimize=True)
+    c = num / (den + COHERENCE_FLOOR)
+    c = np.concatenate([c[:, :, :1], c[:, :, :1], c], axis=2)
+    return c.astype(np.float32)
 
 
 def frame_windows(samples, window=WINDOW, hop=HOP):

@@ -22,6 +22,12 @@ by hand from the folded weights):
     60 bands average away, then the rest runs on 31 x 100 maps, as ``cnn``
     does on 30 x 100.
 
+``cnnp`` (for the ``phase`` feature profile: the 60 log band energies,
+    then 60 rows of phase coherence over the same bands, issue 14's lever 3)
+    ``cnn`` on two input channels: the input's rows are split into the two
+    [60, 201] maps, each loses its own mean, and the first Conv3x3 reads
+    both.
+
 ``cnns``
     ``cnn`` with each Conv3x3 + MaxPool 2x2 replaced by one Conv3x3 of
     stride 2: the same receptive field in a quarter of the multiply-adds, and
@@ -73,9 +79,9 @@ def layout(arch, channels, k1=5, n_bins=60):
             blocks.append((cin, c, kernel, (1, 2), (1, 1)))
             cin = c
         return blocks
-    if arch in ("cnn", "cnnf", "cnns"):
+    if arch in ("cnn", "cnnf", "cnns", "cnnp"):
         halve = [True] * (len(channels) - 1) + [False]
-        blocks, cin = [], 1
+        blocks, cin = [], in_channels(arch)
         for i, (c, h) in enumerate(zip(channels, halve)):
             if arch == "cnns":
                 blocks.append((cin, c, (3, 3), None, (2, 2) if h else (1, 1)))
@@ -93,6 +99,12 @@ DEFAULTS = {
 }
 DEFAULTS["cnns"] = DEFAULTS["cnn"]  # the same channels, strided instead of pooled
 DEFAULTS["cnnf"] = DEFAULTS["cnn"]  # the same channels on the fine profile
+DEFAULTS["cnnp"] = DEFAULTS["cnn"]  # the same channels on the phase profile
+
+
+def in_channels(arch):
+    """Input maps the feature rows are split into (the phase profile: 2)."""
+    return 2 if arch == "cnnp" else 1
 
 
 OC_ALPHA, OC_M_REAL, OC_M_FAKE = 20.0, 0.9, 0.2
@@ -128,7 +140,10 @@ class Net(nn.Module):
                 "hidden": self.hidden, "head": self.head}
 
     def forward(self, x):
-        x = x - x.mean(dim=(1, 2, 3), keepdim=True)
+        n, _, h, w = x.shape
+        c = in_channels(self.arch)
+        x = x.reshape(n, c, h // c, w)
+        x = x - x.mean(dim=(2, 3), keepdim=True)
         for b in self.blocks:
             x = b(x)
         x = x.mean(dim=(2, 3))
@@ -146,8 +161,10 @@ def n_params(model):
 
 def macs_per_window(model, input_hw=INPUT[1:]):
     """Multiply-accumulates of the convs and dense layers for one window
-    (the mean subtraction, ReLU and pooling are not counted)."""
+    (the mean subtraction, ReLU and pooling are not counted); `input_hw`:
+    the feature rows and frames."""
     h, w = input_hw
+    h //= in_channels(model.arch)
     total = 0
     for b in model.blocks:
         c = b.conv

@@ -288,7 +288,8 @@ def main():
                          "equaliser, noise, low-pass on both classes; 0 = off)")
     ap.add_argument("--profile", default="wide", choices=sorted(features.PROFILES),
                     help="feature profile (features.PROFILES): wide = 16 kHz, tel = 8 kHz, "
-                         "fine = 16 kHz full-resolution spectrum (arch cnnf)")
+                         "fine = 16 kHz full-resolution spectrum (arch cnnf), phase = 16 kHz "
+                         "bands + phase coherence (arch cnnp)")
     ap.add_argument("--group-power", type=float, default=0.5, metavar="P",
                     help="a generator's or source's share of its class ~ its windows^P "
                          "(0.5: the recipe; 0: every group alike)")
@@ -308,6 +309,8 @@ def main():
     cache = Path(a.cache) if a.cache else out / "cache"
 
     t_start = time.time()
+    if a.chan_aug and features.PROFILES[a.profile]["frontend"].get("phase"):
+        raise SystemExit("--chan-aug edits log energies; the phase profile's coherence rows are not")
     info = prepare.prepare(a.corpus, cache, a.jobs, profile=a.profile)
     t_prep = time.time() - t_start
     log(f"features ready ({t_prep:.0f} s)")
