@@ -83,7 +83,7 @@ fn inspect_without_a_model_describes_the_built_in_one() {
     assert_exit(&out, 0);
     let s = text(&out.stdout);
     assert!(
-        s.contains("dfd-lfb-cnn-tel-v1 (the built-in telephone model)"),
+        s.contains("dfd-lfb-cnn-tel-v2 (the built-in telephone model)"),
         "{s}"
     );
     assert!(s.contains("audio        8000 Hz"), "{s}");

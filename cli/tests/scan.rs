@@ -494,9 +494,9 @@ fn builtin_models_by_name() {
         ])
     };
     for (name, want) in [
-        ("builtin:telephone", "dfd-lfb-cnn-tel-v1"),
+        ("builtin:telephone", "dfd-lfb-cnn-tel-v2"),
         ("builtin:default", "dfd-lfb-cnn-v2"),
-        ("builtin:dfd-lfb-cnn-tel-v1", "dfd-lfb-cnn-tel-v1"),
+        ("builtin:dfd-lfb-cnn-tel-v2", "dfd-lfb-cnn-tel-v2"),
     ] {
         let out = run(name);
         assert_exit(&out, 0);

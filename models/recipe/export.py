@@ -55,7 +55,7 @@ import prepare  # noqa: E402
 OPSET = 17
 IR_VERSION = 8
 F32 = np.float32
-NAMES = {"wide": "dfd-lfb-cnn-v2", "tel": "dfd-lfb-cnn-tel-v1"}  # per feature profile
+NAMES = {"wide": "dfd-lfb-cnn-v2", "tel": "dfd-lfb-cnn-tel-v2"}  # per feature profile
 GATE_DBFS = -50.0
 
 

@@ -176,7 +176,7 @@ pub unsafe extern "C" fn dfd_model_load_builtin(
 /// Loads one of the models compiled into libdfd by name: its role,
 /// `"default"` (16 kHz, what `dfd_model_load_builtin` loads) or
 /// `"telephone"` (8 kHz, for G.711 / GSM / iLBC / AMR-NB calls), or its
-/// model name (`"dfd-lfb-cnn-tel-v1"`); NULL is the default model.
+/// model name (`"dfd-lfb-cnn-tel-v2"`); NULL is the default model.
 /// `options` may be NULL. An unknown
 /// name is `DFD_ERR_INVALID_ARG` (the message lists the names);
 /// `DFD_ERR_NOT_BUILT` without the `builtin-model` cargo feature.

@@ -14,7 +14,7 @@ pub enum Builtin {
     /// wideband calls); what `dfd_model_load_builtin` loads.
     #[default]
     Default,
-    /// `dfd-lfb-cnn-tel-v1`: 8 kHz, for telephone-band audio (G.711, GSM,
+    /// `dfd-lfb-cnn-tel-v2`: 8 kHz, for telephone-band audio (G.711, GSM,
     /// iLBC, AMR-NB, narrowband Opus calls).
     Telephone,
 }
@@ -78,12 +78,12 @@ impl Builtin {
     pub fn model_name(self) -> &'static str {
         match self {
             Builtin::Default => "dfd-lfb-cnn-v2",
-            Builtin::Telephone => "dfd-lfb-cnn-tel-v1",
+            Builtin::Telephone => "dfd-lfb-cnn-tel-v2",
         }
     }
 
     /// A built-in model by role (`default`, `telephone`) or model name
-    /// (`dfd-lfb-cnn-tel-v1`); an unknown name is an `InvalidArg` listing
+    /// (`dfd-lfb-cnn-tel-v2`); an unknown name is an `InvalidArg` listing
     /// them.
     pub fn from_name(name: &str) -> Result<Builtin> {
         match Builtin::ALL

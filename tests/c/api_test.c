@@ -163,7 +163,7 @@ int main(int argc, char **argv) {
   builtin = NULL;
   EXPECT(dfd_model_load_builtin_named("telephone", &opts, &builtin), DFD_OK);
   EXPECT(dfd_model_get_info(builtin, &info), DFD_OK);
-  CHECK(strcmp(info.name, "dfd-lfb-cnn-tel-v1") == 0);
+  CHECK(strcmp(info.name, "dfd-lfb-cnn-tel-v2") == 0);
   CHECK(info.sample_rate == 8000 && info.window == 16000 && info.hop == 8000);
   dfd_model_free(builtin);
   builtin = NULL;
@@ -172,7 +172,7 @@ int main(int argc, char **argv) {
   CHECK(strcmp(info.name, "dfd-lfb-cnn-v2") == 0);
   dfd_model_free(builtin);
   builtin = NULL;
-  EXPECT(dfd_model_load_builtin_named("dfd-lfb-cnn-tel-v1", &opts, &builtin), DFD_OK);
+  EXPECT(dfd_model_load_builtin_named("dfd-lfb-cnn-tel-v2", &opts, &builtin), DFD_OK);
   dfd_model_free(builtin);
   builtin = NULL;
   EXPECT(dfd_model_load_builtin_named("wideband", &opts, &builtin), DFD_ERR_INVALID_ARG);

@@ -210,10 +210,10 @@ def test_closed_handles(model: dfd.Model) -> None:
 
 def test_builtin_models_by_name() -> None:
     tel = dfd.Model.builtin("telephone")
-    assert (tel.info.name, tel.info.sample_rate) == ("dfd-lfb-cnn-tel-v1", 8000)
+    assert (tel.info.name, tel.info.sample_rate) == ("dfd-lfb-cnn-tel-v2", 8000)
     assert dfd.Model.builtin("default").info.name == dfd.Model.builtin().info.name == "dfd-lfb-cnn-v2"
-    assert dfd.Model.builtin("dfd-lfb-cnn-tel-v1").info.sample_rate == 8000
-    assert dfd.Model.from_ref("builtin:telephone").info.name == "dfd-lfb-cnn-tel-v1"
+    assert dfd.Model.builtin("dfd-lfb-cnn-tel-v2").info.sample_rate == 8000
+    assert dfd.Model.from_ref("builtin:telephone").info.name == "dfd-lfb-cnn-tel-v2"
     assert dfd.Model.from_ref(None).info.name == "dfd-lfb-cnn-v2"
     with pytest.raises(dfd.Error) as e:
         dfd.Model.builtin("wideband")

@@ -50,7 +50,7 @@ OFFSET_SPREAD = 0.1
 # Each model's threshold, by the codec's clock rate.
 THRESHOLD = {8000: softphone.dfd.Model.builtin("telephone").info.threshold,
              16000: softphone.dfd.Model.builtin().info.threshold}
-MODEL_NAME = {8000: "dfd-lfb-cnn-tel-v1", 16000: "dfd-lfb-cnn-v2"}
+MODEL_NAME = {8000: "dfd-lfb-cnn-tel-v2", 16000: "dfd-lfb-cnn-v2"}
 
 
 def clip_seconds(path: Path) -> float:

@@ -30,7 +30,7 @@ impl Codec {
     /// The model the monitor must pick: the telephone model at 8 kHz.
     fn model(&self) -> &'static str {
         if matches!(self.name, "PCMU" | "PCMA") {
-            "dfd-lfb-cnn-tel-v1"
+            "dfd-lfb-cnn-tel-v2"
         } else {
             "dfd-lfb-cnn-v2"
         }

@@ -330,7 +330,7 @@ class Model(_Owned):
     ) -> "Model":
         """A detector compiled into libdfd: ``None`` or ``"default"`` (16 kHz),
         ``"telephone"`` (8 kHz calls: G.711, GSM, iLBC, AMR-NB), or a model
-        name such as ``"dfd-lfb-cnn-tel-v1"``."""
+        name such as ``"dfd-lfb-cnn-tel-v2"``."""
         o = cls._options(backend, precision, threads, plugin_dir)
         h = ctypes.c_void_p()
         _check(

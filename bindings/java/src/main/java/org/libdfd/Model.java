@@ -32,7 +32,7 @@ public final class Model implements AutoCloseable {
     /**
      * A model compiled into libdfd by name: {@code "default"} (16 kHz) or
      * {@code "telephone"} (8 kHz calls), or a model name such as
-     * {@code "dfd-lfb-cnn-tel-v1"}; {@code null} is the default model.
+     * {@code "dfd-lfb-cnn-tel-v2"}; {@code null} is the default model.
      */
     public static Model builtin(String name, Options options) {
         Options o = options == null ? new Options() : options;

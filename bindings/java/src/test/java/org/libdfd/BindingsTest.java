@@ -69,7 +69,7 @@ public final class BindingsTest {
         System.out.println("libdfd " + Dfd.version() + " abi " + Dfd.abiVersion());
         try (Model tel = Model.builtin("telephone", null)) {
             ModelInfo t = tel.info();
-            expect(t.sampleRate == 8000 && t.name.equals("dfd-lfb-cnn-tel-v1"), "builtin telephone: " + t.name + " " + t.sampleRate);
+            expect(t.sampleRate == 8000 && t.name.equals("dfd-lfb-cnn-tel-v2"), "builtin telephone: " + t.name + " " + t.sampleRate);
         }
         expectStatus(Status.INVALID_ARG, "builtin(\"wideband\")", () -> Model.builtin("wideband", null).close());
         try (Model model = Model.builtin()) {
