@@ -41,6 +41,12 @@ An ensemble of earlier runs (e.g. seeds) is scored without training:
     python3 models/recipe/protocol.py ... --out /work/runs/ens \
         --members /work/runs/protocol_s1,/work/runs/protocol_s2
 
+One earlier protocol is scored again the same way (`--members` with one
+directory), e.g. at another threshold rule (`--bonafide-flagged 0.05`,
+export.py's: the threshold that flags at most 5 % of the validation bona
+fide files; the default, `eer`, is the validation EER point of every table
+so far).
+
 Writes <out>/protocol.json and <out>/protocol.md (the card's tables).
 File scores are libdfd's: mean calibrated window logit over the gated 2 s
 windows (hop 1 s) of a clip.
@@ -189,15 +195,16 @@ def file_mean(z, wfile, n_files, cal):
     return p, n > 0
 
 
-def score_run(runs, pool, g711, hold_sys, hold_src):
+def score_run(runs, pool, g711, hold_sys, hold_src, bonafide_flagged=None):
     """File p_fake (the run's calibration) of the val and test splits, and of
     the held-out family/source files of the train split; the same for the
     G.711 copies (test split + held-out files). Files not scored are nan."""
     net = Runs(runs)
     ex = {s: train.held_out(pool.meta[s], hold_sys, hold_src) for s in SPLITS}
-    # the run's own calibration and threshold, as export.py: val minus held out
+    # the run's own calibration and threshold, as export.py (at the rule
+    # `bonafide_flagged`, None: the EER point): val minus held out
     zv, fv = split_scores(net, pool, "val", ~ex["val"])
-    cal = metrics.calibrate(zv, fv, pool.meta["val"]["label"])
+    cal = metrics.calibrate(zv, fv, pool.meta["val"]["label"], bonafide_flagged)
     p, ok = {}, {}
     for s in SPLITS:
         z, f = split_scores(net, pool, s, ex[s] if s == "train" else None)
@@ -323,14 +330,19 @@ def train_run(a, name, systems=(), sources=()):
 
 
 def markdown(res, a):
+    rule = ("Threshold: the validation EER point." if a.bonafide_flagged == "eer" else
+            f"Threshold: flags at most {float(a.bonafide_flagged):.0%} of the validation "
+            "bona fide files.")
     if a.members:
         head = (f"Profile: {a.profile}. Each run is the ensemble (mean window logit) of the "
-                f"same run in {a.members}; their protocol.md files give how each was trained.")
+                f"same run in {a.members}; their protocol.md files give how each was trained. {rule}")
     else:
         head = (f"Profile: {a.profile}. Architecture: {a.arch}{' ' + a.channels if a.channels else ''}. "
                 f"Channel augmentation: {a.chan_aug}. Copy pairs per batch: {a.paired}. Head: {a.head}. Group power: {a.group_power}. Schedule: "
                 f"{a.epochs} epochs x {a.samples_per_epoch} windows (the shipped model: 32 x 6000), "
                 f"otherwise the recipe's settings; one seed ({a.seed}).")
+        if a.bonafide_flagged != "eer":
+            head += " " + rule
     L = [head
          + (f" Validation: {a.val_files} files per epoch." if a.val_files else "")
          + (f" Folds (held out together): {a.folds}." if a.folds else ""), "",
@@ -394,7 +406,9 @@ def markdown(res, a):
     if ref:
         L += ["", f"`all` run: test EER {ref['test_eer'] * 100:.1f} %, G.711 {ref['test_eer_g711'] * 100:.1f} %, "
               f"threshold {ref['calibration']['threshold']:.3f} flags "
-              f"{ref['test_bonafide_flagged'] * 100:.1f} % of the test split's bona fide files."
+              f"{ref['test_bonafide_flagged'] * 100:.1f} % of the test split's bona fide files"
+              + (f" and misses {ref['test_spoof_missed'] * 100:.1f} % of its synthetic files."
+                 if "test_spoof_missed" in ref else ".")
               + (f" On the test files of --compare's corpus: EER {ref['test_eer_base'] * 100:.1f} %, "
                  f"G.711 {ref['test_eer_g711_base'] * 100:.1f} %." if "test_eer_base" in ref else "")]
     L += ["", "Training wall time per run (min): " + ", ".join(
@@ -436,7 +450,11 @@ def main():
     ap.add_argument("--members", default="",
                     help="no training: score each run as the ensemble (mean window logit) of "
                          "the same run in these earlier --out directories, comma-separated "
-                         "(e.g. three seeds); a run fewer than two of them have is skipped")
+                         "(e.g. three seeds; one directory: that protocol scored again); a "
+                         "run none of them has is skipped")
+    ap.add_argument("--bonafide-flagged", default="eer",
+                    help="each run's threshold: 'eer' (the validation EER point) or the share "
+                         "of validation bona fide files it may flag (export.py's 0.05)")
     ap.add_argument("--only", default="", help="comma-separated run names (default: all)")
     ap.add_argument("--profile", default="wide", choices=sorted(F.PROFILES),
                     help="feature profile: wide = the default model's 16 kHz corpus; tel = the "
@@ -492,13 +510,14 @@ def main():
         if a.members:
             runs = [Path(d) / name for d in a.members.split(",")]
             runs = [r for r in runs if (r / "train_log.json").exists()]  # finished
-            if len(runs) < 2:
-                log(f"{name}: fewer than two members have it, skipped")
+            if not runs:
+                log(f"{name}: no member has it, skipped")
                 continue
         else:
             runs = [train_run(a, name, systems, sources)]
         tlogs = [json.loads((r / "train_log.json").read_text()) for r in runs]
-        cal, p, ok, pg = score_run(runs, pool, g711, systems, sources)
+        target = None if a.bonafide_flagged == "eer" else float(a.bonafide_flagged)
+        cal, p, ok, pg = score_run(runs, pool, g711, systems, sources, target)
         bt = (pool.meta["test"]["label"] == 0) & ok["test"]
         st = (pool.meta["test"]["label"] == 1) & ok["test"]
         bg = pg["test"][pool.meta["test"]["label"] == 0]
@@ -508,7 +527,8 @@ def main():
              "members": [str(x) for x in runs],
              "test_eer": metrics.eer(p["test"][st], p["test"][bt])[0],
              "test_eer_g711": metrics.eer(sg[np.isfinite(sg)], bg[np.isfinite(bg)])[0],
-             "test_bonafide_flagged": float((p["test"][bt] >= cal["threshold"]).mean())}
+             "test_bonafide_flagged": float((p["test"][bt] >= cal["threshold"]).mean()),
+             "test_spoof_missed": float((p["test"][st] < cal["threshold"]).mean())}
         src = pool.meta["test"]["source"].astype(str)
         r["test_bonafide_flagged_per_source"] = {
             x: float((p["test"][bt & (src == x)] >= cal["threshold"]).mean()) for x in sorted(set(src[bt]))}
