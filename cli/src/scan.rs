@@ -123,7 +123,7 @@ const MAX_NETWORK_THREADS: usize = 8;
 /// mostly waits for them: the network costs several times the front end),
 /// none on one core. Asked once, since the answer reads the cgroup files
 /// on Linux and a directory scan asks per file.
-pub fn network_threads() -> usize {
+fn network_threads() -> usize {
     static THREADS: OnceLock<usize> = OnceLock::new();
     *THREADS.get_or_init(|| match std::thread::available_parallelism().map(|n| n.get()) {
         Ok(n) if n >= 2 => n.min(MAX_NETWORK_THREADS),
@@ -196,6 +196,8 @@ pub fn score_decoded(
     if network_threads == 0 {
         return score_with(Scorer::new(model, keep), decoder, budget);
     }
+    // One batch waiting per network thread, and one more, before the
+    // decoding thread waits.
     let (to_net, jobs) = mpsc::sync_channel::<Batch>(network_threads + 1);
     let jobs = Mutex::new(jobs);
     let (to_stream, done) = mpsc::channel();
