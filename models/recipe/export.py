@@ -19,9 +19,11 @@
    folds at load); int8 = onnxruntime quantize_static, QOperator,
    per-channel, Conv + MatMul only (tract lacks QGemm and
    QLinearGlobalAveragePool), calibrated on training windows.
-4. Writes <out>/manifest.json (with "variants") and model.{fp32,fp16,int8}.onnx,
-   each carrying its own manifest (metadata key dfd.manifest, its precision),
-   plus <run>/export_report.json (sizes, deviations, calibration).
+4. Writes <out>/manifest.json (with "variants"; fp32's calibration and
+   threshold) and model.{fp32,fp16,int8}.onnx, each carrying its own
+   manifest (metadata key dfd.manifest: its precision, and calibration and
+   threshold fitted as in 2. on its own validation logits), plus
+   <run>/export_report.json (sizes, deviations, calibration).
 """
 
 import argparse
@@ -282,6 +284,12 @@ def main():
         var_eer[p] = metrics.eer(pf[ok & lab], pf[ok & ~lab])[0]
     print("deviation vs fp32 (logits, val windows):", json.dumps(dev))
     print("val file EER per variant:", json.dumps(var_eer))
+    # Each variant's own calibration and threshold, fitted on its own
+    # validation logits as fp32's is (int8's logits drift by up to a few
+    # units, so fp32's threshold flags more real files on int8 scores); its
+    # embedded manifest carries them, and libdfd prefers it to the package's.
+    var_cal = {p: metrics.calibrate(zs[p], wfile, va_meta["label"], target) for p in variants}
+    print("threshold per variant:", json.dumps({p: round(c["threshold"], 4) for p, c in var_cal.items()}))
 
     info = tlog["corpus"]
     frontend = dict(pr["frontend"], mean=round(mean, 6), std=round(std, 6))
@@ -329,7 +337,10 @@ def main():
     sizes = {}
     for p, m in variants.items():
         path = out / f"model.{p}.onnx"
-        path.write_bytes(set_manifest(m, dict(manifest, precision=p)).SerializeToString())
+        own = {"calibration": {"scale": round(var_cal[p]["scale"], 6),
+                               "bias": round(var_cal[p]["bias"], 6)},
+               "threshold": round(var_cal[p]["threshold"], 6)}
+        path.write_bytes(set_manifest(m, dict(manifest, precision=p, **own)).SerializeToString())
         sizes[p] = path.stat().st_size
         ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])  # loads
     ops = {p: sorted({n.op_type for n in m.graph.node}) for p, m in variants.items()}
@@ -338,6 +349,10 @@ def main():
     report = {"sizes": sizes, "ops": ops, "deviation_vs_fp32": dev, "val_eer": var_eer,
               "val_auc": val_auc, "calibration": {"scale": scale, "bias": bias},
               "threshold": threshold, "threshold_frr": frr, "threshold_far": far,
+              "calibration_per_variant": {p: {k: c[k] for k in
+                                              ("scale", "bias", "threshold", "bonafide_flagged",
+                                               "spoof_missed")}
+                                          for p, c in var_cal.items()},
               "onnx_vs_torch_max_abs": torch_dev, "parameters": n_par, "macs_per_window": macs,
               "int8_excluded": exclude, "calib_windows": int(len(xc)),
               "seconds": round(time.time() - t0, 1)}
