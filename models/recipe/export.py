@@ -212,7 +212,7 @@ def main():
     ap.add_argument("--name", help="model name (default by the run's feature profile: "
                     + ", ".join(f"{k} {v}" for k, v in NAMES.items()) + ")")
     ap.add_argument("--calib-windows", type=int, default=500)
-    ap.add_argument("--bonafide-flagged", default="0.05",
+    ap.add_argument("--bonafide-flagged", default="0.05", type=metrics.threshold_rule,
                     help="share of the validation bona fide files the threshold may flag "
                          "(0.05; 'eer': the validation EER point)")
     ap.add_argument("--int8-exclude", default="", help="comma-separated node names kept f32")
@@ -253,14 +253,10 @@ def main():
 
     # Calibration and threshold.
     wfile = va_meta["win_file"][idx]
-    n_files = len(va_meta["label"])
-    lab = va_meta["label"].astype(bool)
-    target = None if a.bonafide_flagged == "eer" else float(a.bonafide_flagged)
-    cal = metrics.calibrate(z32, wfile, va_meta["label"], target)
+    cal = metrics.calibrate(z32, wfile, va_meta["label"], a.bonafide_flagged)
     scale, bias, threshold = cal["scale"], cal["bias"], cal["threshold"]
     val_eer, val_auc = cal["eer"], cal["auc"]
     frr, far = cal["bonafide_flagged"], cal["spoof_missed"]
-    ok = np.bincount(wfile, minlength=n_files) > 0
     print(f"calibration scale {scale:.4f} bias {bias:.4f}; val file EER {val_eer:.4f} "
           f"AUC {val_auc:.4f}; threshold {threshold:.4f} (bona fide flagged {frr:.4f}, "
           f"synthetic missed {far:.4f})")
@@ -278,17 +274,16 @@ def main():
     zs = {p: run_ort(session(m), xv) for p, m in variants.items()}
     dev = {p: {"max_abs": float(np.abs(zs[p] - z32).max()),
                "mean_abs": float(np.abs(zs[p] - z32).mean())} for p in ("fp16", "int8")}
-    var_eer = {}
-    for p in variants:
-        _, pf, _ = metrics.file_scores(zs[p], wfile, n_files, scale, bias)
-        var_eer[p] = metrics.eer(pf[ok & lab], pf[ok & ~lab])[0]
-    print("deviation vs fp32 (logits, val windows):", json.dumps(dev))
-    print("val file EER per variant:", json.dumps(var_eer))
     # Each variant's own calibration and threshold, fitted on its own
     # validation logits as fp32's is (int8's logits drift by up to a few
     # units, so fp32's threshold flags more real files on int8 scores); its
     # embedded manifest carries them, and libdfd prefers it to the package's.
-    var_cal = {p: metrics.calibrate(zs[p], wfile, va_meta["label"], target) for p in variants}
+    var_cal = {p: cal if p == "fp32" else
+               metrics.calibrate(zs[p], wfile, va_meta["label"], a.bonafide_flagged)
+               for p in variants}
+    var_eer = {p: c["eer"] for p, c in var_cal.items()}
+    print("deviation vs fp32 (logits, val windows):", json.dumps(dev))
+    print("val file EER per variant:", json.dumps(var_eer))
     print("threshold per variant:", json.dumps({p: round(c["threshold"], 4) for p, c in var_cal.items()}))
 
     info = tlog["corpus"]
@@ -326,10 +321,7 @@ def main():
             "validation": {"file_eer": round(val_eer, 5), "file_auc": round(val_auc, 5),
                            "eer_by_variant": {p: round(v, 5) for p, v in var_eer.items()},
                            "calibration": "class-balanced logistic regression on val window logits",
-                           "threshold": ("calibrated file p_fake at the val EER point"
-                                         if target is None else
-                                         f"calibrated file p_fake flagging at most "
-                                         f"{target:.0%} of the val bona fide files")},
+                           "threshold": metrics.describe_threshold_rule(a.bonafide_flagged)},
         },
     }
     pkg = dict(manifest, variants={p: f"model.{p}.onnx" for p in variants})

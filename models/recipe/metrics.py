@@ -113,6 +113,25 @@ def fit_calibration(logits, labels, iters=200):
     return float(theta[0]), float(theta[1])
 
 
+def threshold_rule(text):
+    """`--bonafide-flagged` of export.py and protocol.py: "eer" (None: the
+    validation EER point) or the share of validation bona fide files the
+    threshold may flag, in [0, 1)."""
+    if text == "eer":
+        return None
+    share = float(text)
+    if not 0.0 <= share < 1.0:
+        raise ValueError(f"--bonafide-flagged {text}: a share in [0, 1), or 'eer'")
+    return share
+
+
+def describe_threshold_rule(bonafide_flagged):
+    """The threshold rule `threshold_rule` returned, in words."""
+    if bonafide_flagged is None:
+        return "calibrated file p_fake at the val EER point"
+    return f"calibrated file p_fake flagging at most {bonafide_flagged:.0%} of the val bona fide files"
+
+
 def calibrate(window_logits, window_file, file_labels, bonafide_flagged=None):
     """The shipped calibration of a model from its validation windows:
     class-balanced logistic regression of the window logits, then the

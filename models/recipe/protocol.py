@@ -330,9 +330,7 @@ def train_run(a, name, systems=(), sources=()):
 
 
 def markdown(res, a):
-    rule = ("Threshold: the validation EER point." if a.bonafide_flagged == "eer" else
-            f"Threshold: flags at most {float(a.bonafide_flagged):.0%} of the validation "
-            "bona fide files.")
+    rule = f"Threshold: {metrics.describe_threshold_rule(a.bonafide_flagged)}."
     if a.members:
         head = (f"Profile: {a.profile}. Each run is the ensemble (mean window logit) of the "
                 f"same run in {a.members}; their protocol.md files give how each was trained. {rule}")
@@ -341,7 +339,7 @@ def markdown(res, a):
                 f"Channel augmentation: {a.chan_aug}. Copy pairs per batch: {a.paired}. Head: {a.head}. Group power: {a.group_power}. Schedule: "
                 f"{a.epochs} epochs x {a.samples_per_epoch} windows (the shipped model: 32 x 6000), "
                 f"otherwise the recipe's settings; one seed ({a.seed}).")
-        if a.bonafide_flagged != "eer":
+        if a.bonafide_flagged is not None:
             head += " " + rule
     L = [head
          + (f" Validation: {a.val_files} files per epoch." if a.val_files else "")
@@ -452,7 +450,7 @@ def main():
                          "the same run in these earlier --out directories, comma-separated "
                          "(e.g. three seeds; one directory: that protocol scored again); a "
                          "run none of them has is skipped")
-    ap.add_argument("--bonafide-flagged", default="eer",
+    ap.add_argument("--bonafide-flagged", default="eer", type=metrics.threshold_rule,
                     help="each run's threshold: 'eer' (the validation EER point) or the share "
                          "of validation bona fide files it may flag (export.py's 0.05)")
     ap.add_argument("--only", default="", help="comma-separated run names (default: all)")
@@ -516,8 +514,7 @@ def main():
         else:
             runs = [train_run(a, name, systems, sources)]
         tlogs = [json.loads((r / "train_log.json").read_text()) for r in runs]
-        target = None if a.bonafide_flagged == "eer" else float(a.bonafide_flagged)
-        cal, p, ok, pg = score_run(runs, pool, g711, systems, sources, target)
+        cal, p, ok, pg = score_run(runs, pool, g711, systems, sources, a.bonafide_flagged)
         bt = (pool.meta["test"]["label"] == 0) & ok["test"]
         st = (pool.meta["test"]["label"] == 1) & ok["test"]
         bg = pg["test"][pool.meta["test"]["label"] == 0]
