@@ -153,6 +153,30 @@ def evaluate(dfd: str, out: Path, model: str) -> dict:
         return json.loads(Path(j.name).read_text())
 
 
+def scan(dfd: str, files: List[Path], model: str) -> List[float]:
+    """`dfd scan`'s p_fake of each file, in order."""
+    r = subprocess.run([dfd, "scan", "--json", "--backend", "cpu", "--model", model, *map(str, files)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"dfd scan --model {model} failed:\n{r.stderr}")
+    by_file = {j["file"]: j["p_fake"] for j in map(json.loads, r.stdout.splitlines())}
+    return [by_file[str(f)] for f in files]
+
+
+def shift_against_label(dfd: str, root: Path, out: Path, model: str) -> dict:
+    """How far the call moved each clip's p_fake towards the wrong verdict
+    (real clips: up; synthetic: down), the largest per class: a verdict
+    before the call survives the call when it is clear of the threshold by
+    more than that."""
+    res = {}
+    for cls, sign in (("real", 1.0), ("fake", -1.0)):
+        recorded = sorted((out / cls).rglob("*.wav"))
+        before = scan(dfd, [root / f.relative_to(out) for f in recorded], model)
+        after = scan(dfd, recorded, model)
+        res[cls] = max(sign * (b - a) for a, b in zip(before, after))
+    return res
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--set", required=True, type=Path, help="dfd eval directory (real/, fake/<system>/)")
@@ -163,7 +187,29 @@ def main(argv=None) -> int:
     p.add_argument("--model", action="append", default=[], help="scored with `dfd eval --model` (repeatable)")
     p.add_argument("--dfd", default=os.environ.get("DFD_CLI", "dfd"))
     p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument("--rescore", action="store_true", help="no calls: score the recordings already in --out")
     a = p.parse_args(argv)
+    res = {"set": str(a.set), "models": {}}
+    if not a.rescore:
+        res.update(record(a))
+    for m in a.model:
+        r = evaluate(a.dfd, a.out, m)
+        c = r["confusion"]
+        q = res["models"][m] = {k: r[k] for k in ("eer", "auc", "threshold", "n_real", "n_fake")}
+        q["real_flagged"] = c["fp"] / max(1, c["fp"] + c["tn"])
+        q["fake_missed"] = c["fn"] / max(1, c["fn"] + c["tp"])
+        q["shift_against_label"] = shift_against_label(a.dfd, a.set, a.out, m)
+        print(f"{m:20} EER {q['eer'] * 100:5.1f} %  AUC {q['auc']:.3f}  at {q['threshold']:.3f}: "
+              f"real flagged {q['real_flagged'] * 100:.1f} %, synthetic missed {q['fake_missed'] * 100:.1f} %; "
+              f"largest move towards the wrong verdict: real +{q['shift_against_label']['real']:.3f}, "
+              f"synthetic -{q['shift_against_label']['fake']:.3f}")
+    if a.json:
+        a.json.write_text(json.dumps(res, indent=1) + "\n")
+    return 0
+
+
+def record(a: argparse.Namespace) -> dict:
+    """Plays the drawn clips through calls and moves the recordings into --out."""
     clips = draw(a.set, a.per_class, a.seed)
     if a.out.exists():
         shutil.rmtree(a.out)
@@ -183,21 +229,9 @@ def main(argv=None) -> int:
             log = callee.stop()
     if "Traceback" in log:
         raise RuntimeError("the callee failed:\n" + log[-3000:])
-    res = {"set": str(a.set), "codec": sorted(codecs), "clips": len(clips),
-           "calls_s": round(time.monotonic() - t0, 1), "models": {}}
+    res = {"codec": sorted(codecs), "clips": len(clips), "calls_s": round(time.monotonic() - t0, 1)}
     print(f"{len(clips)} calls over {', '.join(sorted(codecs))} in {res['calls_s']} s -> {a.out}")
-    for m in a.model:
-        r = evaluate(a.dfd, a.out, m)
-        c = r["confusion"]
-        res["models"][m] = {k: r[k] for k in ("eer", "auc", "threshold", "n_real", "n_fake")}
-        res["models"][m]["real_flagged"] = c["fp"] / max(1, c["fp"] + c["tn"])
-        res["models"][m]["fake_missed"] = c["fn"] / max(1, c["fn"] + c["tp"])
-        q = res["models"][m]
-        print(f"{m:20} EER {q['eer'] * 100:5.1f} %  AUC {q['auc']:.3f}  at {q['threshold']:.3f}: "
-              f"real flagged {q['real_flagged'] * 100:.1f} %, synthetic missed {q['fake_missed'] * 100:.1f} %")
-    if a.json:
-        a.json.write_text(json.dumps(res, indent=1) + "\n")
-    return 0
+    return res
 
 
 if __name__ == "__main__":
