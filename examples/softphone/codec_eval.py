@@ -10,8 +10,11 @@ scores those recordings with each model given.
 
 --set is a `dfd eval` directory (real/ and fake/<system>/); --per-class
 clips of each class are drawn from it (seeded). The recordings land in
---out in the same layout, so `dfd eval OUT` can be re-run on them. Calls run
-in real time, 4 at a time (pjsua2-python's limit per agent). Needs
+--out in the same layout, so `dfd eval OUT` can be re-run on them
+(`--rescore`: no calls, score what --out holds). Per model it prints the
+EER, the error rates at the model's threshold and the largest move of a
+clip's p_fake towards the wrong verdict between the clip and its call
+(what the real-call test's CODEC_SHIFT holds). Calls run in real time, 4 at a time (pjsua2-python's limit per agent). Needs
 pjsua2-python and libdfd's Python binding (DFD_LIBRARY, DFD_PLUGIN_PATH as
 for the softphone) and the `dfd` tool (--dfd or $DFD_CLI).
 """
