@@ -125,10 +125,12 @@ const MAX_NETWORK_THREADS: usize = 8;
 /// on Linux and a directory scan asks per file.
 fn network_threads() -> usize {
     static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| match std::thread::available_parallelism().map(|n| n.get()) {
-        Ok(n) if n >= 2 => n.min(MAX_NETWORK_THREADS),
-        _ => 0,
-    })
+    *THREADS.get_or_init(
+        || match std::thread::available_parallelism().map(|n| n.get()) {
+            Ok(n) if n >= 2 => n.min(MAX_NETWORK_THREADS),
+            _ => 0,
+        },
+    )
 }
 
 /// How much a scoring may take: audio seconds, and wall-clock time.
