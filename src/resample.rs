@@ -8,9 +8,16 @@
 //! its own filter delay). [`StreamResampler::finish`] drains the filter at
 //! the end of the input; the caller then completes the stream to librosa's
 //! length, `ceil(n_in * out_rate / in_rate)`.
+//!
+//! libsoxr keeps its FFT tables in process-wide arrays that it grows and
+//! fills lazily, guarded only when built with OpenMP, which `soxr-sys` is
+//! not: two streams resampling on two threads corrupted each other's output
+//! (wrong scores, NaN; `tests/parallel_resampling.rs`). Every libsoxr call
+//! therefore holds [`LIBSOXR`].
 
 use std::ffi::CStr;
 use std::ptr;
+use std::sync::{Mutex, MutexGuard};
 
 use soxr_sys as sys;
 
@@ -18,6 +25,15 @@ use crate::error::{Error, Result, Status};
 
 /// Output samples produced per libsoxr call.
 const OUT_BLOCK: usize = 4096;
+
+/// Held across every libsoxr call (see the module's doc).
+static LIBSOXR: Mutex<()> = Mutex::new(());
+
+fn libsoxr() -> MutexGuard<'static, ()> {
+    // The guarded state is libsoxr's, which a panic on our side cannot
+    // leave half-written: a poisoned lock is still usable.
+    LIBSOXR.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 pub struct StreamResampler {
     soxr: sys::soxr_t,
@@ -31,6 +47,7 @@ unsafe impl Send for StreamResampler {}
 impl StreamResampler {
     pub fn new(in_rate: u32, out_rate: u32) -> Result<StreamResampler> {
         let mut error: sys::soxr_error_t = ptr::null();
+        let _libsoxr = libsoxr();
         // SAFETY: the spec constructors only fill in structs; soxr_create
         // copies them and reports failure through `error`.
         let soxr = unsafe {
@@ -101,6 +118,7 @@ impl StreamResampler {
             Some(x) => (x.as_ptr().cast(), x.len()),
             None => (ptr::null(), 0),
         };
+        let _libsoxr = libsoxr();
         // SAFETY: `ptr_in` is valid for `len_in` samples (or NULL = end of
         // input), `out` for its length; libsoxr writes at most that many.
         let error = unsafe {
@@ -125,6 +143,7 @@ impl StreamResampler {
 
     /// Forgets all buffered audio, as if newly created.
     pub fn reset(&mut self) {
+        let _libsoxr = libsoxr();
         // SAFETY: `soxr` is a live resampler; clearing keeps its configuration.
         unsafe { sys::soxr_clear(self.soxr) };
     }
@@ -132,6 +151,7 @@ impl StreamResampler {
 
 impl Drop for StreamResampler {
     fn drop(&mut self) {
+        let _libsoxr = libsoxr();
         // SAFETY: created by soxr_create and deleted once, here.
         unsafe { sys::soxr_delete(self.soxr) };
     }
