@@ -166,13 +166,7 @@ class Runs:
     ensemble of lever 4 of issue 14, before any distillation."""
 
     def __init__(self, runs):
-        self.members = []
-        for run in runs:
-            ck = torch.load(Path(run) / "checkpoint.pt", map_location="cpu", weights_only=False)
-            model = netmod.Net(**ck["net"])
-            model.load_state_dict(ck["state_dict"])
-            model.eval()
-            self.members.append((model, ck["mean"], ck["std"]))
+        self.members = [train.load_run(run) for run in runs]
 
     def logits(self, feats, idx):
         return np.mean([train.window_logits(m, feats, idx, mean, std)
@@ -321,6 +315,7 @@ def train_run(a, name, systems=(), sources=()):
            "--ema", str(a.ema), "--seed", str(a.seed), "--val-files", str(a.val_files),
            "--profile", a.profile, "--chan-aug", str(a.chan_aug),
            "--paired", str(a.paired), "--head", a.head, "--group-power", str(a.group_power),
+           "--sam", str(a.sam),
            "--exclude-systems", ",".join(systems), "--exclude-sources", ",".join(sources)]
     t0 = time.time()
     with open(run / "train.log", "w") as f:
@@ -336,7 +331,8 @@ def markdown(res, a):
                 f"same run in {a.members}; their protocol.md files give how each was trained. {rule}")
     else:
         head = (f"Profile: {a.profile}. Architecture: {a.arch}{' ' + a.channels if a.channels else ''}. "
-                f"Channel augmentation: {a.chan_aug}. Copy pairs per batch: {a.paired}. Head: {a.head}. Group power: {a.group_power}. Schedule: "
+                f"Channel augmentation: {a.chan_aug}. Copy pairs per batch: {a.paired}. Head: {a.head}. Group power: {a.group_power}. "
+                f"SAM radius: {a.sam}. Schedule: "
                 f"{a.epochs} epochs x {a.samples_per_epoch} windows (the shipped model: 32 x 6000), "
                 f"otherwise the recipe's settings; one seed ({a.seed}).")
         if a.bonafide_flagged is not None:
@@ -432,6 +428,8 @@ def main():
                     help="train.py --group-power of every run (0: balanced batches, lever 4)")
     ap.add_argument("--head", default="linear", choices=["linear", "oc"],
                     help="train.py --head of every run (oc: one-class softmax, lever 4)")
+    ap.add_argument("--sam", type=float, default=0.0,
+                    help="train.py --sam of every run (sharpness-aware minimisation, lever 4; 0 = off)")
     ap.add_argument("--chan-aug", type=float, default=0.0,
                     help="train.py --chan-aug of every run (lever 2 of issue 14; 0 = off)")
     ap.add_argument("--epochs", type=int, default=8)

@@ -221,6 +221,45 @@ def init_from_package(model, package):
     return float(fe["mean"]), float(fe["std"])
 
 
+def load_run(run):
+    """(model in eval mode, mean, std) of a finished run's checkpoint.pt."""
+    ck = torch.load(Path(run) / "checkpoint.pt", map_location="cpu", weights_only=False)
+    model = netmod.Net(**ck["net"])
+    model.load_state_dict(ck["state_dict"])
+    model.eval()
+    return model, ck["mean"], ck["std"]
+
+
+def teacher_logits(teachers, x, mean, std):
+    """The teachers' mean window logit (the ensemble `protocol.py --members`
+    scores) on a batch normalised with the student's mean/std."""
+    with torch.no_grad():
+        return torch.stack([t((x * std + mean - tm) / ts) for t, tm, ts in teachers]).mean(0)
+
+
+def sam_step(model, opt, objective, rho):
+    """One sharpness-aware minimisation step (Foret et al. 2021): the
+    gradient is taken at the weights moved by rho along the normalised
+    gradient, then applied to the weights themselves. Returns the loss at
+    the weights themselves."""
+    opt.zero_grad()
+    loss = objective()
+    loss.backward()
+    params = [p for p in model.parameters() if p.grad is not None]
+    scale = rho / (torch.norm(torch.stack([p.grad.norm() for p in params])) + 1e-12)
+    with torch.no_grad():
+        moves = [p.grad * scale for p in params]
+        for p, e in zip(params, moves):
+            p.add_(e)
+    opt.zero_grad()
+    objective().backward()
+    with torch.no_grad():
+        for p, e in zip(params, moves):
+            p.sub_(e)
+    opt.step()
+    return loss
+
+
 def set_train(model, frozen_bn):
     """Training mode; with frozen_bn, BN layers stay in eval mode (their
     running statistics fixed, gamma/beta still learned)."""
@@ -295,6 +334,15 @@ def main():
                          "(0.5: the recipe; 0: every group alike)")
     ap.add_argument("--head", default="linear", choices=["linear", "oc"],
                     help="linear, or oc: one-class softmax on the hidden embedding (net.py)")
+    ap.add_argument("--sam", type=float, default=0.0, metavar="RHO",
+                    help="sharpness-aware minimisation with this radius (0 = plain AdamW steps; "
+                         "each step then costs two forward-backward passes)")
+    ap.add_argument("--teachers", default="", metavar="RUN[,RUN...]",
+                    help="distil from these finished runs: the loss mixes the labels with the "
+                         "teachers' mean logit (softened by --distill-temp)")
+    ap.add_argument("--distill-weight", type=float, default=0.5, metavar="W",
+                    help="share of the teachers' term in the loss (with --teachers)")
+    ap.add_argument("--distill-temp", type=float, default=2.0, metavar="T")
     a = ap.parse_args()
     if not 0 <= 2 * a.paired < a.batch:
         ap.error(f"--paired {a.paired}: two windows per pair must leave room in a batch of {a.batch}")
@@ -329,6 +377,9 @@ def main():
         va_keep &= ~held_out(va_meta, ex_sys, ex_src)
         log(f"held out {ex_sys} {ex_src}: train windows left {int(tr_keep.sum())}, "
             f"val {int(va_keep.sum())}")
+    teachers = [load_run(r) for r in a.teachers.split(",") if r]
+    if teachers:
+        log(f"distilling from {len(teachers)} teachers: {a.teachers}")
     model = netmod.Net(a.arch, a.channels, a.k1, a.hidden, head=a.head)
     if a.init:
         mean, std = init_from_package(model, a.init)
@@ -390,17 +441,31 @@ def main():
             x = ((x - mean) / std)[:, None]
             x = augment(x, rng)
             y = tr_label[j][:, None]
-            z = model(x)
-            if a.head == "oc":
-                loss = netmod.oc_loss(z, y)
+            zt = teacher_logits(teachers, x, mean, std) if teachers else None
+
+            def objective():
+                z = model(x)
+                if a.head == "oc":
+                    loss = netmod.oc_loss(z, y)
+                else:
+                    loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)
+                if zt is not None:
+                    t = a.distill_temp
+                    soft = torch.nn.functional.binary_cross_entropy_with_logits(
+                        z / t, torch.sigmoid(zt / t)) * t * t
+                    loss = (1 - a.distill_weight) * loss + a.distill_weight * soft
+                if pairs is not None:
+                    zb, zs = z[-2 * a.paired:-a.paired, 0], z[-a.paired:, 0]
+                    loss = loss + a.pair_weight * torch.nn.functional.softplus(zb - zs).mean()
+                return loss
+
+            if a.sam:
+                loss = sam_step(model, opt, objective, a.sam)
             else:
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)
-            if pairs is not None:
-                zb, zs = z[-2 * a.paired:-a.paired, 0], z[-a.paired:, 0]
-                loss = loss + a.pair_weight * torch.nn.functional.softplus(zb - zs).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+                opt.zero_grad()
+                loss = objective()
+                loss.backward()
+                opt.step()
             if ema is not None:
                 d = min(a.ema, (1 + s + (epoch - 1) * steps_per_epoch) /
                         (10 + s + (epoch - 1) * steps_per_epoch))
