@@ -315,15 +315,6 @@ mod tests {
         }
     }
 
-    fn run(m: TypedModel, input: &Tensor) -> Tensor {
-        let out = m
-            .into_runnable()
-            .unwrap()
-            .run(tvec![input.clone().into()])
-            .unwrap();
-        out[0].clone().into_tensor()
-    }
-
     /// Deterministic values of both signs (a pooled map before a ReLU).
     fn input(shape: &[usize]) -> Tensor {
         let n: usize = shape.iter().product();
@@ -344,23 +335,7 @@ mod tests {
             let reference = pool_model(&shape, 2, PaddingSpec::Valid);
             let mut ours = reference.clone();
             assert_eq!(rewrite(&mut ours).unwrap(), 1, "{shape:?}");
-            let x = input(&shape);
-            let (want, got) = (run(reference, &x), run(ours, &x));
-            assert_eq!(want.shape(), got.shape(), "{shape:?}");
-            let (want, got) = (
-                want.try_as_plain_ram().unwrap(),
-                got.try_as_plain_ram().unwrap(),
-            );
-            let (want, got) = (
-                want.as_slice::<f32>().unwrap(),
-                got.as_slice::<f32>().unwrap(),
-            );
-            assert!(
-                want.iter()
-                    .zip(got)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{shape:?}"
-            );
+            assert_bit_equal(reference, ours, &input(&shape), &format!("{shape:?}"));
         }
     }
 
