@@ -64,6 +64,16 @@ impl EvalOp for MaxPool2x2 {
         let mut out_shape: TVec<usize> = shape.into();
         out_shape[rank - 2] = fh;
         out_shape[rank - 1] = fw;
+        // The taps are read as a flat slice: the producer (since the ReLU
+        // is absorbed, the convolution itself) must hand over a natural
+        // layout, as tract's own element-wise ops check before their
+        // fast path.
+        ensure!(
+            input.len() == shape.iter().product::<usize>()
+                && input.strides() == &*Tensor::natural_strides(shape),
+            "MaxPool2x2 needs a contiguous input, got shape {shape:?} strides {:?}",
+            input.strides()
+        );
         let input = input.try_as_plain_ram()?;
         let x = input.as_slice::<f32>()?;
         let mut out = Tensor::zero::<f32>(&out_shape)?;
@@ -138,11 +148,9 @@ fn sole_reader_of(model: &TypedModel, outlet: OutletId) -> bool {
         && !model.output_outlets().unwrap_or(&[]).contains(&outlet)
 }
 
-/// Whether `fact` is a constant whose every value is zero.
-fn is_zero(fact: &TypedFact) -> bool {
-    fact.konst
-        .as_ref()
-        .is_some_and(|k| k.is_all_zero().unwrap_or(false))
+/// Whether every value of `t` is zero.
+fn is_zero(t: &Tensor) -> bool {
+    t.is_all_zero().unwrap_or(false)
 }
 
 /// The input of a ReLU (`max(x, 0)` by scalar) feeding only `outlet`'s pool.
@@ -154,7 +162,11 @@ fn relu_input(model: &TypedModel, outlet: OutletId) -> TractResult<Option<Outlet
     Ok((op.binop.is::<Max>()
         && node.inputs.len() == 2
         && sole_reader_of(model, outlet)
-        && is_zero(model.outlet_fact(node.inputs[1])?))
+        && model
+            .outlet_fact(node.inputs[1])?
+            .konst
+            .as_deref()
+            .is_some_and(is_zero))
     .then_some(node.inputs[0]))
 }
 
@@ -170,10 +182,9 @@ fn pad_after(model: &TypedModel, pool: usize) -> Option<(usize, usize)> {
     let PadMode::Constant(value) = &pad.mode else {
         return None;
     };
-    let zero = value.is_all_zero().unwrap_or(false);
     let rank = pad.pads.len();
     let border = pad.pads.last()?.0;
-    (zero
+    (is_zero(value)
         && rank >= 2
         && pad.pads[..rank - 2].iter().all(|&p| p == (0, 0))
         && pad.pads[rank - 2..].iter().all(|&p| p == (border, border)))
