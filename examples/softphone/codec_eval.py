@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 HERE = Path(__file__).resolve().parent
 SOFTPHONE = HERE / "softphone.py"
@@ -156,13 +156,13 @@ def evaluate(dfd: str, out: Path, model: str) -> dict:
         return json.loads(Path(j.name).read_text())
 
 
-def scan(dfd: str, files: List[Path], model: str) -> List[float]:
-    """`dfd scan`'s p_fake of each file, in order."""
+def scan(dfd: str, files: List[Path], model: str, timeout: Optional[float] = None) -> List[dict]:
+    """`dfd scan --json`'s result for each file, in order."""
     r = subprocess.run([dfd, "scan", "--json", "--backend", "cpu", "--model", model, *map(str, files)],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0:
         raise RuntimeError(f"dfd scan --model {model} failed:\n{r.stderr}")
-    by_file = {j["file"]: j["p_fake"] for j in map(json.loads, r.stdout.splitlines())}
+    by_file = {j["file"]: j for j in map(json.loads, r.stdout.splitlines())}
     return [by_file[str(f)] for f in files]
 
 
@@ -176,7 +176,7 @@ def shift_against_label(dfd: str, root: Path, out: Path, model: str) -> dict:
         recorded = sorted((out / cls).rglob("*.wav"))
         before = scan(dfd, [root / f.relative_to(out) for f in recorded], model)
         after = scan(dfd, recorded, model)
-        res[cls] = max(sign * (b - a) for a, b in zip(before, after))
+        res[cls] = max(sign * (b["p_fake"] - a["p_fake"]) for a, b in zip(before, after))
     return res
 
 

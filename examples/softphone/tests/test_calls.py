@@ -28,7 +28,7 @@ SOFTPHONE = HERE.parent / "softphone.py"
 REPO = HERE.parents[2]
 sys.path.insert(0, str(HERE.parent))
 import softphone  # noqa: E402
-from codec_eval import Callee, call_each, place, user_of  # noqa: E402
+from codec_eval import Callee, call_each, place, scan, user_of  # noqa: E402
 
 BONAFIDE = REPO / "samples" / "bonafide_fr_june.wav"
 SYNTHETIC = REPO / "samples" / "synthetic_piper_joe.wav"
@@ -68,10 +68,7 @@ def clip_seconds(path: Path) -> float:
 
 
 def dfd_scan(wav: str, model: str) -> dict:
-    cmd = [os.environ["DFD_CLI"], "scan", "--json", "--backend", "cpu", "--model", model, wav]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.splitlines()[0])
+    return scan(os.environ["DFD_CLI"], [Path(wav)], model, timeout=60)[0]
 
 
 @pytest.fixture(scope="module")
